@@ -1,0 +1,32 @@
+/**
+ * What the rest of the bot may ask of MDE. `createMdeClient` (client.ts) implements it
+ * over HTTP; request bodies are validated with the schemas of requests.ts before they
+ * leave, and answers are parsed with the tolerant schemas of entities.ts.
+ */
+import type { Machine, MachineAction, ScanAgent, ScanDefinition, ScanHistoryEntry } from './entities.js';
+import type { AvScanBody, CreateDefinitionBody, UpdateDefinitionBody } from './requests.js';
+
+export type AvScanOutcome =
+  | { kind: 'started'; action: MachineAction }
+  /** MDE refused a second scan (`ActiveRequestAlreadyExists`) or returned the pending one. */
+  | { kind: 'already_running'; action: MachineAction | null; message: string };
+
+export interface MdeApi {
+  /** Every definition (all pages). Concurrent calls share one request; answers are cached briefly. */
+  listDefinitions(): Promise<ScanDefinition[]>;
+  createDefinition(body: z_input<CreateDefinitionBody>): Promise<ScanDefinition>;
+  updateDefinition(id: string, body: z_input<UpdateDefinitionBody>): Promise<ScanDefinition>;
+  deleteDefinitions(ids: string[]): Promise<void>;
+  getScanHistory(ids: string[], page?: { top?: number; skip?: number }): Promise<ScanHistoryEntry[]>;
+  runAntivirusScan(machineId: string, body: AvScanBody): Promise<AvScanOutcome>;
+  /** A machine by its id or computer name; `null` when MDE does not know it. */
+  getMachine(idOrName: string): Promise<Machine | null>;
+  /** Machines whose computerDnsName equals the name (quotes escaped for OData). */
+  findMachinesByDnsName(name: string): Promise<Machine[]>;
+  getMachineAction(id: string): Promise<MachineAction>;
+  cancelMachineAction(id: string, comment: string): Promise<MachineAction>;
+  listScanAgents(): Promise<ScanAgent[]>;
+}
+
+/** Bodies are accepted as plain objects and validated inside the client. */
+type z_input<T> = { [K in keyof T]: T[K] };
