@@ -1,0 +1,213 @@
+/**
+ * The one place that sends HTTP to MDE: bearer token, rate limiter, retries and error
+ * mapping. A 429 waits its Retry-After and goes through the limiter again, so retries are
+ * counted; 5xx and network errors get bounded retries with backoff (only where a repeat
+ * cannot do the work twice); any other 4xx becomes an MdeError carrying MDE's message.
+ */
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import { MdeErrorBodySchema } from './entities.js';
+import { MdeError } from './errors.js';
+import type { Limiter } from './limiter.js';
+import type { TokenProvider } from './token.js';
+
+export interface RetryPolicy {
+  /** Attempts in all when MDE answers 429. */
+  throttledAttempts: number;
+  /** Attempts in all on 5xx or a network error. */
+  failureAttempts: number;
+  /** First backoff delay; doubled each time, with jitter. */
+  backoffMs: number;
+  /** The longest Retry-After we are willing to wait for one call. */
+  maxRetryAfterMs: number;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = { throttledAttempts: 5, failureAttempts: 3, backoffMs: 500, maxRetryAfterMs: 120_000 };
+
+export interface HttpOptions {
+  baseUrl: string;
+  tokens: TokenProvider;
+  limiter: Limiter;
+  retry?: Partial<RetryPolicy>;
+  timeoutMs?: number;
+  log?: Logger;
+}
+
+export interface CallSpec<T extends z.ZodType> {
+  method: 'GET' | 'POST' | 'PATCH';
+  /** A path below the base URL (`/api/...`), or an absolute URL on the same origin (nextLink). */
+  path: string;
+  query?: Record<string, string | number | undefined>;
+  body?: unknown;
+  /** Response schema; omit for calls whose answer body is not read. */
+  schema?: T;
+  /** Whether a repeat after an unclear failure (5xx, timeout) is harmless. */
+  idempotent: boolean;
+  /** Statuses that are answers, not errors (e.g. 404 for "not found" lookups). */
+  passStatuses?: number[];
+}
+
+export interface CallResult<T> {
+  status: number;
+  data: T | undefined;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export function createHttp(options: HttpOptions) {
+  const retry = { ...DEFAULT_RETRY, ...options.retry };
+  const base = new URL(options.baseUrl.replace(/\/+$/, '') + '/');
+  const timeoutMs = options.timeoutMs ?? 30_000;
+
+  function urlFor(path: string, query: CallSpec<z.ZodType>['query']): URL {
+    const url = /^https?:\/\//i.test(path) ? new URL(path) : new URL(path.replace(/^\/+/, ''), base);
+    if (url.origin !== base.origin) {
+      throw new MdeError('bad_response', `MDE pointed to another host (${url.host}); the request was not sent.`);
+    }
+    for (const [key, value] of Object.entries(query ?? {})) {
+      if (value !== undefined) url.searchParams.set(key, String(value));
+    }
+    return url;
+  }
+
+  async function attempt(spec: CallSpec<z.ZodType>, url: URL): Promise<Response> {
+    const token = await options.tokens.getToken();
+    return options.limiter.schedule(() =>
+      fetch(url, {
+        method: spec.method,
+        headers: {
+          authorization: `Bearer ${token}`,
+          accept: 'application/json',
+          ...(spec.body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        body: spec.body === undefined ? undefined : JSON.stringify(spec.body),
+        signal: AbortSignal.timeout(timeoutMs),
+      }),
+    );
+  }
+
+  async function call<T extends z.ZodType>(spec: CallSpec<T>): Promise<CallResult<z.output<T>>> {
+    const url = urlFor(spec.path, spec.query);
+    const what = `${spec.method} ${url.pathname}`;
+    let throttled = 0;
+    let failures = 0;
+    for (;;) {
+      let response: Response;
+      try {
+        response = await attempt(spec, url);
+      } catch (error) {
+        if (error instanceof MdeError) throw error;
+        failures += 1;
+        const refused = (error as { cause?: { code?: string } }).cause?.code === 'ECONNREFUSED';
+        if (failures < retry.failureAttempts && (spec.idempotent || refused)) {
+          options.log?.warn({ call: what, attempt: failures, err: String(error) }, 'MDE call failed; retrying');
+          await sleep(backoff(retry.backoffMs, failures));
+          continue;
+        }
+        throw new MdeError('unavailable', `MDE could not be reached (${what}): ${networkReason(error)}.`);
+      }
+
+      if (response.status === 429) {
+        throttled += 1;
+        const waitMs = retryAfterMs(response.headers.get('retry-after'));
+        await response.body?.cancel();
+        if (throttled < retry.throttledAttempts && waitMs <= retry.maxRetryAfterMs) {
+          options.log?.warn({ call: what, waitMs }, 'MDE throttled the call; waiting Retry-After');
+          await sleep(waitMs);
+          continue;
+        }
+        throw new MdeError('throttled', 'MDE is throttling this app (too many requests); try again in a minute.', { status: 429 });
+      }
+
+      if (response.status >= 500) {
+        failures += 1;
+        const retryable = spec.idempotent || response.status === 503;
+        const body = await readError(response);
+        if (failures < retry.failureAttempts && retryable) {
+          options.log?.warn({ call: what, status: response.status, attempt: failures }, 'MDE failed; retrying');
+          await sleep(backoff(retry.backoffMs, failures));
+          continue;
+        }
+        throw new MdeError('unavailable', `MDE failed to answer ${what} (HTTP ${response.status}${body.code ? `, ${body.code}` : ''}); try again later.`, { status: response.status, ...body });
+      }
+
+      if (response.ok || spec.passStatuses?.includes(response.status)) {
+        return { status: response.status, data: await readBody(response, spec, what) };
+      }
+      throw clientError(response.status, await readError(response), what);
+    }
+  }
+
+  return { call };
+}
+
+export type Http = ReturnType<typeof createHttp>;
+
+async function readBody<T extends z.ZodType>(response: Response, spec: CallSpec<T>, what: string): Promise<z.output<T> | undefined> {
+  const text = await response.text();
+  if (!spec.schema || !response.ok) return undefined;
+  let json: unknown;
+  try {
+    json = text.length === 0 ? {} : JSON.parse(text);
+  } catch {
+    throw new MdeError('bad_response', `MDE answered ${what} with something that is not JSON.`, { status: response.status });
+  }
+  const parsed = spec.schema.safeParse(json);
+  if (!parsed.success) {
+    throw new MdeError('bad_response', `MDE answered ${what} in a shape the bot cannot read.`, { status: response.status });
+  }
+  return parsed.data;
+}
+
+async function readError(response: Response): Promise<{ code?: string; message?: string; target?: string }> {
+  try {
+    const parsed = MdeErrorBodySchema.safeParse(JSON.parse(await response.text()));
+    if (!parsed.success) return {};
+    const { code, message, target } = parsed.data.error;
+    return { code: code ?? undefined, message: message ?? undefined, target: target ?? undefined };
+  } catch {
+    return {};
+  }
+}
+
+const PERMISSION_BY_CALL: Array<[RegExp, string]> = [
+  [/runAntiVirusScan/i, 'Machine.Scan'],
+  [/^(POST|PATCH) .*DeviceAuthenticatedScanDefinitions(?!\/GetScanHistory)/i, 'Machine.ReadWrite.All'],
+  [/cancel$/i, 'Machine.ReadWrite.All'],
+];
+
+function clientError(status: number, body: { code?: string; message?: string; target?: string }, what: string): MdeError {
+  const details = { status, ...body };
+  if (status === 401) {
+    return new MdeError('auth', 'MDE refused the access token (401): check MDE_TENANT_ID, MDE_CLIENT_ID and MDE_SCOPE.', details);
+  }
+  if (status === 403) {
+    const permission = PERMISSION_BY_CALL.find(([p]) => p.test(what))?.[1] ?? 'Machine.Read.All';
+    return new MdeError('api', `MDE refused this call (403${body.code ? ` ${body.code}` : ''}): the app registration needs the ${permission} application permission with admin consent${body.message ? `. MDE said: ${body.message}` : ''}.`, details);
+  }
+  if (status === 404) {
+    return new MdeError('not_found', body.message ? `MDE: ${body.message}` : `Not found (${what}).`, details);
+  }
+  const said = body.message ?? `HTTP ${status}`;
+  return new MdeError('api', `MDE refused the request: ${said}${body.code ? ` (${body.code})` : ''}`, details);
+}
+
+/** Retry-After in seconds or as an HTTP date; 1 s when absent or unreadable. */
+export function retryAfterMs(header: string | null): number {
+  if (header === null) return 1000;
+  const seconds = Number(header);
+  if (Number.isFinite(seconds) && seconds >= 0) return Math.max(seconds * 1000, 100);
+  const date = Date.parse(header);
+  return Number.isNaN(date) ? 1000 : Math.max(date - Date.now(), 100);
+}
+
+function backoff(baseMs: number, attempt: number): number {
+  const exp = baseMs * 2 ** (attempt - 1);
+  return exp / 2 + Math.random() * (exp / 2);
+}
+
+function networkReason(error: unknown): string {
+  const cause = (error as { cause?: { code?: string } }).cause;
+  if ((error as { name?: string }).name === 'TimeoutError') return 'no answer in time';
+  return cause?.code ?? (error instanceof Error ? error.message : 'network error');
+}
