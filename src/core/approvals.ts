@@ -1,0 +1,434 @@
+/**
+ * Approval requests for destructive operations: platform-neutral, over a `Store`.
+ *
+ *   pending → approved → executing → succeeded | failed
+ *   pending → rejected | expired
+ *
+ * Every transition is a compare-and-set in the store, so of two concurrent decisions (a
+ * double click, a platform retry, a second replica) exactly one wins, and an approved
+ * request starts executing at most once. A request is bound to its operation by the
+ * SHA-256 of the operation's canonical JSON; `beginExecution` re-checks that binding, so
+ * an approval can never be used for a changed operation.
+ *
+ * Four eyes: the requester may not decide their own request at all, neither approve nor
+ * reject (simplest and safest: nobody can settle their own request, and a request they
+ * no longer want simply expires or is rejected by an approver). Only approvers decide.
+ *
+ * Every state change writes an audit entry to the store and hands it to `onAudit` (the
+ * app logs it as a JSON line).
+ */
+import { randomBytes } from 'node:crypto';
+import { canonicalJson, sha256Hex } from './canonical.js';
+import { isDestructive, operationSchema, type DestructiveOperation, type Role } from './operations.js';
+import {
+  StoreConflictError,
+  type ApprovalRecord,
+  type ApprovalState,
+  type AuditEntry,
+  type Json,
+  type PlatformLocation,
+  type Principal,
+  type Store,
+  type StoredAuditEntry,
+} from '../store/types.js';
+
+export const DEFAULT_APPROVAL_TTL_MINUTES = 60;
+export const SYSTEM_ACTOR = 'system';
+
+/** 32 symbols without the confusable 0/O and 1/I: ids are read off a screen and typed. */
+export const APPROVAL_ID_ALPHABET = '23456789ABCDEFGHJKLMNPQRSTUVWXYZ';
+export const APPROVAL_ID_PATTERN = /^A[23456789ABCDEFGHJKLMNPQRSTUVWXYZ]{6}$/;
+
+/** `A` + 6 random symbols of `APPROVAL_ID_ALPHABET` (about 10⁹ values; collisions are retried). */
+export function newApprovalId(): string {
+  const bytes = randomBytes(6);
+  let id = 'A';
+  for (const b of bytes) id += APPROVAL_ID_ALPHABET[b & 31];
+  return id;
+}
+
+/** What a user typed → the stored form (trimmed, upper case). */
+export function normalizeApprovalId(input: string): string {
+  return input.trim().toUpperCase();
+}
+
+/** One line describing the operation, for cards and lists. */
+export function summarizeOperation(op: DestructiveOperation): string {
+  switch (op.kind) {
+    case 'scans.delete': {
+      const shown = op.ids.slice(0, 5).join(', ');
+      const more = op.ids.length > 5 ? ` and ${op.ids.length - 5} more` : '';
+      return `Delete ${op.ids.length} scan definition${op.ids.length === 1 ? '' : 's'}: ${shown}${more}`;
+    }
+    case 'av-scan':
+      return `${op.scanType} antivirus scan on ${op.machine}`;
+  }
+}
+
+export interface RequestApprovalInput {
+  operation: DestructiveOperation;
+  requester: Principal;
+  /** Where the request was made. */
+  origin: PlatformLocation;
+  /** Defaults to `summarizeOperation(operation)`. */
+  summary?: string;
+  now?: Date;
+}
+
+export type Decision = 'approve' | 'reject';
+
+export interface DecideInput {
+  id: string;
+  decision: Decision;
+  /** `platform:id` of the person deciding. */
+  actor: string;
+  actorName?: string;
+  actorRoles: readonly Role[];
+  /** Optional for both decisions (`reject <id> [--reason text]`). */
+  reason?: string;
+  now?: Date;
+}
+
+export type DecideErrorCode = 'not_found' | 'self_approval' | 'not_approver' | 'expired' | 'already_decided';
+export type BeginErrorCode = 'not_found' | 'not_approved' | 'already_started' | 'operation_mismatch' | 'tampered';
+export type FinishErrorCode = 'not_found' | 'not_executing';
+
+/** A refusal; `record` is the request as it stands when there is one (for re-rendering cards). */
+export interface Refusal<C extends string> {
+  ok: false;
+  code: C;
+  message: string;
+  record?: ApprovalRecord;
+}
+export type ApprovalResult<C extends string> = { ok: true; record: ApprovalRecord } | Refusal<C>;
+
+export type DecideResult = ApprovalResult<DecideErrorCode>;
+export type BeginResult = ApprovalResult<BeginErrorCode>;
+export type FinishResult = ApprovalResult<FinishErrorCode>;
+
+export interface ApprovalServiceOptions {
+  store: Store;
+  /** `APPROVAL_TTL_MINUTES`; default 60. */
+  ttlMinutes?: number;
+  now?: () => Date;
+  /** Receives every audit entry once stored (the app logs it as a JSON line). Must not throw; errors are ignored. */
+  onAudit?: (entry: StoredAuditEntry) => void;
+  /** Id generator (tests). */
+  newId?: () => string;
+}
+
+export interface ActorOptions {
+  /** Who is acting; default `system`. */
+  actor?: string;
+  now?: Date;
+}
+
+const REASON_MAX = 500;
+const ID_ATTEMPTS = 8;
+const EXECUTION_STARTED: readonly ApprovalState[] = ['executing', 'succeeded', 'failed'];
+
+function who(p: Principal | undefined): string {
+  if (!p) return 'someone';
+  return p.name ? `${p.name} (${p.actor})` : p.actor;
+}
+
+/** The user-facing description of where a request stands (for refusals). */
+function describeDecided(rec: ApprovalRecord): string {
+  const by = `${who(rec.decidedBy)}${rec.decidedAt ? ` at ${rec.decidedAt}` : ''}`;
+  switch (rec.state) {
+    case 'approved':
+      return `${rec.id} was already approved by ${by}.`;
+    case 'rejected':
+      return `${rec.id} was already rejected by ${by}${rec.decisionReason ? ` (reason: ${rec.decisionReason})` : ''}.`;
+    case 'executing':
+      return `${rec.id} was already approved by ${by} and is being executed.`;
+    case 'succeeded':
+    case 'failed':
+      return `${rec.id} was already approved by ${by} and has ${rec.state}.`;
+    case 'expired':
+      return `${rec.id} expired at ${rec.expiresAt} without a decision; request the operation again.`;
+    case 'pending':
+      return `${rec.id} is still pending.`;
+  }
+}
+
+function isObject(v: Json | undefined): v is { readonly [key: string]: Json | undefined } {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+export class ApprovalService {
+  private readonly store: Store;
+  private readonly ttlMs: number;
+  private readonly clock: () => Date;
+  private readonly onAudit: ((entry: StoredAuditEntry) => void) | undefined;
+  private readonly newId: () => string;
+
+  constructor(options: ApprovalServiceOptions) {
+    const ttl = options.ttlMinutes ?? DEFAULT_APPROVAL_TTL_MINUTES;
+    if (!Number.isFinite(ttl) || ttl <= 0) throw new RangeError(`the approval TTL must be a positive number of minutes, got ${ttl}`);
+    this.store = options.store;
+    this.ttlMs = ttl * 60_000;
+    this.clock = options.now ?? (() => new Date());
+    this.onAudit = options.onAudit;
+    this.newId = options.newId ?? newApprovalId;
+  }
+
+  private async audit(entry: AuditEntry): Promise<StoredAuditEntry> {
+    const stored = await this.store.appendAudit(entry);
+    try {
+      this.onAudit?.(stored);
+    } catch {
+      // logging must never break a state change that already happened
+    }
+    return stored;
+  }
+
+  async get(id: string): Promise<ApprovalRecord | null> {
+    return this.store.getApproval(normalizeApprovalId(id));
+  }
+
+  /** The audit trail of one request, oldest first. */
+  async history(id: string): Promise<StoredAuditEntry[]> {
+    return this.store.listAudit({ approvalId: normalizeApprovalId(id) });
+  }
+
+  /** Creates a pending request bound to the exact operation; the reason is the operation's `--reason`. */
+  async requestApproval(input: RequestApprovalInput): Promise<ApprovalRecord> {
+    const parsed = operationSchema.safeParse(input.operation);
+    if (!parsed.success || !isDestructive(parsed.data)) {
+      throw new TypeError(`requestApproval: not a valid destructive operation (${parsed.success ? parsed.data.kind : parsed.error.message})`);
+    }
+    const operation = parsed.data;
+    const now = input.now ?? this.clock();
+    const operationJson = canonicalJson(operation);
+    const base = {
+      operation,
+      operationJson,
+      operationHash: sha256Hex(operationJson),
+      summary: input.summary ?? summarizeOperation(operation),
+      requester: { ...input.requester },
+      origin: { platform: input.origin.platform, location: { ...input.origin.location } },
+      state: 'pending' as const,
+      reason: operation.reason,
+      createdAt: now.toISOString(),
+      expiresAt: new Date(now.getTime() + this.ttlMs).toISOString(),
+    };
+    let record: ApprovalRecord | undefined;
+    for (let attempt = 1; !record; attempt++) {
+      try {
+        record = await this.store.createApproval({ id: this.newId(), ...base });
+      } catch (err) {
+        if (!(err instanceof StoreConflictError) || attempt >= ID_ATTEMPTS) throw err;
+      }
+    }
+    await this.audit({
+      at: record.createdAt,
+      actor: record.requester.actor,
+      event: 'requested',
+      approvalId: record.id,
+      detail: {
+        summary: record.summary,
+        operation: record.operation,
+        operationHash: record.operationHash,
+        reason: record.reason,
+        requesterName: record.requester.name,
+        origin: record.origin,
+        expiresAt: record.expiresAt,
+      },
+    });
+    return record;
+  }
+
+  async decide(input: DecideInput): Promise<DecideResult> {
+    const id = normalizeApprovalId(input.id);
+    const now = input.now ?? this.clock();
+    const current = await this.store.getApproval(id);
+    if (!current) return { ok: false, code: 'not_found', message: `There is no approval request ${id}.` };
+
+    // Four eyes: the requester may neither approve nor reject their own request.
+    if (current.requester.actor === input.actor) {
+      return {
+        ok: false,
+        code: 'self_approval',
+        message: `You requested ${id} yourself; another approver has to ${input.decision} it.`,
+        record: current,
+      };
+    }
+    if (!input.actorRoles.includes('approver')) {
+      return { ok: false, code: 'not_approver', message: `Only approvers can approve or reject requests, and you are not one (see whoami).`, record: current };
+    }
+    if (current.state !== 'pending') return this.refuseDecided(current);
+
+    if (now.getTime() > Date.parse(current.expiresAt)) {
+      const expired = await this.expireOne(id, now);
+      return this.refuseDecided(expired ?? (await this.store.getApproval(id)) ?? current);
+    }
+
+    const reason = input.reason?.trim().slice(0, REASON_MAX) || undefined;
+    const to = input.decision === 'approve' ? 'approved' : 'rejected';
+    const decidedBy: Principal = { actor: input.actor };
+    if (input.actorName) decidedBy.name = input.actorName;
+    const record = await this.store.transitionApproval(id, 'pending', to, {
+      decidedBy,
+      decidedAt: now.toISOString(),
+      updatedAt: now.toISOString(),
+      ...(reason !== undefined ? { decisionReason: reason } : {}),
+    });
+    if (!record) {
+      // Lost the compare-and-set: someone else decided (or it expired) in between.
+      const latest = await this.store.getApproval(id);
+      return latest ? this.refuseDecided(latest) : { ok: false, code: 'not_found', message: `There is no approval request ${id}.` };
+    }
+    await this.audit({
+      at: now.toISOString(),
+      actor: input.actor,
+      event: to,
+      approvalId: id,
+      detail: { decidedByName: input.actorName, reason, operationHash: record.operationHash },
+    });
+    return { ok: true, record };
+  }
+
+  private refuseDecided(rec: ApprovalRecord): Refusal<DecideErrorCode> {
+    return { ok: false, code: rec.state === 'expired' ? 'expired' : 'already_decided', message: describeDecided(rec), record: rec };
+  }
+
+  /** pending → expired for one request (CAS) with its audit entry; `null` if it was not pending. */
+  private async expireOne(id: string, now: Date): Promise<ApprovalRecord | null> {
+    const rec = await this.store.transitionApproval(id, 'pending', 'expired', { updatedAt: now.toISOString() });
+    if (rec) await this.auditExpired(rec, now);
+    return rec;
+  }
+
+  private async auditExpired(rec: ApprovalRecord, now: Date): Promise<void> {
+    await this.audit({ at: now.toISOString(), actor: SYSTEM_ACTOR, event: 'expired', approvalId: rec.id, detail: { expiresAt: rec.expiresAt } });
+  }
+
+  /** Moves every overdue pending request to expired (with audit entries); returns them. */
+  async expireDue(now: Date = this.clock()): Promise<ApprovalRecord[]> {
+    const expired = await this.store.expireDue(now);
+    for (const rec of expired) await this.auditExpired(rec, now);
+    return expired;
+  }
+
+  /** Pending requests (after expiring overdue ones), or with `all` the most recent ones in any state. */
+  async listForUser(options: { all?: boolean; limit?: number; now?: Date } = {}): Promise<ApprovalRecord[]> {
+    await this.expireDue(options.now ?? this.clock());
+    return options.all
+      ? this.store.listApprovals({ limit: options.limit ?? 20 })
+      : this.store.listApprovals({ states: ['pending'], limit: options.limit ?? 50 });
+  }
+
+  /** Why the stored operation no longer matches its stored hash, or `null` when it does. */
+  private integrityProblem(rec: ApprovalRecord): string | null {
+    const parsed = operationSchema.safeParse(rec.operation);
+    if (!parsed.success || !isDestructive(parsed.data)) return 'the stored operation is not a valid destructive operation';
+    let hash: string;
+    try {
+      hash = sha256Hex(canonicalJson(rec.operation));
+    } catch {
+      return 'the stored operation cannot be serialized';
+    }
+    if (hash !== rec.operationHash || sha256Hex(rec.operationJson) !== rec.operationHash) return 'the stored operation no longer matches the approved one';
+    return null;
+  }
+
+  private async failTampered(rec: ApprovalRecord, from: ApprovalState, problem: string, actor: string, now: Date): Promise<Refusal<BeginErrorCode>> {
+    const result = { error: problem };
+    const failed = await this.store.transitionApproval(rec.id, from, 'failed', { result, updatedAt: now.toISOString() });
+    if (failed) {
+      await this.audit({ at: now.toISOString(), actor, event: 'failed', approvalId: rec.id, detail: { ...result, operationHash: rec.operationHash } });
+    }
+    return { ok: false, code: 'tampered', message: `${rec.id} cannot be executed: ${problem}. Request the operation again.`, record: failed ?? rec };
+  }
+
+  /**
+   * approved → executing, once. `expectedHash` is the hash of the operation the caller is
+   * about to execute: it must equal the hash approved, and the stored operation must still
+   * hash to it. On success, execute `record.operation` and then call `finish`.
+   */
+  async beginExecution(id: string, expectedHash: string, options: ActorOptions = {}): Promise<BeginResult> {
+    const approvalId = normalizeApprovalId(id);
+    const now = options.now ?? this.clock();
+    const actor = options.actor ?? SYSTEM_ACTOR;
+    const current = await this.store.getApproval(approvalId);
+    if (!current) return { ok: false, code: 'not_found', message: `There is no approval request ${approvalId}.` };
+    if (EXECUTION_STARTED.includes(current.state)) {
+      return { ok: false, code: 'already_started', message: `${approvalId} has already been executed (${current.state}).`, record: current };
+    }
+    if (current.state !== 'approved') {
+      return { ok: false, code: 'not_approved', message: `${approvalId} is ${current.state}, not approved; it cannot be executed.`, record: current };
+    }
+    const problem = this.integrityProblem(current);
+    if (problem) return this.failTampered(current, 'approved', problem, actor, now);
+    if (expectedHash !== current.operationHash) {
+      return {
+        ok: false,
+        code: 'operation_mismatch',
+        message: `${approvalId} approved a different operation; an approval cannot be used for another operation.`,
+        record: current,
+      };
+    }
+
+    const record = await this.store.transitionApproval(approvalId, 'approved', 'executing', { updatedAt: now.toISOString() });
+    if (!record) {
+      const latest = await this.store.getApproval(approvalId);
+      return {
+        ok: false,
+        code: 'already_started',
+        message: `${approvalId} has already been executed (${latest?.state ?? 'gone'}).`,
+        ...(latest ? { record: latest } : {}),
+      };
+    }
+    // Re-check what the compare-and-set returned: that is what will be executed.
+    const after = this.integrityProblem(record);
+    if (after || record.operationHash !== expectedHash) return this.failTampered(record, 'executing', after ?? 'the operation changed while starting', actor, now);
+
+    await this.audit({ at: now.toISOString(), actor, event: 'executing', approvalId, detail: { operationHash: record.operationHash } });
+    return { ok: true, record };
+  }
+
+  /** executing → succeeded | failed, with the outcome detail. */
+  async finish(id: string, outcome: 'succeeded' | 'failed', result: Json, options: ActorOptions = {}): Promise<FinishResult> {
+    const approvalId = normalizeApprovalId(id);
+    const now = options.now ?? this.clock();
+    const record = await this.store.transitionApproval(approvalId, 'executing', outcome, { result, updatedAt: now.toISOString() });
+    if (!record) {
+      const latest = await this.store.getApproval(approvalId);
+      if (!latest) return { ok: false, code: 'not_found', message: `There is no approval request ${approvalId}.` };
+      return { ok: false, code: 'not_executing', message: `${approvalId} is ${latest.state}, not executing.`, record: latest };
+    }
+    await this.audit({ at: now.toISOString(), actor: options.actor ?? SYSTEM_ACTOR, event: outcome, approvalId, detail: result });
+    return { ok: true, record };
+  }
+
+  /**
+   * Progress of an execution (e.g. an AV scan's MachineAction status): audited, and merged
+   * into `result` (shallowly, when both are objects; otherwise replaces it). Allowed while
+   * executing and after it ended (a machine action can outlive the call that started it).
+   * Returns the updated record, or `null` when the request is missing or not executed.
+   */
+  async recordProgress(id: string, detail: Json, options: ActorOptions = {}): Promise<ApprovalRecord | null> {
+    const approvalId = normalizeApprovalId(id);
+    const now = options.now ?? this.clock();
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const current = await this.store.getApproval(approvalId);
+      if (!current || !EXECUTION_STARTED.includes(current.state)) return null;
+      const result: Json = isObject(current.result) && isObject(detail) ? { ...current.result, ...detail } : detail;
+      const record = await this.store.transitionApproval(approvalId, current.state, current.state, {
+        result,
+        updatedAt: now.toISOString(),
+        ifVersion: current.version,
+      });
+      if (record) {
+        await this.audit({ at: now.toISOString(), actor: options.actor ?? SYSTEM_ACTOR, event: 'progress', approvalId, detail });
+        return record;
+      }
+    }
+    return null;
+  }
+}
+
+export function createApprovalService(options: ApprovalServiceOptions): ApprovalService {
+  return new ApprovalService(options);
+}
