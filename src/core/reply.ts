@@ -1,0 +1,115 @@
+/**
+ * The platform-neutral reply model. The core answers with these; each adapter renders
+ * them (Block Kit, Adaptive Cards, terminal text). Text is plain: adapters escape it for
+ * their platform; `code` marks spans to show in monospace.
+ */
+import type { ApprovalState } from '../store/types.js';
+
+export type Tone = 'info' | 'success' | 'warning' | 'error';
+
+/** What a button does when pressed. Buttons carry only this, never the data they act on. */
+export type ButtonAction =
+  /** Runs a chat command as the presser (paging, "show", "history"). */
+  | { type: 'command'; command: string }
+  /** Decides an approval request; everything else comes from the store. */
+  | { type: 'approval'; approvalId: string; decision: 'approve' | 'reject' }
+  /** Opens a form. */
+  | { type: 'form'; form: FormKind; definitionId?: string };
+
+export interface Button {
+  label: string;
+  action: ButtonAction;
+  style?: 'primary' | 'danger';
+}
+
+export interface Fact {
+  label: string;
+  value: string;
+}
+
+export interface Paging {
+  page: number;
+  pages: number;
+  total: number;
+  /** The command for another page, with `{page}` where the number goes. */
+  command: string;
+}
+
+export type Block =
+  | { type: 'heading'; text: string }
+  | { type: 'text'; text: string; tone?: Tone }
+  | { type: 'facts'; facts: Fact[] }
+  | { type: 'table'; columns: string[]; rows: string[][]; paging?: Paging }
+  | { type: 'buttons'; buttons: Button[] }
+  /** A usage line or example, shown in monospace. */
+  | { type: 'code'; text: string }
+  | { type: 'approval'; approval: ApprovalView }
+  | { type: 'form'; form: FormSpec };
+
+export interface Reply {
+  /** `private`: only the caller sees it (help, errors, forms); `public`: the conversation does. */
+  visibility: 'private' | 'public';
+  blocks: Block[];
+  /** One line for notifications and text-only surfaces. */
+  summary: string;
+}
+
+/** Everything an approval card shows; rendered the same way wherever the card lives. */
+export interface ApprovalView {
+  id: string;
+  state: ApprovalState;
+  title: string;
+  /** What will happen: targets, machine, scan type. */
+  facts: Fact[];
+  requester: string;
+  reason: string;
+  createdAt: string;
+  expiresAt: string;
+  decidedBy?: string;
+  decidedAt?: string;
+  decisionReason?: string;
+  /** The outcome or the latest progress, once there is one. */
+  outcome?: { text: string; tone: Tone };
+  /** Decision buttons, present only while the request is pending. */
+  buttons: Button[];
+}
+
+export type FormKind = 'create' | 'update';
+
+export type FieldKind = 'text' | 'number' | 'choice' | 'secret' | 'toggle';
+
+export interface FormField {
+  name: string;
+  label: string;
+  kind: FieldKind;
+  required: boolean;
+  options?: Array<{ value: string; label: string }>;
+  /** Prefilled value; never set for secrets. */
+  value?: string;
+  placeholder?: string;
+  hint?: string;
+  error?: string;
+  /** Show only when another field has one of these values (e.g. SNMP fields by type). */
+  showWhen?: { field: string; values: string[] };
+}
+
+export interface FormSpec {
+  kind: FormKind;
+  title: string;
+  /** For updates: the definition being changed. */
+  definitionId?: string;
+  fields: FormField[];
+  submitLabel: string;
+  /** A form-level error (not tied to one field). */
+  error?: string;
+}
+
+export function textReply(text: string, options: { tone?: Tone; visibility?: Reply['visibility'] } = {}): Reply {
+  return { visibility: options.visibility ?? 'private', blocks: [{ type: 'text', text, tone: options.tone }], summary: text };
+}
+
+export function errorReply(message: string, usage?: string): Reply {
+  const blocks: Block[] = [{ type: 'text', text: message, tone: 'error' }];
+  if (usage) blocks.push({ type: 'code', text: `Usage: ${usage}` });
+  return { visibility: 'private', blocks, summary: message };
+}

@@ -1,0 +1,54 @@
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEmulator, type Emulator } from '../../src/emulator/index.js';
+
+const run = promisify(execFile);
+const dir = mkdtempSync(join(tmpdir(), 'mde-token-'));
+const certFile = join(dir, 'cert.pem');
+const keyFile = join(dir, 'key.pem');
+const bothFile = join(dir, 'client.pem');
+let emulator: Emulator;
+
+beforeAll(async () => {
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', keyFile, '-out', certFile], { stdio: 'ignore' });
+  writeFileSync(bothFile, readFileSync(certFile, 'utf8') + readFileSync(keyFile, 'utf8'));
+  emulator = await startEmulator({ tls: { cert: readFileSync(certFile), key: readFileSync(keyFile) }, clientId: 'mde-chatops-test', clientSecret: 'right-secret' });
+});
+
+afterAll(async () => {
+  await emulator.close();
+});
+
+async function child(extra: Record<string, string>) {
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '../fixtures/token-child.ts')], {
+    env: { ...process.env, NODE_EXTRA_CA_CERTS: certFile, T_TENANT: 'contoso-tenant', T_CLIENT_ID: 'mde-chatops-test', T_AUTHORITY: emulator.url, T_API: emulator.url, ...extra },
+    timeout: 30_000,
+  });
+  return JSON.parse(stdout.trim().split('\n').pop()!) as { ok: boolean; distinctTokens?: number; message?: string; stack?: boolean };
+}
+
+describe('MSAL token provider against a local HTTPS authority', () => {
+  it('gets one token by client secret and reuses it from MSAL\'s cache for many calls', async () => {
+    emulator.resetStats();
+    const result = await child({ T_SECRET: 'right-secret', T_CALLS: '5' });
+    expect(result).toEqual({ ok: true, distinctTokens: 1 });
+    expect(emulator.stats().tokenRequests).toBe(1);
+    expect(emulator.stats().byEndpoint['GET /api/DeviceAuthenticatedScanAgents']).toBe(5);
+  });
+
+  it('authenticates with a certificate (PEM with its key)', async () => {
+    const result = await child({ T_CERT: bothFile, T_CALLS: '2' });
+    expect(result).toEqual({ ok: true, distinctTokens: 1 });
+  });
+
+  it('turns a bad secret into a clear error without the MSAL stack', async () => {
+    const result = await child({ T_SECRET: 'wrong-secret' });
+    expect(result.ok).toBe(false);
+    expect(result.message).toBe('Could not get an MDE access token: the client secret is wrong or has expired (MDE_CLIENT_SECRET). (AADSTS7000215)');
+    expect(result.message).not.toContain('wrong-secret');
+  });
+});
