@@ -12,23 +12,28 @@ const certFile = join(dir, 'cert.pem');
 const keyFile = join(dir, 'key.pem');
 const bothFile = join(dir, 'client.pem');
 let emulator: Emulator;
+/** Without a client secret configured, so it accepts certificate assertions. */
+let certEmulator: Emulator;
 
 beforeAll(async () => {
   execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', keyFile, '-out', certFile], { stdio: 'ignore' });
   writeFileSync(bothFile, readFileSync(certFile, 'utf8') + readFileSync(keyFile, 'utf8'));
-  emulator = await startEmulator({ tls: { cert: readFileSync(certFile), key: readFileSync(keyFile) }, clientId: 'mde-chatops-test', clientSecret: 'right-secret' });
+  const tls = { cert: readFileSync(certFile), key: readFileSync(keyFile) };
+  emulator = await startEmulator({ tls, clientId: 'mde-chatops-test', clientSecret: 'right-secret' });
+  certEmulator = await startEmulator({ tls, clientId: 'mde-chatops-test' });
 });
 
 afterAll(async () => {
   await emulator.close();
+  await certEmulator.close();
 });
 
-async function child(extra: Record<string, string>) {
+async function child(extra: Record<string, string>, target = emulator) {
   const { stdout } = await run(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '../fixtures/token-child.ts')], {
-    env: { ...process.env, NODE_EXTRA_CA_CERTS: certFile, T_TENANT: 'contoso-tenant', T_CLIENT_ID: 'mde-chatops-test', T_AUTHORITY: emulator.url, T_API: emulator.url, ...extra },
+    env: { ...process.env, NODE_EXTRA_CA_CERTS: certFile, T_TENANT: 'contoso-tenant', T_CLIENT_ID: 'mde-chatops-test', T_AUTHORITY: target.url, T_API: target.url, ...extra },
     timeout: 30_000,
   });
-  return JSON.parse(stdout.trim().split('\n').pop()!) as { ok: boolean; distinctTokens?: number; message?: string; stack?: boolean };
+  return JSON.parse(stdout.trim().split('\n').pop()!) as { ok: boolean; distinctTokens?: number; message?: string };
 }
 
 describe('MSAL token provider against a local HTTPS authority', () => {
@@ -41,8 +46,10 @@ describe('MSAL token provider against a local HTTPS authority', () => {
   });
 
   it('authenticates with a certificate (PEM with its key)', async () => {
-    const result = await child({ T_CERT: bothFile, T_CALLS: '2' });
+    certEmulator.resetStats();
+    const result = await child({ T_CERT: bothFile, T_CALLS: '2' }, certEmulator);
     expect(result).toEqual({ ok: true, distinctTokens: 1 });
+    expect(certEmulator.stats().tokenRequests).toBe(1);
   });
 
   it('turns a bad secret into a clear error without the MSAL stack', async () => {
