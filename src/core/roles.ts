@@ -1,0 +1,173 @@
+/**
+ * Roles: who may do what. `viewer` < `operator` < `approver`; each role includes the ones
+ * below it. Users are named per platform (`slack:U0123ABC`, `teams:<Entra object id>`),
+ * `*` means everyone. Default deny: a user on no list can only ask for `help` and `whoami`.
+ *
+ * The lists come from `BOT_VIEWERS`, `BOT_OPERATORS`, `BOT_APPROVERS` (comma-separated)
+ * through `rolePolicyFromEnv`, or from explicit lists (demo mode) through `createRolePolicy`.
+ * An invalid entry throws a `RoleConfigError` naming the variable and the entry.
+ */
+import { z } from 'zod';
+import { REQUIRED_ROLE, ROLES, type Operation, type Role } from './operations.js';
+
+export const ROLE_VARIABLES = {
+  viewer: 'BOT_VIEWERS',
+  operator: 'BOT_OPERATORS',
+  approver: 'BOT_APPROVERS',
+} as const satisfies Record<Role, string>;
+
+export const PLATFORMS = ['slack', 'teams'] as const;
+export type Platform = (typeof PLATFORMS)[number];
+
+/** Slack user ids: upper-case letters and digits (`U0123ABC`, `W…` on Enterprise Grid). */
+const SLACK_ID = /^slack:([A-Z0-9]{2,32})$/i;
+/** Teams users by their Entra object id, a GUID. */
+const TEAMS_ID = /^teams:([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/i;
+
+/** One list entry, normalised: `*`, `slack:<ID in upper case>` or `teams:<guid in lower case>`. */
+export const roleEntrySchema = z
+  .string()
+  .trim()
+  .pipe(
+    z.union([
+      z.literal('*'),
+      z.string().regex(SLACK_ID).transform((v) => `slack:${v.slice('slack:'.length).toUpperCase()}`),
+      z.string().regex(TEAMS_ID).transform((v) => `teams:${v.slice('teams:'.length).toLowerCase()}`),
+    ]),
+  );
+
+export interface RoleList {
+  readonly everyone: boolean;
+  readonly ids: ReadonlySet<string>;
+}
+
+export type RolePolicy = Readonly<Record<Role, RoleList>>;
+
+export class RoleConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    readonly entry: string,
+  ) {
+    super(
+      `${variable}: invalid entry "${safe(entry, 80)}": use slack:<user id> (e.g. slack:U0123ABC), teams:<Entra object id> (a GUID), or * for everyone`,
+    );
+    this.name = 'RoleConfigError';
+  }
+}
+
+function safe(text: string, max: number): string {
+  const chars = Array.from(text.replace(/[\p{Cc}\p{Cf}\p{Cs}]/gu, '?'));
+  return chars.length <= max ? chars.join('') : chars.slice(0, max - 1).join('') + '…';
+}
+
+function buildList(entries: readonly string[], variable: string): RoleList {
+  let everyone = false;
+  const ids = new Set<string>();
+  for (const raw of entries) {
+    if (raw.trim() === '') continue; // tolerate "a,,b" and a trailing comma
+    const parsed = roleEntrySchema.safeParse(raw);
+    if (!parsed.success) throw new RoleConfigError(variable, raw.trim());
+    if (parsed.data === '*') everyone = true;
+    else ids.add(parsed.data);
+  }
+  return { everyone, ids };
+}
+
+/** Parses one comma list (the value of one variable). */
+export function parseRoleList(value: string | undefined, variable: string): RoleList {
+  return buildList((value ?? '').split(','), variable);
+}
+
+/** A policy from explicit lists (demo mode, tests). Entries are validated like the variables. */
+export function createRolePolicy(lists: Partial<Record<Role, readonly string[]>>): RolePolicy {
+  return {
+    viewer: buildList(lists.viewer ?? [], ROLE_VARIABLES.viewer),
+    operator: buildList(lists.operator ?? [], ROLE_VARIABLES.operator),
+    approver: buildList(lists.approver ?? [], ROLE_VARIABLES.approver),
+  };
+}
+
+/** The policy from `BOT_VIEWERS`, `BOT_OPERATORS`, `BOT_APPROVERS`; unset means nobody. */
+export function rolePolicyFromEnv(env: Readonly<Record<string, string | undefined>>): RolePolicy {
+  return {
+    viewer: parseRoleList(env[ROLE_VARIABLES.viewer], ROLE_VARIABLES.viewer),
+    operator: parseRoleList(env[ROLE_VARIABLES.operator], ROLE_VARIABLES.operator),
+    approver: parseRoleList(env[ROLE_VARIABLES.approver], ROLE_VARIABLES.approver),
+  };
+}
+
+/** The actor id in the form the lists use, or `undefined` when it is no valid platform id. */
+export function normalizeActorId(actorId: string): string | undefined {
+  const parsed = roleEntrySchema.safeParse(actorId);
+  return parsed.success && parsed.data !== '*' ? parsed.data : undefined;
+}
+
+function listed(list: RoleList, id: string | undefined): boolean {
+  return list.everyone || (id !== undefined && list.ids.has(id));
+}
+
+/** Every role the actor holds, lowest first (an approver is also operator and viewer). */
+export function rolesOf(policy: RolePolicy, actorId: string): Role[] {
+  const id = normalizeActorId(actorId);
+  let highest = -1;
+  ROLES.forEach((role, rank) => {
+    if (listed(policy[role], id)) highest = Math.max(highest, rank);
+  });
+  return ROLES.slice(0, highest + 1);
+}
+
+export function hasRole(policy: RolePolicy, actorId: string, role: Role): boolean {
+  return rolesOf(policy, actorId).includes(role);
+}
+
+export type AuthorizeResult = { ok: true } | { ok: false; message: string };
+
+/** The command the user typed for an operation, for messages. */
+function commandOf(op: Operation): string {
+  switch (op.kind) {
+    case 'scans.list':
+    case 'scans.show':
+    case 'scans.history':
+    case 'scans.delete':
+      return op.kind.replace('.', ' ');
+    case 'scans.createForm':
+    case 'scans.create':
+      return 'scans create';
+    case 'scans.updateForm':
+      return 'scans update';
+    case 'scans.update':
+      return op.active === true && Object.keys(op).length === 3 ? 'scans enable' : op.active === false && Object.keys(op).length === 3 ? 'scans disable' : 'scans update';
+    case 'approvals.list':
+      return 'approvals';
+    case 'approvals.here':
+      return 'approvals here';
+    case 'approvals.decide':
+      return op.decision;
+    default:
+      return op.kind;
+  }
+}
+
+/** Whether the actor may run the operation; a refusal says what to ask an admin for. */
+export function authorize(policy: RolePolicy, actorId: string, operation: Operation): AuthorizeResult {
+  const needed = REQUIRED_ROLE[operation.kind];
+  if (needed === null) return { ok: true };
+  const roles = rolesOf(policy, actorId);
+  if (roles.includes(needed)) return { ok: true };
+  const who = normalizeActorId(actorId) ?? safe(actorId, 80);
+  const command = commandOf(operation);
+  if (roles.length === 0) {
+    return {
+      ok: false,
+      message:
+        `You are not allowed to use this bot yet. Your id is ${who}. ` +
+        `\`${command}\` needs the ${needed} role: ask an admin to add ${who} to ${ROLE_VARIABLES[needed]}` +
+        ` (${ROLE_VARIABLES.viewer}: read; ${ROLE_VARIABLES.operator}: change, request deletes and AV scans; ${ROLE_VARIABLES.approver}: approve).`,
+    };
+  }
+  const current = roles[roles.length - 1] as Role;
+  return {
+    ok: false,
+    message: `\`${command}\` needs the ${needed} role; you are ${current === 'approver' || current === 'operator' ? 'an' : 'a'} ${current}. Ask an admin to add ${who} to ${ROLE_VARIABLES[needed]}.`,
+  };
+}

@@ -1,0 +1,171 @@
+/** Authenticated-scan definitions, their history and the scanner agents. */
+import { randomUUID } from 'node:crypto';
+import {
+  SNMP_AUTH_ODATA,
+  WINDOWS_AUTH_ODATA,
+  batchDeleteBodySchema,
+  createDefinitionBodySchema,
+  scanHistoryBodySchema,
+  updateDefinitionBodySchema,
+  type AuthParams,
+  type UpdateDefinitionBody,
+} from '../../mde/requests.js';
+import { ApiError, ok, type ApiResult, type Json } from '../http.js';
+import { collection, pageOf, readPaging } from '../odata.js';
+import { jsonBody, odataContext, param, validBody, type RequestContext, type Route } from '../router.js';
+import type { DefinitionRecord, EmulatorState } from '../state.js';
+
+const DEFINITIONS = '/DeviceAuthenticatedScanDefinitions';
+export const CREATED_BY = 'app@emulator';
+const MAX_HISTORY_TOP = 4096;
+const MAX_TOP = 10_000;
+
+export const definitionRoutes: Route[] = [
+  { method: 'GET', path: DEFINITIONS, handler: listDefinitions },
+  { method: 'POST', path: DEFINITIONS, handler: createDefinition },
+  { method: 'PATCH', path: `${DEFINITIONS}/{id}`, handler: updateDefinition },
+  { method: 'POST', path: `${DEFINITIONS}/BatchDelete`, handler: batchDelete },
+  { method: 'POST', path: `${DEFINITIONS}/GetScanHistoryByScanDefinitionId`, handler: scanHistory },
+  { method: 'GET', path: '/DeviceAuthenticatedScanAgents', handler: listAgents },
+];
+
+function listDefinitions(ctx: RequestContext): ApiResult {
+  const all = [...ctx.state.definitions.values()].map((d) => definitionJson(d, ctx.state));
+  const page = pageOf(all, readPaging(ctx.query, MAX_TOP), ctx.pageSize, ctx);
+  return ok(collection(odataContext(ctx, 'DeviceAuthenticatedScanDefinitions'), page));
+}
+
+function createDefinition(ctx: RequestContext): ApiResult {
+  const body = validBody(createDefinitionBodySchema, jsonBody(ctx));
+  requireAgent(ctx.state, body.scannerAgent.machineId);
+  if (body.scanAuthenticationParams === undefined) throw new ApiError(400, 'InvalidInput', 'scanAuthenticationParams: credentials are required when creating a scan');
+  const definition: DefinitionRecord = {
+    id: randomUUID(),
+    scanType: body.scanType,
+    scanName: body.scanName,
+    isActive: body.isActive,
+    target: body.target,
+    targetType: body.targetType,
+    intervalInHours: body.intervalInHours,
+    orgId: ctx.state.orgId,
+    createdBy: CREATED_BY,
+    scannerAgentMachineId: body.scannerAgent.machineId,
+    credentials: body.scanAuthenticationParams,
+    latestScan: { status: null, failureReason: null, executionDateTime: null },
+  };
+  ctx.state.putDefinition(definition);
+  return ok(entity(ctx, definition));
+}
+
+function updateDefinition(ctx: RequestContext): ApiResult {
+  const id = param(ctx, 'id');
+  const definition = ctx.state.findDefinition(id);
+  if (definition === undefined) throw new ApiError(404, 'NotFound', `Scan definition ${id} was not found.`);
+  const body = validBody(updateDefinitionBodySchema, withStoredTargetFields(jsonBody(ctx), definition));
+  if (body.scannerAgent !== undefined) requireAgent(ctx.state, body.scannerAgent.machineId);
+  if (body.scanAuthenticationParams !== undefined) requireCredentialKind(definition, body.scanAuthenticationParams);
+  applyUpdate(definition, body);
+  return ok(entity(ctx, definition));
+}
+
+/**
+ * The update schema checks a new target against its target type, so it wants both. A
+ * real server knows the stored one; so does the emulator: it fills in the missing half.
+ */
+function withStoredTargetFields(body: unknown, definition: DefinitionRecord): unknown {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return body;
+  const merged: Record<string, unknown> = { ...body };
+  if ('target' in merged && !('targetType' in merged)) merged.targetType = definition.targetType;
+  if ('targetType' in merged && !('target' in merged)) merged.target = definition.target;
+  return merged;
+}
+
+function applyUpdate(definition: DefinitionRecord, body: UpdateDefinitionBody): void {
+  if (body.scanName !== undefined) definition.scanName = body.scanName;
+  if (body.isActive !== undefined) definition.isActive = body.isActive;
+  if (body.target !== undefined) definition.target = body.target;
+  if (body.targetType !== undefined) definition.targetType = body.targetType;
+  if (body.intervalInHours !== undefined) definition.intervalInHours = body.intervalInHours;
+  if (body.scannerAgent !== undefined) definition.scannerAgentMachineId = body.scannerAgent.machineId;
+  if (body.scanAuthenticationParams !== undefined) definition.credentials = body.scanAuthenticationParams;
+}
+
+function batchDelete(ctx: RequestContext): ApiResult {
+  const { ScanDefinitionIds: ids } = validBody(batchDeleteBodySchema, jsonBody(ctx), 'MaximumBatchSizeExceeded');
+  const unknown = ids.filter((id) => ctx.state.findDefinition(id) === undefined);
+  if (unknown.length > 0) throw new ApiError(404, 'NotFound', `Scan definition(s) not found: ${unknown.join(', ')}. Nothing was deleted.`);
+  ctx.state.deleteDefinitions(ids);
+  return { status: 200 };
+}
+
+function scanHistory(ctx: RequestContext): ApiResult {
+  const { ScanDefinitionIds: ids } = validBody(scanHistoryBodySchema, jsonBody(ctx), 'MaximumBatchSizeExceeded');
+  const paging = readPaging(ctx.query, MAX_HISTORY_TOP);
+  const rows = ctx.state.historyFor(ids).slice(paging.skip, paging.skip + (paging.top ?? MAX_HISTORY_TOP));
+  return ok(collection(`${ctx.baseUrl}/api/DeviceAuthenticatedScanDefinitions/GetScanHistoryByScanDefinitionId`, { value: rows }));
+}
+
+function listAgents(ctx: RequestContext): ApiResult {
+  const all: Json[] = [...ctx.state.agents.values()].map((agent) => ({
+    id: ctx.state.agentId(agent.machineId),
+    machineId: agent.machineId,
+    computerDnsName: agent.computerDnsName,
+    lastSeen: agent.lastSeen,
+    assignedApplicationId: agent.assignedApplicationId,
+    scannerSoftwareVersion: agent.scannerSoftwareVersion,
+    lastCommandExecutionTimestamp: agent.lastCommandExecutionTimestamp,
+    mdeClientVersion: agent.mdeClientVersion,
+  }));
+  const page = pageOf(all, readPaging(ctx.query, MAX_TOP), ctx.pageSize, ctx);
+  return ok(collection(odataContext(ctx, 'DeviceAuthenticatedScanAgents'), page));
+}
+
+function requireAgent(state: EmulatorState, machineId: string): void {
+  if (!state.agents.has(machineId.toLowerCase())) {
+    throw new ApiError(400, 'InvalidInput', `scannerAgent.machineId: ${machineId} is not a registered authenticated-scan agent of this tenant`);
+  }
+}
+
+function requireCredentialKind(definition: DefinitionRecord, auth: AuthParams): void {
+  const wanted = definition.scanType === 'Windows' ? WINDOWS_AUTH_ODATA : SNMP_AUTH_ODATA;
+  if (auth['@odata.type'] !== wanted) {
+    const kind = definition.scanType === 'Windows' ? 'Windows credentials (WindowsAuthParams)' : 'SNMP credentials (SnmpAuthParams)';
+    throw new ApiError(400, 'InvalidInput', `scanAuthenticationParams: a ${definition.scanType} scan needs ${kind}`);
+  }
+}
+
+function entity(ctx: RequestContext, definition: DefinitionRecord): Json {
+  return { '@odata.context': odataContext(ctx, 'DeviceAuthenticatedScanDefinitions/$entity'), ...definitionJson(definition, ctx.state) };
+}
+
+/** The answer shape; credentials are write-only and always come back as null. */
+export function definitionJson(definition: DefinitionRecord, state: EmulatorState): { [key: string]: Json } {
+  return {
+    id: definition.id,
+    scanType: definition.scanType,
+    scanName: definition.scanName,
+    isActive: definition.isActive,
+    target: definition.target,
+    orgId: definition.orgId,
+    intervalInHours: definition.intervalInHours,
+    createdBy: definition.createdBy,
+    targetType: definition.targetType,
+    scanAuthenticationParams: null,
+    scannerAgent: scannerAgentJson(state, definition.scannerAgentMachineId),
+    latestScan: { ...definition.latestScan },
+  };
+}
+
+function scannerAgentJson(state: EmulatorState, machineId: string): Json {
+  const agent = state.agents.get(machineId);
+  return {
+    id: state.agentId(machineId),
+    machineId,
+    machineName: agent?.computerDnsName ?? null,
+    lastSeen: agent?.lastSeen ?? null,
+    assignedApplicationId: agent?.assignedApplicationId ?? null,
+    scannerSoftwareVersion: agent?.scannerSoftwareVersion ?? null,
+    lastCommandExecutionTimestamp: agent?.lastCommandExecutionTimestamp ?? null,
+    mdeClientVersion: agent?.mdeClientVersion ?? null,
+  };
+}

@@ -1,0 +1,394 @@
+import { describe, expect, it } from 'vitest';
+import { COMMANDS, commandByName } from '../../src/core/commands.js';
+import { REQUIRED_ROLE, isDestructive, operationSchema, type Operation } from '../../src/core/operations.js';
+import { containsSecretFlag, editDistance, formatParseError, helpText, parseCommand, type ParseError } from '../../src/core/parser.js';
+import { normalizeChatText, tokenize } from '../../src/core/tokenize.js';
+import { SNMP_AUTH_ODATA, WINDOWS_AUTH_ODATA } from '../../src/mde/requests.js';
+
+const ID1 = '289224fb-1686-472c-9751-5555960854ca';
+const ID2 = '60c4aa57-1290-4a92-9e2d-09f014792a92';
+const MACHINE = '1E5BC9D7E413DDD7902C2932E418702B84D0CC07';
+const COMMON = '--name "Weekly servers" --target 10.0.0.5,10.0.0.6 --interval 24 --agent scanner-01';
+const KV = '--key-vault-url https://kv.vault.azure.net --key-vault-secret scan-cred';
+
+const windowsOp = (auth: Record<string, unknown>, extra: Partial<Record<string, unknown>> = {}) => ({
+  kind: 'scans.create',
+  scanType: 'Windows',
+  name: 'Weekly servers',
+  targets: '10.0.0.5,10.0.0.6',
+  targetType: 'Ip',
+  intervalHours: 24,
+  agent: 'scanner-01',
+  active: true,
+  auth: { '@odata.type': WINDOWS_AUTH_ODATA, ...auth },
+  ...extra,
+});
+const networkOp = (auth: Record<string, unknown>, extra: Partial<Record<string, unknown>> = {}) => ({
+  ...windowsOp({}, extra),
+  scanType: 'Network',
+  auth: { '@odata.type': SNMP_AUTH_ODATA, ...auth },
+});
+
+const GOOD: Array<[string, unknown]> = [
+  // help, whoami
+  ['', { kind: 'help' }],
+  ['   ', { kind: 'help' }],
+  ['help', { kind: 'help' }],
+  ['HELP', { kind: 'help' }],
+  ['help scans', { kind: 'help', command: 'scans' }],
+  ['help scan list', { kind: 'help', command: 'scans list' }],
+  ['help scans create windows', { kind: 'help', command: 'scans create windows' }],
+  ['help av-scan', { kind: 'help', command: 'av-scan' }],
+  ['whoami', { kind: 'whoami' }],
+  ['WhoAmI', { kind: 'whoami' }],
+  // scans list
+  ['scans list', { kind: 'scans.list', page: 1 }],
+  ['Scans LIST', { kind: 'scans.list', page: 1 }],
+  ['scan list', { kind: 'scans.list', page: 1 }],
+  ['scans list --type windows', { kind: 'scans.list', scanType: 'Windows', page: 1 }],
+  ['scans list --type=Network --active', { kind: 'scans.list', scanType: 'Network', active: true, page: 1 }],
+  ['scans list --inactive --page 3', { kind: 'scans.list', active: false, page: 3 }],
+  ['scans list --search "branch office" --page=2', { kind: 'scans.list', search: 'branch office', page: 2 }],
+  ['scans list --SEARCH “smart quotes”', { kind: 'scans.list', search: 'smart quotes', page: 1 }],
+  ['scans list —type network', { kind: 'scans.list', scanType: 'Network', page: 1 }],
+  ['scans list --search "--active"', { kind: 'scans.list', search: '--active', page: 1 }],
+  // scans show / history
+  [`scans show ${ID1}`, { kind: 'scans.show', ref: ID1 }],
+  ['scans show "Weekly servers"', { kind: 'scans.show', ref: 'Weekly servers' }],
+  ["scans show 'Weekly servers'", { kind: 'scans.show', ref: 'Weekly servers' }],
+  ['scans show ‘Weekly servers’', { kind: 'scans.show', ref: 'Weekly servers' }],
+  ['scans show Weekly\\ servers', { kind: 'scans.show', ref: 'Weekly servers' }],
+  ['scans show "Bob\'s scan"', { kind: 'scans.show', ref: "Bob's scan" }],
+  ['scans show "say \\"hi\\""', { kind: 'scans.show', ref: 'say "hi"' }],
+  ['scans show Tom&amp;Jerry', { kind: 'scans.show', ref: 'Tom&Jerry' }],
+  ['scans&nbsp;show&nbsp;x', { kind: 'scans.show', ref: 'x' }],
+  [`scans history ${ID1}`, { kind: 'scans.history', ids: [ID1] }],
+  [`scan history ${ID1} ${ID2}`, { kind: 'scans.history', ids: [ID1, ID2] }],
+  // scans create: forms
+  ['scans create', { kind: 'scans.createForm' }],
+  ['scans create windows', { kind: 'scans.createForm', scanType: 'Windows' }],
+  ['scans create Network', { kind: 'scans.createForm', scanType: 'Network' }],
+  // scans create windows
+  [`scans create windows ${COMMON} --username svc-scan$ --domain contoso.com`, windowsOp({ type: 'Kerberos', username: 'svc-scan$', domain: 'contoso.com', isGmsaUser: true })],
+  [`scans create windows ${COMMON} --auth-type negotiate --username=svc --domain=contoso.com`, windowsOp({ type: 'Negotiate', username: 'svc', domain: 'contoso.com', isGmsaUser: true })],
+  [`scans create windows ${COMMON} ${KV}`, windowsOp({ type: 'Kerberos', keyVaultUrl: 'https://kv.vault.azure.net', keyVaultSecretName: 'scan-cred' })],
+  [
+    `scans create windows --name Desktops --target "pc1.contoso.com, pc2.contoso.com" --target-type hostname --interval 12h --agent ${MACHINE} --inactive --username svc --domain contoso.com`,
+    windowsOp(
+      { type: 'Kerberos', username: 'svc', domain: 'contoso.com', isGmsaUser: true },
+      { name: 'Desktops', targets: 'pc1.contoso.com,pc2.contoso.com', targetType: 'Hostname', intervalHours: 12, agent: MACHINE.toLowerCase(), active: false },
+    ),
+  ],
+  [`scans create windows ${COMMON} --key-vault-url <https://kv.vault.azure.net|kv.vault.azure.net> --key-vault-secret scan-cred`, windowsOp({ type: 'Kerberos', keyVaultUrl: 'https://kv.vault.azure.net', keyVaultSecretName: 'scan-cred' })],
+  // scans create network
+  [`scans create network ${COMMON} --username snmp-reader`, networkOp({ type: 'NoAuthNoPriv', username: 'snmp-reader' })],
+  [`scans create network ${COMMON} --snmp-type NoAuthNoPriv --username u`, networkOp({ type: 'NoAuthNoPriv', username: 'u' })],
+  [`scans create network ${COMMON} --snmp-type authpriv ${KV}`, networkOp({ type: 'AuthPriv', keyVaultUrl: 'https://kv.vault.azure.net', keyVaultSecretName: 'scan-cred' })],
+  [`scans create network ${COMMON} --snmp-type communitystring ${KV}`, networkOp({ type: 'CommunityString', keyVaultUrl: 'https://kv.vault.azure.net', keyVaultSecretName: 'scan-cred' })],
+  // scans update / enable / disable
+  [`scans update ${ID1}`, { kind: 'scans.updateForm', id: ID1 }],
+  [`scans update ${ID1} --interval 12`, { kind: 'scans.update', id: ID1, intervalHours: 12 }],
+  [`scans update ${ID1} --name "Servers (east)" --target 10.0.0.7`, { kind: 'scans.update', id: ID1, name: 'Servers (east)', targets: '10.0.0.7' }],
+  [`scans update ${ID1} --target host-a,host-b --target-type hostname`, { kind: 'scans.update', id: ID1, targets: 'host-a,host-b', targetType: 'Hostname' }],
+  [`scans update --interval=6 ${ID1}`, { kind: 'scans.update', id: ID1, intervalHours: 6 }],
+  [`scans enable ${ID1}`, { kind: 'scans.update', id: ID1, active: true }],
+  [`scan disable ${ID1}`, { kind: 'scans.update', id: ID1, active: false }],
+  // scans delete
+  [`scans delete ${ID1} --reason "replaced"`, { kind: 'scans.delete', ids: [ID1], reason: 'replaced' }],
+  [`scans delete --reason=lab ${ID1} ${ID2}`, { kind: 'scans.delete', ids: [ID1, ID2], reason: 'lab' }],
+  [`SCANS DELETE ${ID1} --reason “it’s old”`, { kind: 'scans.delete', ids: [ID1], reason: 'it’s old' }],
+  // av-scan
+  ['av-scan pc-042.contoso.com quick --reason "suspicious download"', { kind: 'av-scan', machine: 'pc-042.contoso.com', scanType: 'Quick', reason: 'suspicious download' }],
+  [`AV-SCAN ${MACHINE} FULL --reason incident`, { kind: 'av-scan', machine: MACHINE.toLowerCase(), scanType: 'Full', reason: 'incident' }],
+  ['av-scan PC-1 full --reason "  padded  "', { kind: 'av-scan', machine: 'pc-1', scanType: 'Full', reason: 'padded' }],
+  // approvals
+  ['approvals', { kind: 'approvals.list', all: false }],
+  ['approvals --all', { kind: 'approvals.list', all: true }],
+  ['approvals here', { kind: 'approvals.here' }],
+  ['Approvals Here', { kind: 'approvals.here' }],
+  ['approve a1b2c3d4', { kind: 'approvals.decide', id: 'a1b2c3d4', decision: 'approve' }],
+  ['reject a1b2c3d4', { kind: 'approvals.decide', id: 'a1b2c3d4', decision: 'reject' }],
+  ['reject a1b2c3d4 --reason "wrong device"', { kind: 'approvals.decide', id: 'a1b2c3d4', decision: 'reject', reason: 'wrong device' }],
+];
+
+describe('parseCommand: good input', () => {
+  it.each(GOOD)('%s', (input, expected) => {
+    const result = parseCommand(input);
+    if (!result.ok) expect.fail(formatParseError(result.error));
+    expect(result.operation).toEqual(expected);
+    expect(operationSchema.safeParse(result.operation).success).toBe(true);
+  });
+
+  it('covers every operation kind and every command in the table', () => {
+    const kinds = new Set(GOOD.map(([, op]) => (op as Operation).kind));
+    expect([...kinds].sort()).toEqual(Object.keys(REQUIRED_ROLE).sort());
+    for (const c of COMMANDS) {
+      expect(GOOD.some(([input]) => input.toLowerCase().replace(/^scan /, 'scans ').startsWith(c.name))).toBe(true);
+    }
+  });
+});
+
+/** [input, command whose usage must be shown, substrings of the message] */
+const BAD: Array<[string, string, string[]]> = [
+  // unknown commands and suggestions
+  ['scnas list', 'scans list', ['unknown command "scnas"', 'did you mean `scans list`']],
+  ['hlep', 'help', ['did you mean `help`']],
+  ['whoiam', 'whoami', ['did you mean `whoami`']],
+  ['avscan x quick --reason r', 'av-scan', ['did you mean `av-scan`']],
+  ['scans lsit', 'scans list', ['unknown scans command "lsit"', 'did you mean `scans list`']],
+  ['scans delte x --reason r', 'scans delete', ['did you mean `scans delete`']],
+  ['frobnicate', 'help', ['unknown command "frobnicate"', 'Try `help`']],
+  ['delete x --reason r', 'scans delete', ['did you mean `scans delete`']],
+  ['scans', 'scans', ['say what to do with scans', 'list, show']],
+  ['help frobnicate', 'help', ['there is no command "frobnicate"']],
+  ['"scans" list', 'scans list', ['without quotes']],
+  ['scans "delete" x --reason r', 'scans delete', ['without quotes']],
+  // flags
+  ['scans list --foo', 'scans list', ['unknown flag --foo', 'valid flags: --type windows|network, --active, --inactive, --search text, --page N']],
+  ['scans list -a', 'scans list', ['unknown flag -a', 'two dashes']],
+  ['scans list --type', 'scans list', ['--type needs a value']],
+  ['scans list --type --active', 'scans list', ['--type needs a value']],
+  ['scans list --search=', 'scans list', ['--search needs a value']],
+  ['scans list --active --active', 'scans list', ['--active is given twice']],
+  ['scans list --type windows --type=network', 'scans list', ['--type is given twice']],
+  ['scans list --active=yes', 'scans list', ['--active takes no value']],
+  ['scans list --active --inactive', 'scans list', ['--active or --inactive, not both']],
+  ['scans list --type linux', 'scans list', ['--type must be one of windows, network', '"linux"']],
+  ['scans list --page 0', 'scans list', ['--page must be a page number']],
+  ['scans list --page two', 'scans list', ['--page must be a page number']],
+  ['scans list extra', 'scans list', ['unexpected argument "extra"']],
+  ['whoami now', 'whoami', ['unexpected argument "now"']],
+  ['whoami --all', 'whoami', ['`whoami` takes no flags']],
+  ['approvals here --all', 'approvals here', ['takes no flags']],
+  ['approvals pending', 'approvals', ['unexpected argument "pending"']],
+  // quoting
+  ['scans show "Weekly servers', 'scans show', ['unterminated quote', 'position 12']],
+  ['scans show “Weekly servers', 'scans show', ['unterminated quote']],
+  ['whoami\u0007', 'help', ['invisible control character (U+0007)']],
+  // scans show / history
+  ['scans show', 'scans show', ['give the id or the exact name']],
+  ['scans show Weekly servers', 'scans show', ['takes one id or name', 'quotes']],
+  ['scans history', 'scans history', ['give at least one scan definition id']],
+  [`scans history ${ID1} ${ID1}`, 'scans history', ['is given twice']],
+  ['scans history a/b', 'scans history', ['"a/b" is not a scan definition id']],
+  // scans create
+  ['scans create --name x', 'scans create', ['say which kind of scan first']],
+  ['scans create linux', 'scans create', ['must be windows or network', '"linux"']],
+  ['scans create windows --name x', 'scans create windows', ['missing --target, --interval, --agent', 'no flags at all to open the form']],
+  [`scans create windows ${COMMON}`, 'scans create windows', ['Windows scans need credentials', '--username and --domain', '--key-vault-url']],
+  [`scans create windows ${COMMON} --username svc`, 'scans create windows', ['a gMSA account needs --domain']],
+  [`scans create windows ${COMMON} --username svc --domain c.com ${KV}`, 'scans create windows', ['not both']],
+  [`scans create windows ${COMMON} --key-vault-url https://kv.vault.azure.net`, 'scans create windows', ['needs --key-vault-secret']],
+  [`scans create windows ${COMMON} --key-vault-url http://kv.example --key-vault-secret s`, 'scans create windows', ['--key-vault-url: the Key Vault URL must be an https URL']],
+  [`scans create windows ${COMMON} --auth-type ntlm --username s --domain d`, 'scans create windows', ['--auth-type must be one of kerberos, negotiate']],
+  [`scans create windows ${COMMON} --username s --domain d --snmp-type authpriv`, 'scans create windows', ['unknown flag --snmp-type', '--auth-type']],
+  [`scans create windows ${COMMON} --username s --domain d extra`, 'scans create windows', ['unexpected argument', 'every value needs its flag']],
+  [`scans create network ${COMMON}`, 'scans create network', ['noauthnopriv needs --username']],
+  [`scans create network ${COMMON} --snmp-type communitystring`, 'scans create network', ['needs a secret', 'secrets are never accepted in chat', '`scans create network`']],
+  [`scans create network ${COMMON} --snmp-type authnopriv --username u --auth-protocol sha1`, 'scans create network', ['needs a secret']],
+  [`scans create network ${COMMON} --snmp-type authpriv --username u`, 'scans create network', ['needs a secret', '--key-vault-url']],
+  [`scans create network ${COMMON} --username u --auth-protocol md5`, 'scans create network', ['--auth-protocol applies only to --snmp-type authnopriv or authpriv']],
+  [`scans create network ${COMMON} --snmp-type authnopriv --priv-protocol aes ${KV}`, 'scans create network', ['--priv-protocol applies only to --snmp-type authpriv']],
+  [`scans create network ${COMMON} --snmp-type authpriv --auth-protocol md4 ${KV}`, 'scans create network', ['--auth-protocol must be one of md5, sha1']],
+  [`scans create network ${COMMON} --username u ${KV}`, 'scans create network', ['leave out --username']],
+  [`scans create network ${COMMON} --snmp-type v3 --username u`, 'scans create network', ['--snmp-type must be one of communitystring, noauthnopriv, authnopriv, authpriv']],
+  ['scans create network --name x --target 10.0.0.1,,10.0.0.2 --interval 24 --agent a --username u', 'scans create network', ['--target: the target list has an empty entry']],
+  ['scans create network --name x --target 10.0.0.1,web01 --interval 24 --agent a --username u', 'scans create network', ['--target: "web01" is not a valid IPv4 or IPv6 address']],
+  ['scans create network --name x --target a,b,c --interval 24 --agent a --username u', 'scans create network', ['(and 2 more problems)']],
+  ['scans create network --name x --target 10.0.0.1 --target-type hostname --interval 24 --agent a --username u', 'scans create network', ['is not a valid host name']],
+  ['scans create network --name x --target 10.0.0.1 --target-type fqdn --interval 24 --agent a --username u', 'scans create network', ['--target-type must be one of ip, hostname']],
+  ['scans create network --name x --target 10.0.0.1 --interval 0 --agent a --username u', 'scans create network', ['--interval: the interval must be at least 1 hour']],
+  ['scans create network --name x --target 10.0.0.1 --interval 9000 --agent a --username u', 'scans create network', ['at most 8760 hours']],
+  ['scans create network --name x --target 10.0.0.1 --interval daily --agent a --username u', 'scans create network', ['--interval must be a whole number of hours']],
+  ['scans create network --name "  " --target 10.0.0.1 --interval 1 --agent a --username u', 'scans create network', ['--name needs a value']],
+  [`scans create network --name ${'n'.repeat(300)} --target 10.0.0.1 --interval 1 --agent a --username u`, 'scans create network', ['--name: the scan name must be at most 256 characters']],
+  // scans update / enable / disable
+  ['scans update', 'scans update', ['give the scan definition id']],
+  [`scans update ${ID1} ${ID2}`, 'scans update', ['takes one scan definition id']],
+  [`scans update ${ID1} --target 10.0.0.1 --target-type hostname`, 'scans update', ['is not a valid host name']],
+  [`scans update ${ID1} --target "bad target!"`, 'scans update', ['neither an IP address nor a host name']],
+  [`scans update ${ID1} --agent x`, 'scans update', ['unknown flag --agent']],
+  ['scans enable', 'scans enable', ['give the scan definition id']],
+  [`scans disable ${ID1} --reason x`, 'scans disable', ['takes no flags']],
+  // scans delete
+  [`scans delete ${ID1}`, 'scans delete', ['needs a reason', '--reason']],
+  [`scans delete ${ID1} --reason`, 'scans delete', ['--reason needs a value']],
+  [`scans delete ${ID1} --reason ""`, 'scans delete', ['--reason needs a value']],
+  [`scans delete ${ID1} --reason "${'r'.repeat(501)}"`, 'scans delete', ['at most 500 characters']],
+  ['scans delete --reason "why"', 'scans delete', ['give at least one scan definition id']],
+  [`scans delete ${Array.from({ length: 101 }, (_, i) => `id${i}`).join(' ')} --reason r`, 'scans delete', ['at most 100 scan definitions']],
+  // av-scan
+  ['av-scan', 'av-scan', ['give the machine']],
+  ['av-scan pc-1 --reason r', 'av-scan', ['give the scan type: quick or full']],
+  ['av-scan pc-1 deep --reason r', 'av-scan', ['must be quick or full', '"deep"']],
+  ['av-scan pc-1 quick', 'av-scan', ['needs a reason']],
+  ['av-scan pc-1 quick now --reason r', 'av-scan', ['unexpected argument "now"']],
+  ['av-scan "not a host!" quick --reason r', 'av-scan', ['neither a machine id', 'nor a DNS name']],
+  // approvals
+  ['approve', 'approve', ['give the approval id']],
+  ['approve a b', 'approve', ['takes one approval id']],
+  ['approve "a b"', 'approve', ['is not an approval id']],
+  ['approve a1 --reason x', 'approve', ['takes no flags']],
+  ['reject a1 --reason', 'reject', ['--reason needs a value']],
+];
+
+function expectError(input: string): ParseError {
+  const result = parseCommand(input);
+  if (result.ok) expect.fail(`accepted: ${JSON.stringify(result.operation)}`);
+  return result.error;
+}
+
+describe('parseCommand: errors', () => {
+  it.each(BAD)('%s', (input, command, parts) => {
+    const error = expectError(input);
+    for (const part of parts) expect(error.message).toContain(part);
+    const usage = commandByName(command)?.usage;
+    if (usage !== undefined) {
+      expect(error.usage).toBe(usage);
+      expect(error.command).toBe(command);
+    } else {
+      expect(error.usage).toMatch(new RegExp(`^${command} `));
+    }
+    expect(formatParseError(error)).toContain(`Usage: ${error.usage}`);
+  });
+
+  it('gives the suggestion as data', () => {
+    expect(expectError('scnas list').suggestion).toBe('scans list');
+    expect(expectError('help scnas').suggestion).toBe('help scans');
+    expect(expectError('scans show a b c').suggestion).toBe('scans show "a b c"');
+    expect(expectError('frobnicate').suggestion).toBeUndefined();
+  });
+
+  it('echoes at most ~100 characters of input and no control characters', () => {
+    const long = 'x'.repeat(5000);
+    for (const input of [long, `scans show ${long} y`, `scans list --${long}`, `scans list --type ${long}`, `av-scan ${long}! quick --reason r`, `scans history ${long}`, `scans create network --name x --target ${long} --interval 1 --agent a --username u`]) {
+      const error = expectError(input);
+      expect(error.message.match(/x+/g)?.every((run) => run.length <= 100) ?? true).toBe(true);
+      expect(error.message.length).toBeLessThan(400);
+    }
+    for (const input of ['scans show "a\u0000b"', 'scans list --type "\u001b[31mred"', 'frob\u2028nicate', 'scans list --search a --type "\u009bx"']) {
+      const error = expectError(input);
+      expect(error.message).not.toMatch(/[\p{Cc}\u2028\u2029]/u);
+    }
+  });
+
+  it('refuses input longer than the limit without reading it', () => {
+    expect(expectError(`scans show ${'a'.repeat(9000)}`).message).toContain('too long');
+  });
+});
+
+describe('secrets', () => {
+  const MARKER = 'Sup3rS3cretMarker';
+  const SECRET_INPUTS = [
+    `scans create network --name x --target 10.0.0.1 --interval 1 --agent a --snmp-type authpriv --username u --auth-password ${MARKER}`,
+    `scans create network ${COMMON} --priv-password=${MARKER}`,
+    `scans create network ${COMMON} --community ${MARKER}`,
+    `scans create network ${COMMON} --community-string "${MARKER}"`,
+    `scans create windows ${COMMON} --username u --domain d --password ${MARKER}`,
+    `scans create windows ${COMMON} --PASSWORD=${MARKER}`,
+    `scans create windows ${COMMON} —password ${MARKER}`,
+    `scans create windows ${COMMON} --secret ${MARKER}`,
+    `scans create windows ${COMMON} --client-secret ${MARKER}`,
+    `scans create windows ${COMMON} --key ${MARKER}`,
+    `scans create windows ${COMMON} --pa"ss"word ${MARKER}`,
+    `scans show "--password" ${MARKER}`,
+    `scans create windows --password "${MARKER}`, // unterminated quote too: the secret check comes first
+    `scnas craete --password ${MARKER}`, // unknown command too
+    `whoami --password=${MARKER}`,
+  ];
+  it.each(SECRET_INPUTS)('%s', (input) => {
+    const error = expectError(input);
+    expect(error.message).toBe('secrets are never accepted in chat; use the form: `scans create`');
+    expect(error.usage).toBe(commandByName('scans create')?.usage);
+    expect(JSON.stringify(error)).not.toContain(MARKER);
+  });
+
+  it('the Key Vault secret name flag is not a secret', () => {
+    expect(containsSecretFlag('--key-vault-secret scan-cred')).toBe(false);
+    expect(containsSecretFlag('--key-vault-url https://x')).toBe(false);
+    expect(containsSecretFlag('--reason "rotate the community string"')).toBe(false);
+    expect(containsSecretFlag('--snmp-type communitystring')).toBe(false);
+    expect(containsSecretFlag('--snmp-community x')).toBe(true);
+  });
+});
+
+describe('tokenize', () => {
+  const words = (text: string) => {
+    const r = tokenize(normalizeChatText(text));
+    if (!r.ok) expect.fail(r.message);
+    return r.tokens.map((t) => t.text);
+  };
+  it('splits like a shell, with chat-client quirks', () => {
+    expect(words('a  b\tc\nd')).toEqual(['a', 'b', 'c', 'd']);
+    expect(words('--name="a b" c')).toEqual(['--name=a b', 'c']);
+    expect(words('"a"b \'c d\'')).toEqual(['ab', 'c d']);
+    expect(words('“a b” ‘c d’ „e f“')).toEqual(['a b', 'c d', 'e f']);
+    expect(words("it's it’s")).toEqual(["it's", 'it’s']);
+    expect(words('CONTOSO\\svc a\\ b "x\\"y" \\"')).toEqual(['CONTOSO\\svc', 'a b', 'x"y', '"']);
+    expect(words('"" x')).toEqual(['', 'x']);
+    expect(words('a&nbsp;b\u00A0c &lt;d&gt; &amp;lt;')).toEqual(['a', 'b', 'c', '<d>', '&lt;']);
+    expect(words('\u200Bscans\uFEFF list')).toEqual(['scans', 'list']);
+    expect(words('<https://kv.vault.azure.net|kv.vault.azure.net> <https://x.y/z>')).toEqual(['https://kv.vault.azure.net', 'https://x.y/z']);
+  });
+  it('marks quoted and escaped words as not bare (never flags)', () => {
+    const r = tokenize('--a "--b" \\"--c \'--d\' x\\--e');
+    expect(r.ok && r.tokens.map((t) => [t.text, t.bare])).toEqual([
+      ['--a', true],
+      ['--b', false],
+      ['"--c', false],
+      ['--d', false],
+      ['x\\--e', true],
+    ]);
+  });
+  it('reports an unterminated quote', () => {
+    const r = tokenize('say "hello');
+    expect(r.ok).toBe(false);
+    expect(!r.ok && r.message).toContain('unterminated quote');
+  });
+});
+
+describe('helpText and the command table', () => {
+  it('lists every command without a command, one group or command with one', () => {
+    const all = helpText();
+    expect(all.commands).toEqual(COMMANDS);
+    expect(all.detailed).toBe(false);
+    expect(helpText('scans create').commands.map((c) => c.name)).toEqual(['scans create', 'scans create windows', 'scans create network']);
+    expect(helpText('scan list').commands.map((c) => c.name)).toEqual(['scans list']);
+    expect(helpText('av-scan').detailed).toBe(true);
+  });
+  it('suggests the closest command for an unknown one', () => {
+    const h = helpText('scans lst');
+    expect(h.error).toContain('there is no command "scans lst"');
+    expect(h.suggestion).toBe('scans list');
+  });
+  it('every help command the parser accepts is known to helpText', () => {
+    for (const c of COMMANDS) {
+      const r = parseCommand(`help ${c.name}`);
+      expect(r.ok && r.operation).toEqual({ kind: 'help', command: c.name });
+      expect(helpText(c.name).commands[0]?.name).toBe(c.name);
+    }
+  });
+  it('table entries are complete and consistent with the operations', () => {
+    for (const c of COMMANDS) {
+      expect(c.summary.length).toBeLessThanOrEqual(128);
+      expect(c.examples.length).toBeGreaterThanOrEqual(2);
+      expect(c.usage.startsWith(c.name)).toBe(true);
+      for (const kind of c.kinds) expect(REQUIRED_ROLE[kind]).toBe(c.role);
+      for (const f of c.flags) {
+        expect(f.name).toMatch(/^--[a-z-]+$/);
+        expect(c.usage).toContain(f.name);
+      }
+      for (const example of c.examples) {
+        const r = parseCommand(example);
+        if (!r.ok) expect.fail(`${example}: ${formatParseError(r.error)}`);
+        expect(c.kinds).toContain(r.operation.kind);
+        expect(isDestructive(r.operation)).toBe(c.approval);
+      }
+    }
+  });
+  it('edit distance counts a transposition as one edit', () => {
+    expect(editDistance('scnas', 'scans')).toBe(1);
+    expect(editDistance('', 'abc')).toBe(3);
+    expect(editDistance('kitten', 'sitting')).toBe(3);
+  });
+});
