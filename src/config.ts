@@ -54,7 +54,7 @@ export const envSchema = z.object({
 export type Env = z.output<typeof envSchema>;
 
 export type MdeConfig =
-  | { mode: 'demo'; apiUrl?: string; rate: { perMinute: number; perHour: number } }
+  | { mode: 'demo'; rate: { perMinute: number; perHour: number } }
   | {
       mode: 'live';
       apiUrl: string;
@@ -97,7 +97,10 @@ function mdeConfig(env: Env): MdeConfig {
     if (env.MDE_TENANT_ID || env.MDE_CLIENT_SECRET || env.MDE_CLIENT_CERT_PATH) {
       throw new ConfigError('MDE_CLIENT_ID is missing: it is needed with MDE_TENANT_ID / MDE_CLIENT_SECRET / MDE_CLIENT_CERT_PATH (leave all unset for demo mode).');
     }
-    return { mode: 'demo', apiUrl: env.MDE_API_URL, rate };
+    if (env.MDE_API_URL) {
+      throw new ConfigError('MDE_API_URL is set but MDE_CLIENT_ID is not: set the app registration too, or unset MDE_API_URL for demo mode (the in-process emulator).');
+    }
+    return { mode: 'demo', rate };
   }
   if (!env.MDE_TENANT_ID) throw new ConfigError('MDE_TENANT_ID is missing: the tenant of the app registration named by MDE_CLIENT_ID.');
   if (!env.MDE_CLIENT_SECRET && !env.MDE_CLIENT_CERT_PATH) {

@@ -68,7 +68,7 @@ class EmulatorServer {
     if (options.seed ?? true) loadSeed(this.state);
     this.stats = new StatsCollector(config.limits.windowMs);
     this.limiter = new RateLimiter(config.limits);
-    this.authority = new TokenAuthority({ clientId: options.clientId, clientSecret: options.clientSecret });
+    this.authority = new TokenAuthority({ clientId: options.clientId, clientSecret: options.clientSecret, staticTokens: options.staticTokens });
     this.latencyMs = config.latencyMs;
   }
 

@@ -14,6 +14,8 @@ const TENANT_SEGMENT = /^[A-Za-z0-9._-]+$/;
 export interface TokenAuthorityOptions {
   clientId?: string | undefined;
   clientSecret?: string | undefined;
+  /** Tokens accepted without expiry: the in-process emulator of demo mode hands one to the bot. */
+  staticTokens?: readonly string[] | undefined;
 }
 
 export interface IssuedToken {
@@ -46,7 +48,9 @@ export class TokenAuthority {
     { method: 'POST', match: (s) => tenantOf(s, ['oauth2', 'v2.0', 'token']), answer: (t, c) => this.issue(t, c.body) },
   ];
 
-  constructor(private readonly options: TokenAuthorityOptions) {}
+  constructor(private readonly options: TokenAuthorityOptions) {
+    for (const token of options.staticTokens ?? []) this.tokens.set(token, { clientId: 'in-process', tenant: 'demo', expiresAt: Number.POSITIVE_INFINITY });
+  }
 
   /** Answers an authority route, or returns null when the path is not one. */
   handle(segments: string[], request: AuthorityRequest): ApiResult | null {

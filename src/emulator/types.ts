@@ -14,6 +14,8 @@ export interface EmulatorOptions {
   clientId?: string;
   /** When set, the token endpoint demands this secret (certificate assertions are refused). */
   clientSecret?: string;
+  /** Bearer tokens accepted without the token endpoint (in-process use, e.g. demo mode). */
+  staticTokens?: string[];
   /** Rolling windows over all API calls together; default 100/min and 1,500/h. */
   limits?: { perMinute: number; perHour: number; windowMs?: { minute: number; hour: number } };
   /** Pending → InProgress after `pendingMs`, → Succeeded/Failed after `inProgressMs` more. */

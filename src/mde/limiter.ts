@@ -35,6 +35,9 @@ export function createLimiter(limits: RateLimits = MDE_LIMITS): Limiter {
   const hour = new Bottleneck({ reservoir: limits.perHour, maxConcurrent: null });
   minute.chain(hour);
   const timers = new Set<NodeJS.Timeout>();
+  // A call reaches MDE a little after it starts here; the margin keeps that jitter
+  // from letting one call too many into MDE's own window.
+  const margin = (windowMs: number) => windowMs + Math.max(windowMs * 0.02, 50);
 
   const giveBack = (limiter: Bottleneck, afterMs: number) => {
     const timer = setTimeout(() => {
@@ -48,8 +51,8 @@ export function createLimiter(limits: RateLimits = MDE_LIMITS): Limiter {
   return {
     schedule(call) {
       return minute.schedule(() => {
-        giveBack(minute, minuteMs);
-        giveBack(hour, hourMs);
+        giveBack(minute, margin(minuteMs));
+        giveBack(hour, margin(hourMs));
         return call();
       });
     },

@@ -1,0 +1,143 @@
+/**
+ * Wires the bot from its configuration: store, MDE (or the demo emulator), roles,
+ * approvals, the engine, the platform adapters and the HTTP server.
+ */
+import type { Logger } from 'pino';
+import { loadConfig, type Config } from './config.js';
+import { createApprovalService } from './core/approvals.js';
+import { createEngine, type RunningEngine } from './core/engine.js';
+import { createRolePolicy, parseRoleList, type RolePolicy } from './core/roles.js';
+import { DEMO_ROLES } from './demo.js';
+import type { Emulator, EmulatorOptions } from './emulator/index.js';
+import type { HttpAdapter } from './http-adapter.js';
+import { createLogger } from './log.js';
+import { connectMde } from './mde/index.js';
+import { platformAdapters, type AdapterDeps } from './platforms.js';
+import { startHttpServer } from './server.js';
+import { openStore } from './store/index.js';
+import type { Store } from './store/types.js';
+
+export interface AppOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Overrides PORT (tests: 0 for a free port). */
+  port?: number;
+  log?: Logger;
+  /** Demo mode's emulator (tests shorten machine-action timings). */
+  emulator?: EmulatorOptions;
+  /** How often running AV scans are polled. */
+  pollMs?: number;
+  /** Replaces the adapters built from the configuration (tests). */
+  adapters?: (deps: AdapterDeps) => Promise<HttpAdapter[]>;
+}
+
+export interface App {
+  url: string;
+  config: Config;
+  engine: RunningEngine;
+  store: Store;
+  policy: RolePolicy;
+  adapters: HttpAdapter[];
+  emulator?: Emulator;
+  log: Logger;
+  close(): Promise<void>;
+}
+
+function rolePolicy(config: Config): RolePolicy {
+  const env = config.env;
+  const lists = {
+    viewer: parseRoleList(env.BOT_VIEWERS, 'BOT_VIEWERS'),
+    operator: parseRoleList(env.BOT_OPERATORS, 'BOT_OPERATORS'),
+    approver: parseRoleList(env.BOT_APPROVERS, 'BOT_APPROVERS'),
+  };
+  const entries = (value: string) => value.split(',').map((s) => s.trim()).filter(Boolean);
+  void lists; // validates the variables, naming any bad entry
+  return createRolePolicy({
+    viewer: [...entries(env.BOT_VIEWERS), ...(config.demo ? DEMO_ROLES.viewer : [])],
+    operator: [...entries(env.BOT_OPERATORS), ...(config.demo ? DEMO_ROLES.operator : [])],
+    approver: [...entries(env.BOT_APPROVERS), ...(config.demo ? DEMO_ROLES.approver : [])],
+  });
+}
+
+export async function startApp(options: AppOptions = {}): Promise<App> {
+  const config = loadConfig(options.env ?? process.env);
+  const log = options.log ?? createLogger(config.env.LOG_LEVEL);
+  const policy = rolePolicy(config);
+  const store = await openStore(config.env.STORE_URL);
+  const cleanup: Array<() => Promise<void>> = [() => store.close()];
+  try {
+    const mde = await connectMde(config.mde, { log, emulator: options.emulator });
+    cleanup.unshift(() => mde.close());
+    const approvals = createApprovalService({
+      store,
+      ttlMinutes: config.env.APPROVAL_TTL_MINUTES,
+      onAudit: (entry) => log.info({ audit: entry }, 'audit'),
+    });
+    const engine = createEngine({ mde: mde.api, store, approvals, policy, log, pollMs: options.pollMs ?? (config.demo ? 1000 : 10_000) });
+    const deps: AdapterDeps = { engine, store, log, config, policy };
+    const adapters = await (options.adapters ?? platformAdapters)(deps);
+    for (const adapter of adapters) if (adapter.publisher) engine.addPublisher(adapter.publisher);
+    for (const adapter of adapters) await adapter.start?.();
+    cleanup.unshift(async () => {
+      for (const adapter of adapters) await adapter.stop?.();
+    });
+    await engine.start();
+    cleanup.unshift(() => engine.stop());
+
+    let lastMdeCheck: { at: number; ok: boolean; detail: string } | undefined;
+    const server = await startHttpServer({
+      host: config.host,
+      port: options.port ?? config.port,
+      adapters,
+      log,
+      health: async () => {
+        const checks: Record<string, string> = {};
+        let ok = true;
+        try {
+          await store.ping();
+          checks.store = 'ok';
+        } catch (error) {
+          ok = false;
+          checks.store = `failing: ${(error as Error).message}`;
+        }
+        if (!lastMdeCheck || Date.now() - lastMdeCheck.at > 30_000) {
+          try {
+            await mde.api.listScanAgents();
+            lastMdeCheck = { at: Date.now(), ok: true, detail: 'ok' };
+          } catch (error) {
+            lastMdeCheck = { at: Date.now(), ok: false, detail: `failing: ${(error as Error).message}` };
+          }
+        }
+        checks.mde = lastMdeCheck.detail;
+        return { ok: ok && lastMdeCheck.ok, checks };
+      },
+    });
+    cleanup.unshift(() => server.close());
+
+    let closing: Promise<void> | undefined;
+    return {
+      url: server.url,
+      config,
+      engine,
+      store,
+      policy,
+      adapters,
+      emulator: mde.emulator,
+      log,
+      close() {
+        closing ??= (async () => {
+          for (const step of cleanup) {
+            try {
+              await step();
+            } catch (error) {
+              log.warn({ err: (error as Error).message }, 'shutdown step failed');
+            }
+          }
+        })();
+        return closing;
+      },
+    };
+  } catch (error) {
+    for (const step of cleanup) await step().catch(() => undefined);
+    throw error;
+  }
+}

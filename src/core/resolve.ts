@@ -1,0 +1,82 @@
+/**
+ * Turning what a user typed into MDE entities: a definition by id or exact name, a
+ * scanner agent or a machine by id or name. An unknown or ambiguous reference is a
+ * UserError that lists the candidates.
+ */
+import type { MdeApi } from '../mde/api.js';
+import type { Machine, ScanAgent, ScanDefinition } from '../mde/entities.js';
+import { MACHINE_ID } from '../mde/requests.js';
+import { truncate } from './views.js';
+
+/** A mistake the user can fix; its message goes to chat as it is. */
+export class UserError extends Error {
+  override readonly name = 'UserError';
+  constructor(message: string, readonly usage?: string) {
+    super(message);
+  }
+}
+
+const quote = (s: string) => `"${truncate(s, 80)}"`;
+
+function candidates(list: string[]): string {
+  return list.slice(0, 5).join(', ') + (list.length > 5 ? `, and ${list.length - 5} more` : '');
+}
+
+export function findDefinition(all: ScanDefinition[], ref: string): ScanDefinition {
+  const wanted = ref.trim().toLowerCase();
+  const byId = all.find((d) => d.id.toLowerCase() === wanted);
+  if (byId) return byId;
+  const byName = all.filter((d) => d.scanName?.toLowerCase() === wanted);
+  if (byName.length === 1) return byName[0]!;
+  if (byName.length > 1) {
+    throw new UserError(`${byName.length} scan definitions are named ${quote(ref)}; use the id: ${candidates(byName.map((d) => d.id))}`);
+  }
+  const similar = all.filter((d) => d.scanName?.toLowerCase().includes(wanted) || d.id.toLowerCase().startsWith(wanted));
+  const hint = similar.length ? ` Did you mean ${candidates(similar.map((d) => `${quote(d.scanName ?? d.id)} (${d.id})`))}?` : ' `scans list` shows them all.';
+  throw new UserError(`No scan definition has the id or name ${quote(ref)}.${hint}`);
+}
+
+export async function resolveDefinitions(mde: MdeApi, refs: string[]): Promise<ScanDefinition[]> {
+  const all = await mde.listDefinitions();
+  const found = refs.map((ref) => findDefinition(all, ref));
+  const unique = new Map(found.map((d) => [d.id, d]));
+  if (unique.size !== found.length) throw new UserError('The same scan definition is named twice.');
+  return found;
+}
+
+export async function resolveAgent(mde: MdeApi, ref: string): Promise<ScanAgent> {
+  const agents = await mde.listScanAgents();
+  const wanted = ref.trim().toLowerCase();
+  const exact = agents.find((a) => a.machineId.toLowerCase() === wanted || a.computerDnsName?.toLowerCase() === wanted);
+  if (exact) return exact;
+  const short = agents.filter((a) => a.computerDnsName?.toLowerCase().split('.')[0] === wanted);
+  if (short.length === 1) return short[0]!;
+  const names = agents.map((a) => a.computerDnsName ?? a.machineId);
+  if (short.length > 1) throw new UserError(`Several scanner agents are called ${quote(ref)}: ${candidates(names)}. Use the machine id.`);
+  throw new UserError(`No scanner agent is called ${quote(ref)}. Scanner agents: ${names.length ? candidates(names) : 'none registered'}.`);
+}
+
+export async function resolveMachine(mde: MdeApi, ref: string): Promise<Machine> {
+  const wanted = ref.trim();
+  if (MACHINE_ID.test(wanted)) {
+    const machine = await mde.getMachine(wanted.toLowerCase());
+    if (machine) return machine;
+    throw new UserError(`No device has the id ${wanted}.`);
+  }
+  const matches = await mde.findMachinesByDnsName(wanted.toLowerCase());
+  if (matches.length === 1) return matches[0]!;
+  if (matches.length > 1) {
+    throw new UserError(`${matches.length} devices are named ${quote(wanted)}: ${candidates(matches.map((m) => m.id))}. Use the machine id.`);
+  }
+  const machine = await mde.getMachine(wanted);
+  if (machine) return machine;
+  throw new UserError(`No device is named ${quote(wanted)}. Give its full DNS name (e.g. ws-01.contoso.local) or its 40-character machine id.`);
+}
+
+/** AV scans run only on Windows 10 1709+ and Windows 11. */
+export function assertCanAvScan(machine: Machine): void {
+  const os = machine.osPlatform ?? '';
+  if (!/^windows(10|11)/i.test(os)) {
+    throw new UserError(`${machine.computerDnsName ?? machine.id} runs ${os || 'an unknown OS'}; MDE runs antivirus scans only on Windows 10 (1709 or later) and Windows 11 devices.`);
+  }
+}

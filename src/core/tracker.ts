@@ -1,0 +1,105 @@
+/**
+ * Follows an AV scan's MachineAction until it ends: every status change is recorded on
+ * the approval request (and so re-rendered on every card), and the end finishes it.
+ * Tracked actions are kept in the store, so following resumes after a restart.
+ */
+import type { Logger } from 'pino';
+import type { MdeApi } from '../mde/api.js';
+import { isFinalActionStatus, type MachineAction } from '../mde/entities.js';
+import type { ApprovalRecord, Store } from '../store/types.js';
+import type { ApprovalService } from './approvals.js';
+
+export interface TrackerDeps {
+  mde: MdeApi;
+  store: Store;
+  approvals: ApprovalService;
+  /** Called with the request after every change, to re-render its cards. */
+  changed: (record: ApprovalRecord) => Promise<void>;
+  pollMs: number;
+  log?: Logger;
+}
+
+const STATUS_TEXT: Record<string, string> = {
+  Pending: 'Scan requested: waiting for the device to pick it up (Pending).',
+  InProgress: 'Scan running on the device (InProgress).',
+  Succeeded: 'Scan finished: Succeeded.',
+  Failed: 'Scan finished: Failed.',
+  TimeOut: 'Scan did not finish in time (TimeOut).',
+  Cancelled: 'Scan was cancelled.',
+};
+
+export function actionText(action: MachineAction): string {
+  const base = STATUS_TEXT[action.status] ?? `Scan status: ${action.status}.`;
+  return action.status === 'Failed' && action.errorHResult ? `${base} Error 0x${(action.errorHResult >>> 0).toString(16)}.` : base;
+}
+
+export function createTracker(deps: TrackerDeps) {
+  const following = new Map<string, Promise<void>>();
+  let stopped = false;
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms).unref());
+
+  async function record(approvalId: string, action: MachineAction) {
+    const now = new Date().toISOString();
+    await deps.store.updateTrackedAction(action.id, { status: action.status, updatedAt: now });
+    const detail = { text: actionText(action), actionId: action.id, actionStatus: action.status };
+    if (isFinalActionStatus(action.status)) {
+      const finished = await deps.approvals.finish(approvalId, action.status === 'Succeeded' ? 'succeeded' : 'failed', detail);
+      const latest = finished.ok ? finished.record : await deps.approvals.recordProgress(approvalId, detail);
+      if (latest) await deps.changed(latest);
+    } else {
+      const latest = await deps.approvals.recordProgress(approvalId, detail);
+      if (latest) await deps.changed(latest);
+    }
+  }
+
+  async function loop(approvalId: string, first: MachineAction) {
+    let last = first.status;
+    let failures = 0;
+    while (!stopped && !isFinalActionStatus(last)) {
+      await sleep(deps.pollMs * Math.min(2 ** failures, 8));
+      if (stopped) return;
+      try {
+        const action = await deps.mde.getMachineAction(first.id);
+        failures = 0;
+        if (action.status !== last) {
+          last = action.status;
+          await record(approvalId, action);
+        }
+      } catch (error) {
+        failures += 1;
+        deps.log?.warn({ approvalId, actionId: first.id, err: (error as Error).message }, 'could not read the machine action; will retry');
+      }
+    }
+  }
+
+  return {
+    /** Starts following; the action's current status is recorded at once. */
+    async follow(approvalId: string, action: MachineAction): Promise<void> {
+      if (following.has(action.id)) return;
+      await deps.store.trackAction({ actionId: action.id, approvalId, status: action.status, updatedAt: new Date().toISOString() });
+      await record(approvalId, action);
+      const run = loop(approvalId, action).finally(() => following.delete(action.id));
+      following.set(action.id, run);
+    },
+
+    /** Picks up the actions that were being followed when the process stopped. */
+    async resume(): Promise<void> {
+      for (const tracked of await deps.store.listTrackedActions({ open: true })) {
+        if (following.has(tracked.actionId)) continue;
+        const run = loop(tracked.approvalId, { id: tracked.actionId, status: tracked.status } as MachineAction).finally(() => following.delete(tracked.actionId));
+        following.set(tracked.actionId, run);
+      }
+    },
+
+    /** Resolves when every followed action has ended (tests, shutdown). */
+    async idle(): Promise<void> {
+      while (following.size > 0) await Promise.all([...following.values()]);
+    },
+
+    stop(): void {
+      stopped = true;
+    },
+  };
+}
+
+export type Tracker = ReturnType<typeof createTracker>;

