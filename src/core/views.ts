@@ -226,12 +226,17 @@ export function approvalList(records: ApprovalRecord[], all: boolean): Reply {
       {
         type: 'table',
         columns: ['Id', 'State', 'What', 'Requested by', 'Reason', all ? 'Decided' : 'Expires'],
-        rows: records.map((r) => [r.id, r.state, truncate(r.summary, 80), principal(r.requester), truncate(r.reason, 60), all ? (r.decidedBy ? `${principal(r.decidedBy)} ${when(r.decidedAt)}` : '—') : when(r.expiresAt)]),
+        rows: records.map((r) => [r.id, r.state, truncate(r.summary, 80), principal(r.requester), truncate(r.reason, 60), all ? decidedText(r) : when(r.expiresAt)]),
       },
       ...(all ? [] : [{ type: 'text' as const, text: 'Decide with `approve <id>` or `reject <id> --reason "…"`, or the buttons on the card.' }]),
     ],
     summary: heading,
   };
+}
+
+function decidedText(r: ApprovalRecord): string {
+  if (!r.decidedBy) return '—';
+  return `${principal(r.decidedBy)} ${when(r.decidedAt)}${r.decisionReason ? `: ${truncate(r.decisionReason, 60)}` : ''}`;
 }
 
 export function truncate(text: string, max: number): string {

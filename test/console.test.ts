@@ -1,0 +1,50 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+/** Drives `npm run console` through its stdin, like a person at a terminal. */
+function consoleSession() {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '../adapters/console/main.ts')], {
+    cwd: join(import.meta.dirname, '..'),
+    env: { ...process.env, STORE_URL: 'sqlite::memory:', LOG_LEVEL: 'silent' },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const waitFor = (pattern: RegExp, timeoutMs = 20_000) =>
+    new Promise<RegExpMatchArray>((resolve, reject) => {
+      const started = Date.now();
+      const check = () => {
+        const match = output.match(pattern);
+        if (match) return resolve(match);
+        if (Date.now() - started > timeoutMs) return reject(new Error(`timed out waiting for ${pattern}; output:\n${output}`));
+        setTimeout(check, 50);
+      };
+      check();
+    });
+  const send = (line: string) => child.stdin.write(`${line}\n`);
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  return { send, waitFor, exited, output: () => output };
+}
+
+describe('console adapter', () => {
+  it('lets one user request a delete and another approve it', async () => {
+    const c = consoleSession();
+    await c.waitFor(/You are slack:UDEMOOPER/);
+    c.send('scans list');
+    await c.waitFor(/Printers floor 5/);
+    c.send('scans delete 2b605eb2-913a-4ccf-918b-ce6198c93bfa --reason "retired printers"');
+    const [, approvalId] = await c.waitFor(/Approval request (A[2-9A-Z]{6}) created/);
+    c.send(`approve ${approvalId}`);
+    await c.waitFor(/needs the approver role/);
+    c.send(':as slack:UDEMOAPPR');
+    c.send(`approve ${approvalId}`);
+    await c.waitFor(/Deleted 1 scan definition/);
+    c.send('scans list');
+    c.send(':quit');
+    expect(await c.exited).toBe(0);
+    const afterApproval = c.output().split('Deleted 1 scan definition')[1]!;
+    expect(afterApproval).toContain('Scan definitions: 5');
+    expect(afterApproval).not.toContain('Printers floor 5');
+  });
+});

@@ -1,0 +1,190 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SEED } from '../../src/emulator/index.js';
+import { approvalIdIn, engineHarness, ORIGIN, textOf, USERS } from '../helpers/engine.js';
+
+let h: Awaited<ReturnType<typeof engineHarness>>;
+const run = (who: keyof typeof USERS, text: string) => h.engine.handleText(USERS[who], ORIGIN, text);
+
+beforeAll(async () => {
+  h = await engineHarness();
+});
+afterAll(async () => {
+  await h.close();
+});
+
+describe('read commands against the emulator', () => {
+  it('lists definitions with filters and paging', async () => {
+    const all = await run('viewer', 'scans list');
+    expect(all.visibility).toBe('public');
+    expect(all.summary).toBe(`Scan definitions: ${h.emulator.state.definitions.size}`);
+    const network = await run('viewer', 'scans list --type network --active');
+    const table = network.blocks.find((b) => b.type === 'table');
+    expect(table?.type === 'table' && table.rows.every((r) => r[1] === 'Network' && r[2] === 'active')).toBe(true);
+    const search = await run('viewer', 'scans list --search finance');
+    expect(textOf(search)).toContain('Finance workstations');
+    expect(search.summary).toContain(': 1');
+  });
+
+  it('shows one definition by id and by exact name, and suggests on a miss', async () => {
+    const byId = await run('viewer', `scans show ${SEED.definitions.windowsFinance}`);
+    expect(textOf(byId)).toContain('Finance workstations');
+    const byName = await run('viewer', 'scans show "finance workstations"');
+    expect(textOf(byName)).toContain(SEED.definitions.windowsFinance);
+    const miss = await run('viewer', 'scans show finance');
+    expect(miss.visibility).toBe('private');
+    expect(textOf(miss)).toContain('No scan definition has the id or name \\"finance\\". Did you mean \\"Finance workstations\\"');
+  });
+
+  it('shows history for several definitions in one call', async () => {
+    h.emulator.resetStats();
+    const reply = await run('viewer', `scans history ${SEED.definitions.windowsFinance} ${SEED.definitions.networkCore}`);
+    expect(textOf(reply)).toContain('Finance workstations');
+    expect(textOf(reply)).toContain('Core switches');
+    expect(h.emulator.stats().byEndpoint['POST /api/DeviceAuthenticatedScanDefinitions/GetScanHistoryByScanDefinitionId']).toBe(1);
+  });
+
+  it('answers help, whoami, a parse error with usage, and refuses unknown users with their id', async () => {
+    expect(textOf(await run('stranger', 'help'))).toContain('scans list');
+    expect(textOf(await run('stranger', 'whoami'))).toContain('Ask an admin to add slack:UNOBODY');
+    const refused = await run('stranger', 'scans list');
+    expect(textOf(refused)).toContain('slack:UNOBODY');
+    const bad = await run('viewer', 'scans list --colour red');
+    expect(bad.visibility).toBe('private');
+    expect(textOf(bad)).toContain('Usage: scans list');
+    const typo = await run('viewer', 'scnas list');
+    expect(textOf(typo)).toContain('scans list');
+  });
+});
+
+describe('writes', () => {
+  it('opens the create form with the scanner agents', async () => {
+    const reply = await run('operator', 'scans create network');
+    const form = reply.blocks.find((b) => b.type === 'form');
+    expect(form?.type === 'form' && form.form.fields.find((f) => f.name === 'agent')?.options?.length).toBe(3);
+  });
+
+  it('creates a definition from flags with the agent given by name, then updates, disables and enables it', async () => {
+    const created = await run('operator', 'scans create windows --name "Branch PCs" --target 10.1.0.1,10.1.0.2 --interval 12 --agent srv-scan-02.contoso.local --username svc-scan$ --domain contoso.local');
+    expect(textOf(created)).toContain('Created scan definition Branch PCs');
+    expect(textOf(created)).toContain('deprecated');
+    const def = [...h.emulator.state.definitions.values()].find((d) => d.scanName === 'Branch PCs')!;
+    expect(def.scannerAgentMachineId).toBe(SEED.agents.branch);
+
+    const updated = await run('operator', `scans update ${def.id} --interval 6 --target 10.1.0.3`);
+    expect(textOf(updated)).toContain('Updated scan definition');
+    expect(h.emulator.state.definitions.get(def.id)).toMatchObject({ intervalInHours: 6, target: '10.1.0.3' });
+
+    expect(textOf(await run('operator', `scans disable ${def.id}`))).toContain('Disabled scan definition Branch PCs');
+    expect(h.emulator.state.definitions.get(def.id)?.isActive).toBe(false);
+    expect(textOf(await run('operator', `scans enable ${def.id}`))).toContain('Enabled');
+  });
+
+  it('reports MDE and resolution errors clearly', async () => {
+    const noAgent = await run('operator', 'scans create windows --name X --target 10.0.0.1 --interval 1 --agent nowhere --username u --domain d');
+    expect(textOf(noAgent)).toContain('No scanner agent is called \\"nowhere\\"');
+    const viewer = await run('viewer', `scans disable ${SEED.definitions.windowsFinance}`);
+    expect(textOf(viewer)).toMatch(/operator/);
+  });
+});
+
+describe('approvals', () => {
+  it('deletes only after a second person approves, and re-renders the card at each step', async () => {
+    const id = SEED.definitions.networkPrinters;
+    const requested = await run('operator', `scans delete ${id} --reason "retired printers"`);
+    const approvalId = approvalIdIn(requested);
+    expect(textOf(requested)).toContain('#approvals');
+    expect(h.publisher.published.at(-1)?.id).toBe(approvalId);
+
+    expect(textOf(await run('operator', `approve ${approvalId}`))).toContain('approver role');
+    expect(h.emulator.state.definitions.has(id)).toBe(true);
+
+    const approved = await run('approver', `approve ${approvalId}`);
+    expect(textOf(approved)).toContain(`Approved ${approvalId}`);
+    await h.engine.idle();
+    expect(h.emulator.state.definitions.has(id)).toBe(false);
+    expect(h.publisher.statesOf(approvalId)).toEqual(['approved', 'executing', 'succeeded']);
+
+    const again = await run('approver', `approve ${approvalId}`);
+    expect(textOf(again)).toContain('already approved');
+    const audit = await h.store.listAudit({ approvalId });
+    expect(audit.map((a) => a.event)).toEqual(['requested', 'approved', 'executing', 'succeeded']);
+  });
+
+  it('runs an AV scan after approval and follows it to Succeeded', async () => {
+    const approvalId = approvalIdIn(await run('operator', 'av-scan ws-hr-01.contoso.local quick --reason "alert 3212"'));
+    const card = await h.engine.handleButton(USERS.approver, ORIGIN, { type: 'approval', approvalId, decision: 'approve' });
+    expect(card.blocks[0]?.type).toBe('approval');
+    await h.engine.idle();
+    const record = await h.approvals.get(approvalId);
+    expect(record?.state).toBe('succeeded');
+    const texts = h.publisher.updates.filter((u) => u.record.id === approvalId).map((u) => JSON.stringify(u.record.result ?? null));
+    expect(texts.some((t) => t.includes('Pending'))).toBe(true);
+    expect(texts.some((t) => t.includes('InProgress'))).toBe(true);
+    expect(texts.at(-1)).toContain('Succeeded');
+    const action = [...h.emulator.state.actions.values()].find((a) => a.machineId === SEED.machines.wsHr01)!;
+    expect(action.requestorComment).toContain(`approval ${approvalId}`);
+  });
+
+  it('follows an AV scan to Failed on a failing device', async () => {
+    const approvalId = approvalIdIn(await run('operator2', `av-scan ${SEED.machines.failing} full --reason "alert 9"`));
+    await run('approver', `approve ${approvalId}`);
+    await h.engine.idle();
+    const record = await h.approvals.get(approvalId);
+    expect(record?.state).toBe('failed');
+    expect(JSON.stringify(record?.result)).toContain('Failed');
+  });
+
+  it('refuses an AV scan on a device MDE cannot scan, before asking anyone', async () => {
+    const reply = await run('operator', 'av-scan lnx-web-01.contoso.local quick --reason x');
+    expect(textOf(reply)).toContain('Windows 10');
+  });
+
+  it('executes once when the same approval is clicked twice at once', async () => {
+    const approvalId = approvalIdIn(await run('operator', `scans delete ${SEED.definitions.networkLab} --reason dup`));
+    h.emulator.resetStats();
+    const clicks = await Promise.all([1, 2, 3].map(() => h.engine.handleButton(USERS.approver, ORIGIN, { type: 'approval', approvalId, decision: 'approve' })));
+    await h.engine.idle();
+    expect(clicks.filter((c) => c.blocks[0]?.type === 'approval')).toHaveLength(1);
+    expect(h.emulator.stats().byEndpoint['POST /api/DeviceAuthenticatedScanDefinitions/BatchDelete']).toBe(1);
+  });
+
+  it('rejects with a reason, lists pending and recent requests', async () => {
+    const approvalId = approvalIdIn(await run('operator', `scans delete ${SEED.definitions.windowsHr} --reason "maybe"`));
+    expect(textOf(await run('viewer', 'approvals'))).toContain(approvalId);
+    expect(textOf(await run('approver', `reject ${approvalId} --reason "still needed"`))).toContain(`Rejected ${approvalId}`);
+    expect(h.emulator.state.definitions.has(SEED.definitions.windowsHr)).toBe(true);
+    expect(textOf(await run('viewer', 'approvals'))).not.toContain(approvalId);
+    expect(textOf(await run('viewer', 'approvals --all'))).toContain('still needed');
+    const audit = await h.store.listAudit({ approvalId });
+    expect(audit.at(-1)).toMatchObject({ event: 'rejected', actor: USERS.approver.id });
+  });
+
+  it('marks a conversation as the approvals place', async () => {
+    await run('approver', 'approvals here');
+    expect(await h.store.getSetting('approvals.here.test')).toEqual(ORIGIN.location);
+  });
+});
+
+describe('restart', () => {
+  it('keeps a pending approval across a restart and executes it exactly once', async () => {
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const storeUrl = `sqlite:${join(mkdtempSync(join(tmpdir(), 'mde-restart-')), 'bot.db')}`;
+    const first = await engineHarness({ storeUrl, emulator: h.emulator });
+    const approvalId = approvalIdIn(await first.engine.handleText(USERS.operator, ORIGIN, `scans delete ${SEED.definitions.networkBranch} --reason "restart test"`));
+    await first.close();
+
+    const second = await engineHarness({ storeUrl, emulator: h.emulator });
+    h.emulator.resetStats();
+    await Promise.all([
+      second.engine.handleText(USERS.approver, ORIGIN, `approve ${approvalId}`),
+      second.engine.handleText(USERS.approver, ORIGIN, `approve ${approvalId}`),
+    ]);
+    await second.engine.idle();
+    expect((await second.approvals.get(approvalId))?.state).toBe('succeeded');
+    expect(h.emulator.state.definitions.has(SEED.definitions.networkBranch)).toBe(false);
+    expect(h.emulator.stats().byEndpoint['POST /api/DeviceAuthenticatedScanDefinitions/BatchDelete']).toBe(1);
+    await second.close();
+  });
+});
