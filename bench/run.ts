@@ -1,0 +1,83 @@
+/**
+ * `npm run bench`: throughput and latency figures, printed (never asserted).
+ * Everything runs on loopback against the in-process emulator; loops are bounded.
+ */
+import { performance } from 'node:perf_hooks';
+import { createApprovalService } from '../src/core/approvals.js';
+import { createEngine } from '../src/core/engine.js';
+import { createRolePolicy } from '../src/core/roles.js';
+import { startEmulator } from '../src/emulator/index.js';
+import { createMdeClient } from '../src/mde/client.js';
+import { createLimiter, type RateLimits } from '../src/mde/limiter.js';
+import { staticTokenProvider } from '../src/mde/token.js';
+import { openStore } from '../src/store/index.js';
+
+const TOKEN = 'bench-token';
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+}
+
+async function limiterBurst() {
+  const windows = { minute: 1000, hour: 5000 };
+  const limits: RateLimits = { perMinute: 20, perHour: 80, minuteMs: windows.minute, hourMs: windows.hour };
+  const emulator = await startEmulator({ staticTokens: [TOKEN], limits: { perMinute: 20, perHour: 80, windowMs: windows } });
+  const limiter = createLimiter(limits);
+  const client = createMdeClient({ baseUrl: emulator.url, tokens: staticTokenProvider(TOKEN), limiter });
+  const calls = 60;
+  const started = performance.now();
+  await Promise.all(Array.from({ length: calls }, () => client.listScanAgents()));
+  const seconds = (performance.now() - started) / 1000;
+  const stats = emulator.stats();
+  console.log(`limiter: ${calls} calls at 20/${windows.minute}ms and 80/${windows.hour}ms took ${seconds.toFixed(2)} s; ` +
+    `max in any rolling window ${stats.maxPerWindow.minute} (limit 20) and ${stats.maxPerWindow.hour} (limit 80); 429s ${stats.throttled}`);
+  await limiter.stop();
+  await emulator.close();
+}
+
+async function coalescing() {
+  const emulator = await startEmulator({ staticTokens: [TOKEN] });
+  const limiter = createLimiter();
+  const client = createMdeClient({ baseUrl: emulator.url, tokens: staticTokenProvider(TOKEN), limiter });
+  const readers = 200;
+  const started = performance.now();
+  await Promise.all(Array.from({ length: readers }, () => client.listDefinitions()));
+  const ms = performance.now() - started;
+  console.log(`list coalescing: ${readers} concurrent reads → ${emulator.stats().byEndpoint['GET /api/DeviceAuthenticatedScanDefinitions']} MDE call(s) in ${ms.toFixed(1)} ms`);
+  await limiter.stop();
+  await emulator.close();
+}
+
+async function engineLatency() {
+  const emulator = await startEmulator({ staticTokens: [TOKEN], limits: { perMinute: 100_000, perHour: 1_000_000 } });
+  const limiter = createLimiter({ perMinute: 100_000, perHour: 1_000_000 });
+  const mde = createMdeClient({ baseUrl: emulator.url, tokens: staticTokenProvider(TOKEN), limiter, listCacheMs: 0 });
+  const store = await openStore('sqlite::memory:');
+  const approvals = createApprovalService({ store });
+  const policy = createRolePolicy({ viewer: ['*'], operator: ['slack:UOPER'], approver: ['slack:UAPPR'] });
+  const engine = createEngine({ mde, store, approvals, policy, pollMs: 50 });
+  const origin = { platform: 'bench', location: {}, scope: 'channel' as const };
+  for (const command of ['help', 'scans list', 'scans show "Core switches"']) {
+    const times: number[] = [];
+    for (let i = 0; i < 200; i += 1) {
+      const t = performance.now();
+      await engine.handleText({ id: 'slack:UOPER' }, origin, command);
+      times.push(performance.now() - t);
+    }
+    console.log(`engine "${command}": 200 runs, median ${percentile(times, 50).toFixed(2)} ms, p95 ${percentile(times, 95).toFixed(2)} ms (uncached MDE reads)`);
+  }
+  const t = performance.now();
+  for (let i = 0; i < 100; i += 1) {
+    await engine.handleText({ id: 'slack:UOPER' }, origin, `av-scan ws-fin-01.contoso.local quick --reason bench-${i}`);
+  }
+  console.log(`engine approval requests: 100 in ${(performance.now() - t).toFixed(0)} ms (resolve device + store + audit)`);
+  await engine.stop();
+  await store.close();
+  await limiter.stop();
+  await emulator.close();
+}
+
+await limiterBurst();
+await coalescing();
+await engineLatency();
