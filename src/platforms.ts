@@ -3,6 +3,7 @@
  * MicrosoftAppId), Slack when its variables are set.
  */
 import type { Logger } from 'pino';
+import { createSlackAdapter, slackConfigFromEnv } from '../adapters/slack/index.js';
 import type { Config } from './config.js';
 import type { RunningEngine } from './core/engine.js';
 import type { RolePolicy } from './core/roles.js';
@@ -17,6 +18,9 @@ export interface AdapterDeps {
   policy: RolePolicy;
 }
 
-export async function platformAdapters(_deps: AdapterDeps): Promise<HttpAdapter[]> {
-  return [];
+export async function platformAdapters(deps: AdapterDeps): Promise<HttpAdapter[]> {
+  const adapters: HttpAdapter[] = [];
+  const slack = slackConfigFromEnv(deps.config.env);
+  if (slack) adapters.push(await createSlackAdapter({ engine: deps.engine, store: deps.store, log: deps.log, config: slack }));
+  return adapters;
 }

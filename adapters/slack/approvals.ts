@@ -1,0 +1,78 @@
+/**
+ * The Slack side of the approval flow: posts a request's card with `chat.postMessage`
+ * (to SLACK_APPROVAL_CHANNEL, else the channel the request came from) and changes it for
+ * everyone with `chat.update` (channel + ts) whenever the request changes, whichever
+ * platform the change came from.
+ */
+import type { webApi } from '@slack/bolt';
+import type { Logger } from 'pino';
+import type { ApprovalPublisher, PublishedCard } from '../../src/core/context.js';
+import type { Reply } from '../../src/core/reply.js';
+import type { ApprovalCard, ApprovalRecord } from '../../src/store/types.js';
+import { renderReply } from './render.js';
+
+type WebClient = webApi.WebClient;
+
+export const SLACK_PLATFORM = 'slack';
+
+export interface SlackPublisherOptions {
+  client: WebClient;
+  /** Channel id (or name) for every card; unset: the requesting Slack channel. */
+  approvalChannel?: string;
+  log: Logger;
+}
+
+function channelLabel(channel: string): string {
+  if (/^[CGD][A-Z0-9]{6,}$/.test(channel)) return `Slack channel ${channel}`;
+  return `Slack channel #${channel.replace(/^#/, '')}`;
+}
+
+function slackError(error: unknown): string {
+  const data = (error as { data?: { error?: string } }).data;
+  return data?.error ?? (error as Error).message ?? String(error);
+}
+
+export function createSlackPublisher(options: SlackPublisherOptions): ApprovalPublisher {
+  const { client, log } = options;
+
+  function targetFor(record: ApprovalRecord): { channel: string; where: string } | null {
+    if (options.approvalChannel) return { channel: options.approvalChannel, where: `the approval channel (${channelLabel(options.approvalChannel)})` };
+    if (record.origin.platform !== SLACK_PLATFORM) return null;
+    const channel = record.origin.location.channel;
+    if (!channel) return null;
+    const name = record.origin.location.channelName;
+    return { channel, where: name && name !== 'directmessage' && name !== 'privategroup' ? `this channel (#${name})` : 'this conversation' };
+  }
+
+  return {
+    platform: SLACK_PLATFORM,
+
+    async publish(record: ApprovalRecord, card: Reply): Promise<PublishedCard[]> {
+      const target = targetFor(record);
+      if (!target) return [];
+      const message = renderReply(card);
+      try {
+        const res = await client.chat.postMessage({ channel: target.channel, text: message.text, blocks: message.blocks, unfurl_links: false, unfurl_media: false });
+        if (!res.ok || !res.ts || !res.channel) throw new Error(res.error ?? 'no ts in the chat.postMessage answer');
+        log.info({ approvalId: record.id, channel: res.channel, ts: res.ts }, 'slack approval card posted');
+        return [{ card: { platform: SLACK_PLATFORM, location: { channel: res.channel, ts: res.ts } }, where: target.where }];
+      } catch (error) {
+        // not_in_channel / channel_not_found: the bot must be invited to private channels.
+        log.warn({ approvalId: record.id, channel: target.channel, err: slackError(error) }, 'could not post the slack approval card');
+        return [];
+      }
+    },
+
+    async update(card: ApprovalCard, record: ApprovalRecord, view: Reply): Promise<void> {
+      const { channel, ts } = card.location;
+      if (card.platform !== SLACK_PLATFORM || !channel || !ts) return;
+      const message = renderReply(view);
+      try {
+        await client.chat.update({ channel, ts, text: message.text, blocks: message.blocks });
+      } catch (error) {
+        log.warn({ approvalId: record.id, channel, ts, err: slackError(error) }, 'could not update the slack approval card');
+        throw error;
+      }
+    },
+  };
+}

@@ -1,0 +1,206 @@
+/**
+ * The Slack adapter: a Bolt app on our own HTTP server (`/slack/events`, signatures
+ * checked by Bolt's HTTPReceiver) or in Socket Mode when an app token is given.
+ *
+ *   createSlackAdapter({ engine, store, log, config }) → HttpAdapter
+ *
+ * Platform types stop here: the rest of the bot sees the core's Actor, Origin, Reply.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { App, HTTPReceiver, type webApi } from '@slack/bolt';
+import type { Logger } from 'pino';
+import type { ApprovalPublisher } from '../../src/core/context.js';
+import type { Engine } from '../../src/core/engine-api.js';
+import type { HttpAdapter } from '../../src/http-adapter.js';
+import type { Store } from '../../src/store/types.js';
+import { createSlackPublisher } from './approvals.js';
+import { registerListeners } from './listeners/index.js';
+import { boltLogger } from './logger.js';
+import { DEFAULT_TIMING, FormCache, slackErrorCode, type SlackRuntime, type Timing } from './runtime.js';
+
+export const SLACK_PATH = '/slack/events';
+export const SLACK_COMMAND = '/mde';
+
+export interface SlackAdapterConfig {
+  /** SLACK_SIGNING_SECRET: required over HTTP. */
+  signingSecret?: string;
+  /** SLACK_BOT_TOKEN (xoxb-…). */
+  botToken: string;
+  /** SLACK_APP_TOKEN (xapp-…): Socket Mode, no public URL. */
+  appToken?: string;
+  /** SLACK_API_URL: the Web API base (proxies, tests); default Slack's. */
+  apiUrl?: string;
+  /** SLACK_APPROVAL_CHANNEL: where approval cards go; default the requesting channel. */
+  approvalChannel?: string;
+  /** Skip `auth.test` at start-up when both are known. */
+  botId?: string;
+  botUserId?: string;
+  /** The slash command as configured in the Slack app (default `/mde`). */
+  command?: string;
+  /** Web API retries on network errors, 5xx and 429 (default 2; never the SDK's 30-minute default). */
+  retries?: number;
+  /** Web API request timeout in ms (default 10 s). */
+  timeoutMs?: number;
+  timing?: Partial<Timing>;
+}
+
+export interface SlackAdapterDeps {
+  engine: Engine;
+  store: Store;
+  log: Logger;
+  config: SlackAdapterConfig;
+}
+
+export interface SlackAdapter extends HttpAdapter {
+  readonly name: 'slack';
+  readonly publisher: ApprovalPublisher;
+  readonly socketMode: boolean;
+  /** The Bolt app (its `client` is the Web API client). */
+  readonly app: App;
+}
+
+export class SlackConfigError extends Error {
+  override readonly name = 'SlackConfigError';
+}
+
+function webApiUrl(apiUrl: string | undefined): string | undefined {
+  if (!apiUrl) return undefined;
+  return apiUrl.endsWith('/') ? apiUrl : `${apiUrl}/`;
+}
+
+export async function createSlackAdapter(deps: SlackAdapterDeps): Promise<SlackAdapter> {
+  const { config } = deps;
+  const log = deps.log.child({ component: 'slack' });
+  const socketMode = Boolean(config.appToken);
+  if (!config.botToken) throw new SlackConfigError('SLACK_BOT_TOKEN is missing.');
+  if (!socketMode && !config.signingSecret) throw new SlackConfigError('SLACK_SIGNING_SECRET is missing: Slack over HTTP needs it to check request signatures (or set SLACK_APP_TOKEN for Socket Mode).');
+
+  const logger = boltLogger(log);
+  const retryConfig: webApi.RetryOptions = { retries: config.retries ?? 2, factor: 2, minTimeout: 300, maxTimeout: 3000, randomize: true };
+  const clientOptions: webApi.WebClientOptions = { retryConfig, timeout: config.timeoutMs ?? 10_000, rejectRateLimitedCalls: false };
+  const slackApiUrl = webApiUrl(config.apiUrl);
+  if (slackApiUrl) clientOptions.slackApiUrl = slackApiUrl;
+
+  const receiver = socketMode
+    ? undefined
+    : new HTTPReceiver({
+        signingSecret: config.signingSecret as string,
+        endpoints: SLACK_PATH,
+        // Ack first, work after: the HTTP answer goes out as soon as a listener calls ack().
+        processBeforeResponse: false,
+        logger,
+      });
+
+  // With botId and botUserId known, Bolt needs no auth.test; otherwise it is run once here
+  // (deferred initialization) so that a bad token fails start-up with a clear message.
+  const knownBot = Boolean(config.botId && config.botUserId);
+  const app = new App({
+    token: config.botToken,
+    botId: config.botId,
+    botUserId: config.botUserId,
+    ...(receiver ? { receiver } : { socketMode: true, appToken: config.appToken }),
+    logger,
+    clientOptions,
+    convoStore: false,
+    deferInitialization: !knownBot,
+    extendedErrorHandler: true,
+  });
+  if (!knownBot) {
+    try {
+      await app.init();
+    } catch (error) {
+      throw new SlackConfigError(`Slack rejected the bot token (auth.test: ${slackErrorCode(error)}); check SLACK_BOT_TOKEN${config.apiUrl ? ' and SLACK_API_URL' : ''}.`);
+    }
+  }
+
+  const inFlight = new Set<Promise<unknown>>();
+  const rt: SlackRuntime = {
+    engine: deps.engine,
+    store: deps.store,
+    log,
+    client: app.client,
+    timing: { ...DEFAULT_TIMING, ...config.timing },
+    forms: new FormCache(),
+    track<T>(work: Promise<T>): Promise<T> {
+      const tracked = work.finally(() => inFlight.delete(tracked));
+      inFlight.add(tracked);
+      return work;
+    },
+  };
+  registerListeners(app, rt, { command: config.command ?? SLACK_COMMAND });
+  const onError = async ({ error }: { error: Error & { code?: string } }): Promise<void> => {
+    log.error({ err: error.message, code: error.code }, 'slack listener failed');
+  };
+  app.error(onError);
+
+  const publisher = createSlackPublisher({ client: app.client, approvalChannel: config.approvalChannel, log });
+  deps.engine.addPublisher(publisher);
+
+  let started = false;
+  const adapter: SlackAdapter = {
+    name: 'slack',
+    publisher,
+    socketMode,
+    app,
+    ...(receiver
+      ? {
+          path: SLACK_PATH,
+          handle: (req: IncomingMessage, res: ServerResponse) => handleWith(receiver, req, res),
+        }
+      : {}),
+    async start() {
+      if (socketMode && !started) await app.start();
+      started = true;
+      log.info({ mode: socketMode ? 'socket' : 'http', path: socketMode ? undefined : SLACK_PATH, approvalChannel: config.approvalChannel }, 'slack adapter ready');
+    },
+    async stop() {
+      if (socketMode && started) await app.stop();
+      started = false;
+      // Work begun after ack() (MDE calls, replies): let it finish, briefly.
+      const pending = Promise.allSettled([...inFlight]);
+      await Promise.race([pending, new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
+      rt.forms.clear();
+    },
+  };
+  return adapter;
+}
+
+/** Hands one request to Bolt's receiver and resolves when the HTTP answer has gone out. */
+function handleWith(receiver: HTTPReceiver, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  return new Promise<void>((resolve) => {
+    res.once('finish', () => resolve());
+    res.once('close', () => resolve());
+    if ((req.method ?? '').toUpperCase() !== 'POST') {
+      res.writeHead(405, { allow: 'POST' });
+      res.end();
+      return;
+    }
+    try {
+      receiver.requestListener(req, res);
+    } catch {
+      // A path the receiver does not own (HTTPReceiverDeferredRequestError).
+      if (!res.headersSent) {
+        res.writeHead(404);
+        res.end();
+      }
+    }
+  });
+}
+
+/** The Slack part of the environment (see src/config.ts); undefined when Slack is off (no SLACK_BOT_TOKEN). */
+export function slackConfigFromEnv(env: {
+  SLACK_SIGNING_SECRET?: string;
+  SLACK_BOT_TOKEN?: string;
+  SLACK_APP_TOKEN?: string;
+  SLACK_API_URL?: string;
+  SLACK_APPROVAL_CHANNEL?: string;
+}): SlackAdapterConfig | undefined {
+  if (!env.SLACK_BOT_TOKEN) return undefined;
+  return {
+    botToken: env.SLACK_BOT_TOKEN,
+    signingSecret: env.SLACK_SIGNING_SECRET,
+    appToken: env.SLACK_APP_TOKEN,
+    apiUrl: env.SLACK_API_URL,
+    approvalChannel: env.SLACK_APPROVAL_CHANNEL,
+  };
+}

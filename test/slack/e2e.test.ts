@@ -1,0 +1,464 @@
+/**
+ * End to end over real HTTP: the bot (startApp, demo mode with the in-process MDE
+ * emulator) with the Slack adapter, signed Slack requests to /slack/events, and a local
+ * Slack Web API stub that records every call and every response_url post.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSlackAdapter, slackConfigFromEnv } from '../../adapters/slack/index.js';
+import { ACTION_PATTERN, decodeAction } from '../../adapters/slack/render.js';
+import { startApp, type App } from '../../src/app.js';
+import { createLogger } from '../../src/log.js';
+import { DEMO_USERS } from '../../src/demo.js';
+import { SEED } from '../../src/emulator/index.js';
+import { startSlackStub, type ResponseUrlCall, type SlackCall, type SlackStub } from '../helpers/slack-stub.js';
+import {
+  blockActionPayload,
+  interactionBody,
+  modalFieldPayload,
+  postSigned,
+  slashCommandBody,
+  viewSubmissionPayload,
+  type SlackHttpResult,
+  type UserRef,
+} from '../helpers/slack-requests.js';
+
+const SECRET = 'e2e-signing-secret-0123456789';
+const APPROVALS = 'C0APPROVE';
+const OPERATOR: UserRef = { id: DEMO_USERS.operator.slack.slice('slack:'.length), name: 'olivia' };
+const APPROVER: UserRef = { id: DEMO_USERS.approver.slack.slice('slack:'.length), name: 'adam' };
+const VIEWER: UserRef = { id: 'U0VIEWER', name: 'victor' };
+const D = SEED.definitions;
+
+let stub: SlackStub;
+let app: App;
+let events: string;
+/** Every log line the bot wrote (trace level and up). */
+const logLines: string[] = [];
+
+beforeAll(async () => {
+  stub = await startSlackStub();
+  app = await startApp({
+    port: 0,
+    log: createLogger('trace', { write: (line: string) => void logLines.push(line) }),
+    env: {
+      STORE_URL: 'sqlite::memory:',
+      LOG_LEVEL: 'silent',
+      SLACK_SIGNING_SECRET: SECRET,
+      SLACK_BOT_TOKEN: 'xoxb-test-token',
+      SLACK_API_URL: stub.apiUrl,
+      SLACK_APPROVAL_CHANNEL: APPROVALS,
+    },
+    emulator: { actionTimings: { pendingMs: 300, inProgressMs: 400 } },
+    pollMs: 100,
+    adapters: async (deps) => {
+      const config = slackConfigFromEnv(deps.config.env);
+      if (!config) throw new Error('slack config missing');
+      return [await createSlackAdapter({ engine: deps.engine, store: deps.store, log: deps.log, config: { ...config, retries: 0 } })];
+    },
+  });
+  events = `${app.url}/slack/events`;
+  // Enough definitions for two pages of `scans list --search "Paging probe"`.
+  const template = app.emulator!.state.findDefinition(D.windowsHr)!;
+  for (let i = 0; i < 12; i += 1) {
+    app.emulator!.state.putDefinition({ ...template, id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, scanName: `Paging probe ${i}` });
+  }
+}, 30_000);
+
+afterAll(async () => {
+  await app?.close();
+  await stub?.close();
+});
+
+// ---------------------------------------------------------------------------------------
+// helpers
+
+interface Sent {
+  http: SlackHttpResult;
+  responseUrl: string;
+  triggerId: string;
+}
+
+async function slash(user: UserRef, text: string, options: { retryNum?: number; timestamp?: number; signature?: string; triggerId?: string; responseUrl?: string } = {}): Promise<Sent> {
+  const responseUrl = options.responseUrl ?? stub.responseUrl();
+  const { body, triggerId } = slashCommandBody({ user, text, responseUrl, triggerId: options.triggerId });
+  const http = await postSigned(events, body, { secret: SECRET, ...options });
+  return { http, responseUrl, triggerId };
+}
+
+const idOf = (url: string) => url.slice(url.lastIndexOf('/') + 1);
+const responsesTo = (url: string) => stub.responses.filter((r) => r.id === idOf(url));
+
+function answerTo(url: string, timeoutMs = 10_000): Promise<ResponseUrlCall> {
+  return stub.waitFor(() => responsesTo(url)[0], timeoutMs);
+}
+
+/** All texts of a message (blocks and fallback) as one string. */
+function textOf(body: Record<string, any>): string {
+  return JSON.stringify([body.text, body.blocks]);
+}
+
+function buttons(blocks: any[]): any[] {
+  return blocks.filter((b) => b.type === 'actions').flatMap((b) => b.elements);
+}
+
+async function click(user: UserRef, message: { ts: string; channel: string; blocks: any[] }, button: any, options: { actionTs?: string; retryNum?: number; responseUrl?: string } = {}) {
+  const responseUrl = options.responseUrl ?? stub.responseUrl();
+  const payload = blockActionPayload({ user, message, button, responseUrl, actionTs: options.actionTs });
+  const http = await postSigned(events, interactionBody(payload), { secret: SECRET, retryNum: options.retryNum });
+  return { http, responseUrl, payload };
+}
+
+async function postPayload(payload: unknown, retryNum?: number) {
+  return postSigned(events, interactionBody(payload), { secret: SECRET, retryNum });
+}
+
+/** The approval card posted for a request (chat.postMessage to the approval channel mentioning the id). */
+async function cardFor(approvalId: string): Promise<{ ts: string; channel: string; blocks: any[] }> {
+  const post = await stub.waitFor(() => stub.callsTo('chat.postMessage').find((c) => c.body.channel === APPROVALS && textOf(c.body).includes(approvalId)));
+  await stub.waitFor(() => post.response);
+  return { ts: post.response!.ts, channel: post.response!.channel, blocks: post.body.blocks };
+}
+
+/** The view id the stub gave a views.open call. */
+async function viewIdOf(open: SlackCall): Promise<string> {
+  return stub.waitFor(() => open.response?.view?.id as string | undefined);
+}
+
+const updatesOf = (ts: string) => stub.callsTo('chat.update').filter((c) => c.body.ts === ts);
+
+async function requestApproval(user: UserRef, text: string): Promise<{ id: string; card: { ts: string; channel: string; blocks: any[] }; answer: ResponseUrlCall }> {
+  const sent = await slash(user, text);
+  expect(sent.http.status).toBe(200);
+  const answer = await answerTo(sent.responseUrl);
+  const id = /Approval request (A[0-9A-Z]{6})/.exec(textOf(answer.body))?.[1];
+  expect(id, textOf(answer.body)).toBeDefined();
+  return { id: id as string, card: await cardFor(id as string), answer };
+}
+
+const approveButton = (card: { blocks: any[] }) => buttons(card.blocks).find((b) => decodeAction(b.value)?.type === 'approval' && (decodeAction(b.value) as any).decision === 'approve');
+
+// ---------------------------------------------------------------------------------------
+
+describe('Slack signatures', () => {
+  it('answers 401 to a wrong signature and runs nothing', async () => {
+    const before = stub.calls.length;
+    const sent = await slash(OPERATOR, 'scans list', { signature: 'v0=' + '0'.repeat(64) });
+    expect(sent.http.status).toBe(401);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(responsesTo(sent.responseUrl)).toHaveLength(0);
+    expect(stub.calls.length).toBe(before);
+  });
+
+  it('answers 401 to a correctly signed request older than 5 minutes and runs nothing', async () => {
+    const before = stub.calls.length;
+    const sent = await slash(OPERATOR, 'scans list', { timestamp: Math.floor(Date.now() / 1000) - 6 * 60 });
+    expect(sent.http.status).toBe(401);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(responsesTo(sent.responseUrl)).toHaveLength(0);
+    expect(stub.calls.length).toBe(before);
+  });
+
+  it('answers a signed request at once with an empty ack', async () => {
+    const sent = await slash(OPERATOR, 'help');
+    expect(sent.http.status).toBe(200);
+    expect(sent.http.text).toBe('');
+  });
+});
+
+describe('/mde commands', () => {
+  it('scans list: the definitions, in the channel', async () => {
+    const sent = await slash(VIEWER, 'scans list');
+    const { body } = await answerTo(sent.responseUrl);
+    expect(body.response_type).toBe('in_channel');
+    expect(body.replace_original).toBe(false);
+    const text = textOf(body);
+    expect(text).toMatch(/Scan definitions: 18/);
+    expect(text).toContain('Page 1 of 2');
+    expect(body.blocks.length).toBeLessThanOrEqual(50);
+  });
+
+  it('scans list pages with Next / Previous, replacing the list in place', async () => {
+    const sent = await slash(VIEWER, 'scans list --search "Paging probe"');
+    const first = await answerTo(sent.responseUrl);
+    expect(textOf(first.body)).toContain('Page 1 of 2');
+    const next = buttons(first.body.blocks).find((b) => ACTION_PATTERN.page.test(b.action_id));
+    expect(next.text.text).toMatch(/Next/);
+    const clicked = await click(VIEWER, { ts: '1700000099.000001', channel: 'C0OPS', blocks: first.body.blocks }, next);
+    expect(clicked.http.status).toBe(200);
+    const page2 = await answerTo(clicked.responseUrl);
+    expect(page2.body.replace_original).toBe(true);
+    expect(textOf(page2.body)).toContain('Page 2 of 2');
+    expect(buttons(page2.body.blocks).map((b) => b.text.text)).toEqual(['◀ Previous']);
+  });
+
+  it('scans show: the definition with its facts and buttons; History runs as a new message', async () => {
+    const sent = await slash(VIEWER, `scans show ${D.windowsHr}`);
+    const { body } = await answerTo(sent.responseUrl);
+    expect(body.response_type).toBe('in_channel');
+    expect(body.blocks.some((b: any) => b.type === 'section' && b.fields)).toBe(true);
+    expect(textOf(body)).toContain(D.windowsHr);
+    const history = buttons(body.blocks).find((b) => b.text.text === 'History');
+    expect(decodeAction(history.value)).toEqual({ type: 'command', command: `scans history ${D.windowsHr}` });
+    const clicked = await click(VIEWER, { ts: '1700000099.000002', channel: 'C0OPS', blocks: body.blocks }, history);
+    const answer = await answerTo(clicked.responseUrl);
+    expect(answer.body.replace_original).toBe(false);
+    expect(textOf(answer.body)).toContain('Scan history');
+  });
+
+  it('scans history: the history as a list', async () => {
+    const sent = await slash(VIEWER, `scans history ${D.windowsFinance}`);
+    const { body } = await answerTo(sent.responseUrl);
+    expect(body.response_type).toBe('in_channel');
+    expect(textOf(body)).toContain('Scan history');
+    expect(body.blocks.filter((b: any) => b.type === 'section').length).toBeGreaterThan(0);
+  });
+
+  it('help: only the caller sees it', async () => {
+    const sent = await slash(VIEWER, 'help');
+    const { body } = await answerTo(sent.responseUrl);
+    expect(body.response_type).toBe('ephemeral');
+    expect(textOf(body)).toContain('scans list');
+  });
+
+  it('an unknown command: an ephemeral error with a suggestion', async () => {
+    const sent = await slash(VIEWER, 'scnas lst');
+    const { body } = await answerTo(sent.responseUrl);
+    expect(body.response_type).toBe('ephemeral');
+    expect(textOf(body)).toContain(':x:');
+  });
+
+  it('a bad flag: an ephemeral error with the usage', async () => {
+    const sent = await slash(VIEWER, 'scans list --colour red');
+    const { body } = await answerTo(sent.responseUrl);
+    expect(body.response_type).toBe('ephemeral');
+    expect(textOf(body)).toContain(':x:');
+    expect(textOf(body)).toContain('Usage: scans list');
+  });
+
+  it('nothing a user types reaches Slack unescaped', async () => {
+    const sent = await slash(VIEWER, 'scans show "<!channel> & <@U123>"');
+    const { body } = await answerTo(sent.responseUrl);
+    const text = textOf(body);
+    expect(text).not.toContain('<!channel>');
+    expect(text).not.toContain('<@U123>');
+  });
+});
+
+describe('create through the modal', () => {
+  it('opens the form, shows a field error beside its field, then creates the definition', async () => {
+    const sent = await slash(OPERATOR, 'scans create');
+    expect(sent.http.status).toBe(200);
+    const open = await stub.waitFor(() => stub.callsTo('views.open').find((c) => c.body.trigger_id === sent.triggerId));
+    let view = open.body.view;
+    // Loading modal first when MDE is slow; here it answers fast, so the form opens directly.
+    expect(view.callback_id).toBe('mde_form');
+    view = { ...view, id: await viewIdOf(open) };
+    const agent = view.blocks.find((b: any) => b.block_id === 'agent');
+    expect(agent.element.options.map((o: any) => o.value)).toContain(SEED.agents.hq);
+
+    const values = { scanName: 'Slack modal scan', target: '10.1.2.3, 10.1.2.4', intervalInHours: '0', agent: SEED.agents.hq, username: 'svc-scan$', domain: 'contoso.com' };
+    const bad = await postPayload(viewSubmissionPayload(OPERATOR, view, values));
+    expect(bad.status).toBe(200);
+    expect(bad.json.response_action).toBe('errors');
+    expect(Object.keys(bad.json.errors)).toEqual(['intervalInHours']);
+    expect(app.emulator!.state.definitions.size).toBeGreaterThan(0);
+    expect([...app.emulator!.state.definitions.values()].some((d) => d.scanName === 'Slack modal scan')).toBe(false);
+
+    const good = await postPayload(viewSubmissionPayload(OPERATOR, view, { ...values, intervalInHours: '12' }));
+    expect(good.status).toBe(200);
+    expect(good.text).toBe(''); // ack(): the modal closes
+    const created = [...app.emulator!.state.definitions.values()].find((d) => d.scanName === 'Slack modal scan');
+    expect(created).toMatchObject({ intervalInHours: 12, scanType: 'Windows', scannerAgentMachineId: SEED.agents.hq });
+    // The result goes where the command was typed, through the command's response_url.
+    const result = await answerTo(sent.responseUrl);
+    expect(result.body.response_type).toBe('in_channel');
+    expect(textOf(result.body)).toContain('Slack modal scan');
+  });
+
+  it('re-renders the modal for a Network scan with its SNMP fields', async () => {
+    const sent = await slash(OPERATOR, 'scans create network');
+    const open = await stub.waitFor(() => stub.callsTo('views.open').find((c) => c.body.trigger_id === sent.triggerId));
+    const names = open.body.view.blocks.filter((b: any) => b.type === 'input').map((b: any) => b.block_id);
+    expect(names).toContain('snmpType');
+    expect(names).not.toContain('domain');
+  });
+});
+
+describe('modal details', () => {
+  const SECRET_VALUES = ['Auth-S3cret-xyzzy', 'Priv-S3cret-plugh'];
+
+  async function openCreate(text = 'scans create') {
+    const sent = await slash(OPERATOR, text);
+    const open = await stub.waitFor(() => stub.callsTo('views.open').find((c) => c.body.trigger_id === sent.triggerId));
+    return { sent, view: { ...open.body.view, id: await viewIdOf(open) } };
+  }
+
+  it('changing the scan type re-renders the modal with the fields that now apply', async () => {
+    const { view } = await openCreate();
+    const payload = modalFieldPayload(OPERATOR, view, 'scanType', { scanType: 'Network' });
+    expect((await postPayload(payload)).status).toBe(200);
+    const update = await stub.waitFor(() => stub.callsTo('views.update').find((c) => c.body.view_id === view.id));
+    const names = update.body.view.blocks.filter((b: any) => b.type === 'input').map((b: any) => b.block_id);
+    expect(names).toContain('snmpType');
+    expect(names).not.toContain('domain');
+    expect(update.body.hash).toBe(view.hash ?? '1.hash');
+  });
+
+  it('secrets go to MDE only: never echoed to Slack, never logged', async () => {
+    const { sent, view } = await openCreate('scans create network');
+    // Choose AuthPriv: the modal is re-rendered with the password fields.
+    await postPayload(modalFieldPayload(OPERATOR, view, 'snmpType', { scanType: 'Network', snmpType: 'AuthPriv' }));
+    const update = await stub.waitFor(() => stub.callsTo('views.update').filter((c) => c.body.view_id === view.id).at(-1));
+    const again = { ...view, blocks: update.body.view.blocks };
+    expect(again.blocks.map((b: any) => b.block_id)).toEqual(expect.arrayContaining(['authPassword', 'privPassword']));
+    const values = {
+      scanName: 'SNMP secret scan',
+      target: '10.9.9.9',
+      intervalInHours: '24',
+      agent: SEED.agents.branch,
+      snmpType: 'AuthPriv',
+      username: 'snmp-user',
+      authPassword: SECRET_VALUES[0],
+      privPassword: SECRET_VALUES[1],
+    };
+    const res = await postPayload(viewSubmissionPayload(OPERATOR, again, values));
+    expect(res.status).toBe(200);
+    expect(res.text).toBe('');
+    const created = [...app.emulator!.state.definitions.values()].find((d) => d.scanName === 'SNMP secret scan');
+    expect(created?.credentials).toMatchObject({ authPassword: SECRET_VALUES[0], privPassword: SECRET_VALUES[1] });
+    await answerTo(sent.responseUrl);
+    const everything = JSON.stringify([stub.calls.map((c) => c.body), stub.responses.map((r) => r.body)]) + logLines.join('');
+    expect(logLines.some((l) => l.includes('slack form submitted'))).toBe(true);
+    for (const secret of SECRET_VALUES) expect(everything).not.toContain(secret);
+  });
+
+  it('a slow submission keeps the modal open with a notice, then shows the result', async () => {
+    const { sent, view } = await openCreate();
+    app.emulator!.setLatency(2600);
+    try {
+      const values = { scanName: 'Slow modal scan', target: '10.7.7.7', intervalInHours: '6', agent: SEED.agents.lab, username: 'svc$', domain: 'contoso.com' };
+      const res = await postPayload(viewSubmissionPayload(OPERATOR, view, values));
+      expect(res.status).toBe(200);
+      expect(res.ms).toBeLessThan(3000);
+      expect(res.json.response_action).toBe('update');
+      expect(JSON.stringify(res.json.view)).toContain('Working on it');
+      const done = await stub.waitFor(() => stub.callsTo('views.update').find((c) => c.body.view_id === view.id && c.body.view.title.text === 'Done'), 20_000);
+      expect(textOf({ blocks: done.body.view.blocks })).toContain('Slow modal scan');
+      await answerTo(sent.responseUrl, 20_000);
+    } finally {
+      app.emulator!.setLatency(0);
+    }
+  }, 30_000);
+});
+
+describe('approvals', () => {
+  it('delete: card → requester refused → non-approver refused → approver approves → card updated → definition gone', async () => {
+    const { id, card, answer } = await requestApproval(OPERATOR, `scans delete ${D.networkPrinters} --reason "printer VLAN retired"`);
+    expect(answer.body.response_type).toBe('in_channel');
+    expect(textOf(answer.body)).toContain('approval channel');
+    const cardText = JSON.stringify(card.blocks);
+    expect(cardText).toContain('printer VLAN retired');
+    expect(cardText).toContain('olivia');
+    const approve = approveButton(card);
+    expect(approve.style).toBe('primary');
+    expect(buttons(card.blocks).find((b) => b.text.text === 'Reject').style).toBe('danger');
+
+    const own = await click(OPERATOR, card, approve);
+    const refusal = await answerTo(own.responseUrl);
+    expect(refusal.body).toMatchObject({ response_type: 'ephemeral', replace_original: false });
+    expect(textOf(refusal.body)).toMatch(/:x:/);
+
+    const viewer = await click(VIEWER, card, approve);
+    const refusal2 = await answerTo(viewer.responseUrl);
+    expect(refusal2.body).toMatchObject({ response_type: 'ephemeral', replace_original: false });
+    expect(app.emulator!.state.findDefinition(D.networkPrinters)).toBeDefined();
+    expect(updatesOf(card.ts)).toHaveLength(0);
+
+    const ok = await click(APPROVER, card, approve);
+    expect(ok.http.status).toBe(200);
+    await app.engine.idle();
+    const updates = await stub.waitFor(() => {
+      const u = updatesOf(card.ts);
+      return u.some((c) => /Succeeded/.test(textOf(c.body))) && u;
+    });
+    const last = updates.at(-1)!.body;
+    expect(last.channel).toBe(APPROVALS);
+    expect(textOf(last)).toContain('adam');
+    expect(buttons(last.blocks)).toHaveLength(0);
+    expect(app.emulator!.state.findDefinition(D.networkPrinters)).toBeUndefined();
+    expect(responsesTo(ok.responseUrl)).toHaveLength(0); // the card itself shows it
+    expect((await app.store.getApproval(id))?.state).toBe('succeeded');
+  });
+
+  it('AV scan: approval → progress on the same message → Succeeded', async () => {
+    const { id, card } = await requestApproval(OPERATOR, `av-scan ${SEED.names.wsFin01} quick --reason "suspicious process"`);
+    const ok = await click(APPROVER, card, approveButton(card));
+    expect(ok.http.status).toBe(200);
+    const updates = await stub.waitFor(() => {
+      const u = updatesOf(card.ts);
+      return u.some((c) => /Succeeded/.test(textOf(c.body))) && u;
+    }, 15_000);
+    // Every change went to the one card: approved/running, then the MachineAction's states.
+    expect(updates.every((u) => u.body.channel === APPROVALS)).toBe(true);
+    expect(updates.length).toBeGreaterThanOrEqual(3);
+    const seen = updates.map((u) => textOf(u.body));
+    expect(seen.some((t) => /InProgress|Pending|running|Running/.test(t))).toBe(true);
+    // One card for the request, changed in place: never a second post.
+    expect(stub.callsTo('chat.postMessage').filter((c) => textOf(c.body).includes(id))).toHaveLength(1);
+  });
+
+  it('the same approve click delivered twice, and once as a Slack retry, executes once', async () => {
+    const { id, card } = await requestApproval(OPERATOR, `scans delete ${D.networkLab} --reason "lab closed"`);
+    const approve = approveButton(card);
+    const responseUrl = stub.responseUrl();
+    const payload = blockActionPayload({ user: APPROVER, message: card, button: approve, responseUrl, actionTs: '1700001234.567890' });
+    const results = await Promise.all([postPayload(payload), postPayload(payload), postPayload(payload, 1)]);
+    expect(results.map((r) => r.status)).toEqual([200, 200, 200]);
+    await app.engine.idle();
+    await stub.waitFor(() => updatesOf(card.ts).some((c) => /Succeeded/.test(textOf(c.body))));
+    const audit = await app.store.listAudit({ approvalId: id });
+    expect(audit.filter((e) => e.event === 'approved')).toHaveLength(1);
+    expect(audit.filter((e) => e.event === 'executing')).toHaveLength(1);
+    // Repeats were acked and dropped: no "already decided" answers.
+    await new Promise((r) => setTimeout(r, 200));
+    expect(stub.responses.filter((r) => r.id === idOf(responseUrl))).toHaveLength(0);
+  });
+
+  it('a real double click (two clicks) executes once; the second click is told', async () => {
+    const { id, card } = await requestApproval(OPERATOR, `scans delete ${D.networkBranch} --reason "branch merged"`);
+    const approve = approveButton(card);
+    const [a, b] = await Promise.all([click(APPROVER, card, approve, { actionTs: '1700002000.000001' }), click(APPROVER, card, approve, { actionTs: '1700002000.000002' })]);
+    expect([a.http.status, b.http.status]).toEqual([200, 200]);
+    await stub.waitFor(() => updatesOf(card.ts).some((c) => /Succeeded/.test(textOf(c.body))));
+    await app.engine.idle();
+    const audit = await app.store.listAudit({ approvalId: id });
+    expect(audit.filter((e) => e.event === 'executing')).toHaveLength(1);
+    const told = await stub.waitFor(() => [...responsesTo(a.responseUrl), ...responsesTo(b.responseUrl)][0]);
+    expect(told.body.response_type).toBe('ephemeral');
+  });
+});
+
+describe('slow MDE', () => {
+  it('acks every /mde request within 3 s while MDE takes 4 s, and answers later', async () => {
+    const emulator = app.emulator!;
+    emulator.setLatency(4000);
+    try {
+      const texts = ['scans list --type network', `scans history ${D.windowsHr}`, 'scans create', `av-scan ${SEED.names.linuxWeb} full --reason "slow test"`, 'help'];
+      const sent = await Promise.all(texts.map((t) => slash(OPERATOR, t)));
+      for (const s of sent) {
+        expect(s.http.status).toBe(200);
+        expect(s.http.ms).toBeLessThan(3000);
+      }
+      // The form: a loading modal at once (the trigger id expires in 3 s), replaced by the form.
+      const createTrigger = sent[2]!.triggerId;
+      const opened = await stub.waitFor(() => stub.callsTo('views.open').find((c) => c.body.trigger_id === createTrigger), 3000);
+      expect(JSON.stringify(opened.body.view)).toContain('Loading');
+      const viewId = await viewIdOf(opened);
+      const replaced = await stub.waitFor(() => stub.callsTo('views.update').find((c) => c.body.view_id === viewId), 15_000);
+      expect(replaced.body.view.callback_id).toBe('mde_form');
+      for (const i of [0, 1, 4]) await answerTo(sent[i]!.responseUrl, 20_000);
+    } finally {
+      emulator.setLatency(0);
+    }
+  }, 40_000);
+});

@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest';
+import { createFormSpec } from '../../src/core/forms.js';
+import type { FormSpec } from '../../src/core/reply.js';
+import { buildFormModal, decodeMeta, encodeMeta, FIELD_ACTION_ID, FORM_CALLBACK_ID, placeErrors, readFormValues, visibleFields } from '../../adapters/slack/modal.js';
+import { stateFor } from '../helpers/slack-requests.js';
+
+const AGENTS = [
+  { id: 'ag1', machineId: 'a'.repeat(40), computerDnsName: 'scanner-01', lastSeen: null, clientVersion: null, onboardingStatus: null, status: null } as any,
+  { id: 'ag2', machineId: 'b'.repeat(40), computerDnsName: 'scanner-02' } as any,
+];
+
+const meta = { kind: 'create' as const, channel: 'C0OPS', team: 'T1', scope: 'channel' as const, responseUrl: 'https://hooks.slack.com/commands/T1/1/abc' };
+
+describe('form modal', () => {
+  const form = createFormSpec({ agents: AGENTS });
+
+  it('is a modal with block ids = field names and titles within 24 characters', () => {
+    const view = buildFormModal(form, meta) as any;
+    expect(view.type).toBe('modal');
+    expect(view.callback_id).toBe(FORM_CALLBACK_ID);
+    for (const t of [view.title.text, view.submit.text, view.close.text]) expect([...t].length).toBeLessThanOrEqual(24);
+    const inputs = view.blocks.filter((b: any) => b.type === 'input');
+    expect(inputs.map((b: any) => b.block_id)).toEqual(visibleFields(form).map((f) => f.name));
+    expect(inputs.every((b: any) => b.element.action_id === FIELD_ACTION_ID)).toBe(true);
+    expect(view.blocks.length).toBeLessThanOrEqual(100);
+    expect(decodeMeta(view.private_metadata)).toEqual(meta);
+  });
+
+  it('offers the scanner agents as a pick list and the enums as choices', () => {
+    const view = buildFormModal(form, meta) as any;
+    const agent = view.blocks.find((b: any) => b.block_id === 'agent');
+    expect(agent.element.type).toBe('static_select');
+    expect(agent.element.options.map((o: any) => o.text.text)).toEqual(['scanner-01', 'scanner-02']);
+    const scanType = view.blocks.find((b: any) => b.block_id === 'scanType');
+    expect(scanType.element.initial_option.value).toBe('Windows');
+    expect(scanType.dispatch_action).toBe(true);
+    const active = view.blocks.find((b: any) => b.block_id === 'active');
+    expect(active.element.type).toBe('checkboxes');
+    expect(active.optional).toBe(true);
+  });
+
+  it('shows the credential fields of the chosen scan and auth type', () => {
+    const windows = visibleFields(form).map((f) => f.name);
+    expect(windows).toContain('windowsCredential');
+    expect(windows).toContain('domain');
+    expect(windows).not.toContain('snmpType');
+    expect(windows).not.toContain('authPassword');
+    const network = visibleFields(form, { scanType: 'Network' }).map((f) => f.name);
+    expect(network).toContain('snmpType');
+    expect(network).not.toContain('domain');
+    expect(network).not.toContain('authPassword'); // NoAuthNoPriv by default
+    const authPriv = visibleFields(form, { scanType: 'Network', snmpType: 'AuthPriv' }).map((f) => f.name);
+    expect(authPriv).toEqual(expect.arrayContaining(['authProtocol', 'authPassword', 'privProtocol', 'privPassword']));
+    // Transitive: snmpType hidden when the scan is Windows, so are its fields.
+    expect(visibleFields(form, { scanType: 'Windows', snmpType: 'AuthPriv' }).map((f) => f.name)).not.toContain('authPassword');
+  });
+
+  it('never prefills a secret and says where it goes', () => {
+    const withSecret: FormSpec = { ...form, fields: form.fields.map((f) => (f.kind === 'secret' ? { ...f, value: 'hunter2' } : f)) };
+    const view = buildFormModal(withSecret, meta, { scanType: 'Network', snmpType: 'AuthPriv' }) as any;
+    expect(JSON.stringify(view)).not.toContain('hunter2');
+    const secret = view.blocks.find((b: any) => b.block_id === 'authPassword');
+    expect(secret.element.type).toBe('plain_text_input');
+    expect(secret.hint.text).toMatch(/never stores, logs or shows it/);
+  });
+
+  it('reads a submission into flat values', () => {
+    const view = buildFormModal(form, meta) as any;
+    const state = stateFor(view, { scanName: 'Servers', target: '10.0.0.5', intervalInHours: '12', agent: 'a'.repeat(40), active: false, domain: '' });
+    const values = readFormValues(state as any);
+    expect(values).toMatchObject({ scanType: 'Windows', scanName: 'Servers', target: '10.0.0.5', intervalInHours: '12', agent: 'a'.repeat(40), active: false, targetType: 'Ip' });
+    expect(values).not.toHaveProperty('domain'); // empty text is missing
+    expect(readFormValues({ x: { [FIELD_ACTION_ID]: { type: 'checkboxes', selected_options: [{ value: 'true' }] } } })).toEqual({ x: true });
+    expect(readFormValues({ x: { [FIELD_ACTION_ID]: { type: 'multi_static_select', selected_options: [{ value: 'a' }, { value: 'b' }] } } })).toEqual({ x: ['a', 'b'] });
+  });
+
+  it('places field errors beside fields in the view and reports the rest', () => {
+    expect(placeErrors({ scanName: 'required', authPassword: 'needed' }, new Set(['scanName']))).toEqual({ placed: { scanName: 'required' }, unplaced: ['authPassword: needed'] });
+  });
+
+  it('drops the response_url from the metadata rather than exceed 3,000 characters', () => {
+    const text = encodeMeta({ ...meta, responseUrl: 'https://x/' + 'a'.repeat(3100) });
+    expect(text.length).toBeLessThanOrEqual(3000);
+    expect(decodeMeta(text)?.responseUrl).toBeUndefined();
+    expect(decodeMeta('garbage')).toBeNull();
+  });
+});
