@@ -529,3 +529,20 @@ describe('HTTPS and the standalone entry', () => {
     expect(await exited).toBe(0);
   });
 });
+
+describe('scheduled scans of new definitions', () => {
+  it('runs the first scan of a new active definition and records it in the history', async () => {
+    const emu = await startEmulator({ actionTimings: { pendingMs: 20, inProgressMs: 20 }, staticTokens: ['t'] });
+    const headers = { authorization: 'Bearer t', 'content-type': 'application/json' };
+    const created = await (await fetch(`${emu.url}/api/DeviceAuthenticatedScanDefinitions`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ scanType: 'Network', scanName: 'new', isActive: true, target: '10.9.9.9', intervalInHours: 1, targetType: 'Ip', scannerAgent: { machineId: SEED.agents.hq }, scanAuthenticationParams: { '@odata.type': '#microsoft.windowsDefenderATP.api.SnmpAuthParams', type: 'NoAuthNoPriv', username: 'u' } }),
+    })).json() as { id: string };
+    const history = async () => (await (await fetch(`${emu.url}/api/DeviceAuthenticatedScanDefinitions/GetScanHistoryByScanDefinitionId`, { method: 'POST', headers, body: JSON.stringify({ ScanDefinitionIds: [created.id] }) })).json()) as { value: Array<{ ScanStatus: string }> };
+    expect((await history()).value).toEqual([]);
+    await new Promise((r) => setTimeout(r, 60));
+    expect((await history()).value.map((r) => r.ScanStatus)).toEqual(['Success']);
+    await emu.close();
+  });
+});

@@ -4,6 +4,7 @@
  * MachineActions advance lazily: their status is derived from their creation time
  * whenever they are read, so no timers are left behind.
  */
+import { randomUUID } from 'node:crypto';
 import { isFinalActionStatus, type ScanType, type TargetType } from '../mde/entities.js';
 import type { AuthParams } from '../mde/requests.js';
 
@@ -55,6 +56,8 @@ export type DefinitionRecord = {
   /** Write-only: stored, never returned. */
   credentials: AuthParams;
   latestScan: LatestScan;
+  /** When a newly created or re-enabled active definition runs its first scan (ms epoch). */
+  firstScanDueAt?: number;
 };
 
 export type MachineActionRecord = {
@@ -153,8 +156,26 @@ export class EmulatorState {
     this.actions.set(action.id.toLowerCase(), action);
   }
 
+  /** Schedules the first scan of an active definition, as long after now as an AV scan takes. */
+  scheduleFirstScan(definition: DefinitionRecord, now = Date.now()): void {
+    if (definition.isActive) definition.firstScanDueAt = now + this.actionTimings.pendingMs + this.actionTimings.inProgressMs;
+    else delete definition.firstScanDueAt;
+  }
+
+  /** Runs the first scans that are due: a history row and a new latestScan each. */
+  runDueScans(now = Date.now()): void {
+    for (const definition of this.definitions.values()) {
+      if (definition.firstScanDueAt === undefined || definition.firstScanDueAt > now) continue;
+      const at = new Date(definition.firstScanDueAt).toISOString();
+      delete definition.firstScanDueAt;
+      this.history.push({ ScanDefinitionIds: definition.id, LastScanned: at, ScanStatus: 'Success', ScannerId: definition.scannerAgentMachineId, SessionId: randomUUID() });
+      definition.latestScan = { status: 'Success', failureReason: null, executionDateTime: at };
+    }
+  }
+
   /** Rows of these definitions, newest first. */
   historyFor(ids: readonly string[]): HistoryRow[] {
+    this.runDueScans();
     const wanted = new Set(ids.map((id) => id.toLowerCase()));
     return this.history
       .filter((row) => wanted.has(row.ScanDefinitionIds.toLowerCase()))

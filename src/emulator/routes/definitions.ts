@@ -30,6 +30,7 @@ export const definitionRoutes: Route[] = [
 ];
 
 function listDefinitions(ctx: RequestContext): ApiResult {
+  ctx.state.runDueScans();
   const all = [...ctx.state.definitions.values()].map((d) => definitionJson(d, ctx.state));
   const page = pageOf(all, readPaging(ctx.query, MAX_TOP), ctx.pageSize, ctx);
   return ok(collection(odataContext(ctx, 'DeviceAuthenticatedScanDefinitions'), page));
@@ -54,6 +55,7 @@ function createDefinition(ctx: RequestContext): ApiResult {
     latestScan: { status: null, failureReason: null, executionDateTime: null },
   };
   ctx.state.putDefinition(definition);
+  ctx.state.scheduleFirstScan(definition);
   return ok(entity(ctx, definition));
 }
 
@@ -64,7 +66,7 @@ function updateDefinition(ctx: RequestContext): ApiResult {
   const body = validBody(updateDefinitionBodySchema, withStoredTargetFields(jsonBody(ctx), definition));
   if (body.scannerAgent !== undefined) requireAgent(ctx.state, body.scannerAgent.machineId);
   if (body.scanAuthenticationParams !== undefined) requireCredentialKind(definition, body.scanAuthenticationParams);
-  applyUpdate(definition, body);
+  applyUpdate(ctx.state, definition, body);
   return ok(entity(ctx, definition));
 }
 
@@ -80,9 +82,12 @@ function withStoredTargetFields(body: unknown, definition: DefinitionRecord): un
   return merged;
 }
 
-function applyUpdate(definition: DefinitionRecord, body: UpdateDefinitionBody): void {
+function applyUpdate(state: EmulatorState, definition: DefinitionRecord, body: UpdateDefinitionBody): void {
   if (body.scanName !== undefined) definition.scanName = body.scanName;
-  if (body.isActive !== undefined) definition.isActive = body.isActive;
+  if (body.isActive !== undefined && body.isActive !== definition.isActive) {
+    definition.isActive = body.isActive;
+    state.scheduleFirstScan(definition);
+  }
   if (body.target !== undefined) definition.target = body.target;
   if (body.targetType !== undefined) definition.targetType = body.targetType;
   if (body.intervalInHours !== undefined) definition.intervalInHours = body.intervalInHours;
