@@ -1,11 +1,13 @@
 /**
  * Entry point: start the bot, print the banner, shut down cleanly on Ctrl-C / SIGTERM.
  */
+import { existsSync } from 'node:fs';
 import { startApp } from './app.js';
 import { ConfigError } from './config.js';
 import { banner } from './banner.js';
 
 try {
+  if (existsSync('.env')) process.loadEnvFile('.env');
   const app = await startApp();
   process.stdout.write(banner(app));
   let stopping = false;

@@ -1,0 +1,64 @@
+import { writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.js';
+import { startApp } from '../src/app.js';
+
+describe('configuration', () => {
+  it('runs in demo mode with nothing set', () => {
+    const config = loadConfig({});
+    expect(config.demo).toBe(true);
+    expect(config.port).toBe(3978);
+    expect(config.env.STORE_URL).toBe('sqlite:./data/mde-chatops.db');
+  });
+
+  it('reads a live MDE configuration with a certificate', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
+    writeFileSync(join(dir, 'c.pem'), 'x');
+    const config = loadConfig({ MDE_TENANT_ID: 't', MDE_CLIENT_ID: 'c', MDE_CLIENT_CERT_PATH: join(dir, 'c.pem'), MDE_API_URL: 'https://eu.api.security.microsoft.com/' });
+    expect(config.mde).toMatchObject({ mode: 'live', apiUrl: 'https://eu.api.security.microsoft.com', authorityHost: 'https://login.microsoftonline.com' });
+  });
+
+  it.each([
+    [{ MDE_CLIENT_ID: 'c', MDE_CLIENT_SECRET: 's' }, 'MDE_TENANT_ID'],
+    [{ MDE_CLIENT_ID: 'c', MDE_TENANT_ID: 't' }, 'MDE_CLIENT_SECRET or MDE_CLIENT_CERT_PATH'],
+    [{ MDE_TENANT_ID: 't' }, 'MDE_CLIENT_ID'],
+    [{ MDE_CLIENT_ID: 'c', MDE_TENANT_ID: 't', MDE_CLIENT_CERT_PATH: '/nonexistent/cert.pem' }, 'MDE_CLIENT_CERT_PATH'],
+    [{ MDE_AUTHORITY_HOST: 'http://login.example' }, 'MDE_AUTHORITY_HOST'],
+    [{ SLACK_BOT_TOKEN: 'xoxb-1' }, 'SLACK_SIGNING_SECRET'],
+    [{ SLACK_SIGNING_SECRET: 's' }, 'SLACK_BOT_TOKEN'],
+    [{ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_APP_TOKEN: 'nope' }, 'SLACK_APP_TOKEN'],
+    [{ APPROVAL_TTL_MINUTES: '0' }, 'APPROVAL_TTL_MINUTES'],
+    [{ PORT: 'eighty' }, 'PORT'],
+    [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+  ])('stops start-up on %j, naming %s', (env, variable) => {
+    expect(() => loadConfig(env)).toThrow(variable);
+  });
+
+  it('stops start-up on an unknown role entry, naming the variable', async () => {
+    await expect(startApp({ env: { BOT_OPERATORS: 'slack:U1,bob', STORE_URL: 'sqlite::memory:' }, port: 0 })).rejects.toThrow('BOT_OPERATORS');
+  });
+
+  it('never prints a secret in a configuration error', () => {
+    expect(() => loadConfig({ MDE_CLIENT_ID: 'c', MDE_CLIENT_SECRET: 'SuperSecret123' })).toThrow(/^(?!.*SuperSecret123)/s);
+  });
+});
+
+describe('health', () => {
+  it('reports the store and MDE on /healthz', async () => {
+    const app = await startApp({ env: { STORE_URL: 'sqlite::memory:', LOG_LEVEL: 'silent' }, port: 0 });
+    try {
+      const res = await fetch(`${app.url}/healthz`);
+      expect(res.status).toBe(200);
+      expect(await res.json()).toEqual({ status: 'ok', store: 'ok', mde: 'ok' });
+      expect((await fetch(`${app.url}/nowhere`)).status).toBe(404);
+      await app.store.close();
+      const down = await fetch(`${app.url}/healthz`);
+      expect(down.status).toBe(503);
+      expect((await down.json()).store).toMatch(/^failing/);
+    } finally {
+      await app.close();
+    }
+  });
+});
