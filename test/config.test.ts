@@ -56,7 +56,7 @@ describe('health', () => {
       await app.store.close();
       const down = await fetch(`${app.url}/healthz`);
       expect(down.status).toBe(503);
-      expect((await down.json()).store).toMatch(/^failing/);
+      expect(((await down.json()) as { store: string }).store).toMatch(/^failing/);
     } finally {
       await app.close();
     }
