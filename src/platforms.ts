@@ -4,9 +4,10 @@
  */
 import type { Logger } from 'pino';
 import { createSlackAdapter, slackConfigFromEnv } from '../adapters/slack/index.js';
+import { createTeamsAdapter } from '../adapters/teams/index.js';
 import type { Config } from './config.js';
 import type { RunningEngine } from './core/engine.js';
-import type { RolePolicy } from './core/roles.js';
+import { hasRole, type RolePolicy } from './core/roles.js';
 import type { HttpAdapter } from './http-adapter.js';
 import type { Store } from './store/types.js';
 
@@ -19,8 +20,17 @@ export interface AdapterDeps {
 }
 
 export async function platformAdapters(deps: AdapterDeps): Promise<HttpAdapter[]> {
-  const adapters: HttpAdapter[] = [];
-  const slack = slackConfigFromEnv(deps.config.env);
+  const env = deps.config.env;
+  const adapters: HttpAdapter[] = [
+    await createTeamsAdapter({
+      engine: deps.engine,
+      store: deps.store,
+      log: deps.log,
+      config: { appId: env.MicrosoftAppId, appPassword: env.MicrosoftAppPassword, appType: env.MicrosoftAppType, tenantId: env.MicrosoftAppTenantId },
+      isApprover: (id) => hasRole(deps.policy, id, 'approver'),
+    }),
+  ];
+  const slack = slackConfigFromEnv(env);
   if (slack) adapters.push(await createSlackAdapter({ engine: deps.engine, store: deps.store, log: deps.log, config: slack }));
   return adapters;
 }

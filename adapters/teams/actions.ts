@@ -1,0 +1,71 @@
+/**
+ * What every `Action.Execute` the bot renders carries, and how an invoke's data is read
+ * back. Teams merges a card's input values into `action.data` at its top level, so the
+ * bot's own part sits under one key (`_mde`) that no form field name can take.
+ */
+import { z } from 'zod';
+import type { ButtonAction, FormKind } from '../../src/core/reply.js';
+
+export const PAYLOAD_KEY = '_mde';
+
+export const VERBS = {
+  approve: 'approve',
+  reject: 'reject',
+  command: 'command',
+  openForm: 'openForm',
+  submitForm: 'submitForm',
+  refresh: 'refresh',
+} as const;
+
+const buttonActionSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('command'), command: z.string().max(2000) }),
+  z.object({ type: z.literal('approval'), approvalId: z.string().min(1).max(64), decision: z.enum(['approve', 'reject']) }),
+  z.object({ type: z.literal('form'), form: z.enum(['create', 'update']), definitionId: z.string().max(200).optional() }),
+]);
+
+const payloadSchema = z.discriminatedUnion('t', [
+  /** A Reply button; `replace`: answer with the result in place of the card (paging). */
+  z.object({ t: z.literal('button'), action: buttonActionSchema, replace: z.boolean().optional() }),
+  z.object({ t: z.literal('submitForm'), kind: z.enum(['create', 'update']), definitionId: z.string().max(200).optional() }),
+  /** Universal Actions refresh of an approval card. */
+  z.object({ t: z.literal('refresh'), approvalId: z.string().min(1).max(64) }),
+]);
+
+export type ActionPayload = z.output<typeof payloadSchema>;
+
+export function verbOf(action: ButtonAction): string {
+  switch (action.type) {
+    case 'approval':
+      return action.decision === 'approve' ? VERBS.approve : VERBS.reject;
+    case 'form':
+      return VERBS.openForm;
+    case 'command':
+      return VERBS.command;
+  }
+}
+
+export function buttonData(action: ButtonAction, replace = false): Record<string, unknown> {
+  return { [PAYLOAD_KEY]: replace ? { t: 'button', action, replace: true } : { t: 'button', action } };
+}
+
+export function submitData(kind: FormKind, definitionId: string | undefined): Record<string, unknown> {
+  return { [PAYLOAD_KEY]: definitionId === undefined ? { t: 'submitForm', kind } : { t: 'submitForm', kind, definitionId } };
+}
+
+export function refreshData(approvalId: string): Record<string, unknown> {
+  return { [PAYLOAD_KEY]: { t: 'refresh', approvalId } };
+}
+
+export interface ParsedAction {
+  payload: ActionPayload;
+  /** The rest of `data`: input values of the card (forms). */
+  inputs: Record<string, unknown>;
+}
+
+/** Reads an `Action.Execute`'s data; `null` when it is not one of the bot's. */
+export function parseActionData(data: unknown): ParsedAction | null {
+  if (!data || typeof data !== 'object' || Array.isArray(data)) return null;
+  const { [PAYLOAD_KEY]: raw, ...inputs } = data as Record<string, unknown>;
+  const parsed = payloadSchema.safeParse(raw);
+  return parsed.success ? { payload: parsed.data, inputs } : null;
+}

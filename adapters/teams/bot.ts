@@ -1,0 +1,59 @@
+/**
+ * The botbuilder bot: routes Teams activities to the concern that handles them:
+ * messages (messages.ts), card actions (invokes.ts), conversation bookkeeping
+ * (conversations.ts). Proactive posting lives in proactive.ts.
+ */
+import { TeamsActivityHandler, type AdaptiveCardInvokeResponse, type AdaptiveCardInvokeValue, type TurnContext } from 'botbuilder';
+import type { Logger } from 'pino';
+import type { Engine } from '../../src/core/engine-api.js';
+import type { Store } from '../../src/store/types.js';
+import { rememberConversation } from './conversations.js';
+import { errorResponse, handleCardAction } from './invokes.js';
+import { handleMessage } from './messages.js';
+import type { TeamsPublisher } from './proactive.js';
+
+export interface BotDeps {
+  engine: Engine;
+  store: Store;
+  log: Logger;
+  publisher: TeamsPublisher;
+  budgetMs: number;
+}
+
+/** Message activities are claimed by id too, so a redelivered message is answered once. */
+const MESSAGE_CLAIM_TTL_MS = 10 * 60_000;
+
+export class TeamsBot extends TeamsActivityHandler {
+  constructor(private readonly deps: BotDeps) {
+    super();
+    this.onMessage(async (context, next) => {
+      const id = context.activity.id;
+      if (id && !(await deps.store.claimOnce(`teams:message:${context.activity.conversation?.id ?? ''}:${id}`, MESSAGE_CLAIM_TTL_MS))) {
+        deps.log.info({ activityId: id }, 'teams: duplicate message ignored');
+        return next();
+      }
+      await handleMessage(context, deps);
+      await next();
+    });
+    // Installing the app or adding the bot teaches it the conversation (and the installer's personal chat).
+    const remember = async (context: TurnContext, next: () => Promise<void>) => {
+      try {
+        await rememberConversation(deps.store, context.activity);
+      } catch (error) {
+        deps.log.warn({ err: (error as Error).message }, 'teams: could not store the conversation reference');
+      }
+      await next();
+    };
+    this.onConversationUpdate(remember);
+    this.onInstallationUpdate(remember);
+  }
+
+  protected override async onAdaptiveCardInvoke(context: TurnContext, value: AdaptiveCardInvokeValue): Promise<AdaptiveCardInvokeResponse> {
+    try {
+      return await handleCardAction(context, value, this.deps);
+    } catch (error) {
+      this.deps.log.error({ err: (error as Error).message }, 'teams: card action failed');
+      return errorResponse(500, 'InternalError', 'Something went wrong on the bot side; the details are in its log.');
+    }
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * The Teams adapter: botbuilder (`CloudAdapter` + `ConfigurationBotFrameworkAuthentication`)
+ * on `/api/messages`. All botbuilder imports stay in this folder.
+ *
+ * Local mode (no app id): botbuilder checks no tokens, so this handler answers only
+ * loopback peers whose activity's `serviceUrl` is on loopback (local-mode.ts) and gives
+ * 401 to anything else. With an app id, botbuilder validates the JWT of every request.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { CloudAdapter, ConfigurationBotFrameworkAuthentication, type ConfigurationBotFrameworkAuthenticationOptions } from 'botbuilder';
+import type { Logger } from 'pino';
+import type { Engine } from '../../src/core/engine-api.js';
+import type { HttpAdapter } from '../../src/http-adapter.js';
+import type { Store } from '../../src/store/types.js';
+import { TeamsBot } from './bot.js';
+import { MAX_BODY_BYTES, readJsonBody, requestShim, responseShim, sendJson } from './http.js';
+import { DEFAULT_INVOKE_BUDGET_MS } from './invokes.js';
+import { checkLocalRequest, isLoopbackAddress } from './local-mode.js';
+import { replyActivity } from './messages.js';
+import { createTeamsPublisher, type TeamsPublisher } from './proactive.js';
+
+export { checkLocalRequest, isLoopbackAddress, isLoopbackServiceUrl } from './local-mode.js';
+export { cardKind, renderApproval, renderForm, renderReply, attachment } from './render.js';
+export { commandText } from './messages.js';
+export { APPROVALS_HERE_SETTING, type CardMode, type TeamsPublisher } from './proactive.js';
+
+export interface TeamsConfig {
+  /** `MicrosoftAppId`; unset or empty: local mode. */
+  appId?: string;
+  /** `MicrosoftAppPassword`. */
+  appPassword?: string;
+  /** `MicrosoftAppType`: SingleTenant (new registrations), MultiTenant, UserAssignedMSI. */
+  appType?: string;
+  /** `MicrosoftAppTenantId`. */
+  tenantId?: string;
+}
+
+export interface TeamsAdapterDeps {
+  engine: Engine;
+  store: Store;
+  log: Logger;
+  config: TeamsConfig;
+  /** Whether an actor (`teams:<object id>`) holds the approver role: who gets cards in their personal chat and buttons on shared cards. */
+  isApprover?: (actorId: string) => boolean;
+  /** How long a card action may take before it is answered "working on it" (default 4 s). */
+  invokeBudgetMs?: number;
+  /** Request body limit (default 256 KiB). */
+  maxBodyBytes?: number;
+}
+
+export interface TeamsHttpAdapter extends HttpAdapter {
+  readonly name: 'teams';
+  readonly path: '/api/messages';
+  readonly publisher: TeamsPublisher;
+  /** True without an app id. */
+  readonly localMode: boolean;
+  handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
+}
+
+export async function createTeamsAdapter(deps: TeamsAdapterDeps): Promise<TeamsHttpAdapter> {
+  const appId = deps.config.appId?.trim() ?? '';
+  const localMode = appId === '';
+  const log = deps.log.child({ adapter: 'teams' });
+
+  const auth: ConfigurationBotFrameworkAuthenticationOptions = localMode ? {} : authOptions(appId, deps.config);
+  const adapter = new CloudAdapter(new ConfigurationBotFrameworkAuthentication(auth));
+  adapter.onTurnError = async (context, error) => {
+    log.error({ err: error instanceof Error ? error.message : String(error), activityType: context.activity.type }, 'teams: turn failed');
+    if (context.activity.type === 'message') {
+      await context
+        .sendActivity(replyActivity({ visibility: 'private', blocks: [{ type: 'text', text: 'Something went wrong on the bot side; the details are in its log.', tone: 'error' }], summary: 'Something went wrong' }))
+        .catch(() => undefined);
+    }
+  };
+
+  const publisher = createTeamsPublisher({ adapter, appId, store: deps.store, log, localMode, isApprover: deps.isApprover });
+  const bot = new TeamsBot({ engine: deps.engine, store: deps.store, log, publisher, budgetMs: deps.invokeBudgetMs ?? DEFAULT_INVOKE_BUDGET_MS });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (req.method !== 'POST') return sendJson(res, 405, { error: 'POST only' });
+    if (localMode && !isLoopbackAddress(req.socket.remoteAddress)) {
+      // Refused before the body is read.
+      req.resume();
+      log.warn({ peer: req.socket.remoteAddress }, 'teams local mode: refused a request from another machine');
+      return sendJson(res, 401, { error: 'Teams local mode (no MicrosoftAppId) answers only requests from this machine' });
+    }
+    const read = await readJsonBody(req, deps.maxBodyBytes ?? MAX_BODY_BYTES);
+    if (!read.ok) return sendJson(res, read.status, { error: read.message });
+    if (localMode) {
+      const check = checkLocalRequest(req.socket.remoteAddress, read.body);
+      if (!check.ok) {
+        log.warn({ peer: req.socket.remoteAddress, serviceUrl: String(read.body.serviceUrl ?? '').slice(0, 200) }, `teams local mode: refused (${check.reason})`);
+        return sendJson(res, 401, { error: check.reason });
+      }
+    }
+    await adapter.process(requestShim(req, read.body, { dropAuthorization: localMode }), responseShim(res), (context) => bot.run(context));
+  }
+
+  return { name: 'teams', path: '/api/messages', publisher, localMode, handle };
+}
+
+/** A half-configured Teams bot stops start-up with a message naming the variable. */
+export class TeamsConfigError extends Error {
+  override readonly name = 'TeamsConfigError';
+}
+
+function authOptions(appId: string, config: TeamsConfig): ConfigurationBotFrameworkAuthenticationOptions {
+  const tenantId = config.tenantId?.trim() || undefined;
+  const appType = config.appType?.trim() || (tenantId ? 'SingleTenant' : 'MultiTenant');
+  const password = config.appPassword?.trim() || undefined;
+  if (!['SingleTenant', 'MultiTenant', 'UserAssignedMSI'].includes(appType)) {
+    throw new TeamsConfigError(`MicrosoftAppType must be SingleTenant, MultiTenant or UserAssignedMSI, not "${appType}".`);
+  }
+  if (appType !== 'UserAssignedMSI' && !password) {
+    throw new TeamsConfigError('MicrosoftAppPassword is missing: the client secret of the bot\'s app registration (MicrosoftAppId) is needed.');
+  }
+  if (appType !== 'MultiTenant' && !tenantId) {
+    throw new TeamsConfigError(`MicrosoftAppTenantId is missing: it is needed with MicrosoftAppType=${appType} (the tenant of the bot's app registration).`);
+  }
+  return {
+    MicrosoftAppId: appId,
+    MicrosoftAppType: appType,
+    ...(password ? { MicrosoftAppPassword: password } : {}),
+    ...(tenantId ? { MicrosoftAppTenantId: tenantId } : {}),
+  };
+}

@@ -1,0 +1,215 @@
+/**
+ * The Teams side of the approval flow: posting approval cards proactively
+ * (`continueConversationAsync`) and re-rendering them (`updateActivity`).
+ *
+ * Where a card goes (DESIGN.md): the conversation stored under the setting
+ * `approvals.here.teams` if an approver ran `approvals here`, else the requesting
+ * conversation when it is a channel or group chat; and, in every case, the personal
+ * chat of each approver the bot knows (other than the requester).
+ *
+ * Who sees buttons (Universal Actions):
+ * - `personal`: an approver's personal chat: only that approver sees the card, so it
+ *   carries Approve / Reject.
+ * - `shared` (channel, group chat, or a personal `approvals here` chat): the card
+ *   everyone sees is read-only, and `refresh.userIds` lists the MRIs of the approvers the
+ *   bot knows (up to 60); Teams asks the bot to refresh the card for them, and the
+ *   refresh answer carries the buttons for an approver who is not the requester.
+ * - `open`: a shared card when no approver's MRI is known yet: the buttons are shown to
+ *   everyone and the engine refuses anyone who may not decide (the refusal shows on the
+ *   clicker's card). The text twin `approve <id>` always works.
+ * - `status`: the requesting conversation, when no other card went there (a personal chat,
+ *   or a channel while `approvals here` points elsewhere): a read-only card that follows
+ *   the request, so the requester sees the outcome. Posted only when at least one card
+ *   went to an approver.
+ */
+import type { CloudAdapter, TurnContext } from 'botbuilder';
+import type { Logger } from 'pino';
+import type { ApprovalPublisher, PublishedCard } from '../../src/core/context.js';
+import type { Reply } from '../../src/core/reply.js';
+import type { ApprovalCard, ApprovalRecord, Store } from '../../src/store/types.js';
+import { convKey, PLATFORM, referenceFromLocation, USER_KEY_PREFIX, type StoredRef } from './conversations.js';
+import { isLoopbackServiceUrl } from './local-mode.js';
+import { attachment, MAX_REFRESH_USERS, renderReply } from './render.js';
+
+export type CardMode = 'personal' | 'shared' | 'open' | 'status';
+
+export const APPROVALS_HERE_SETTING = 'approvals.here.teams';
+
+export interface ProactiveDeps {
+  adapter: CloudAdapter;
+  /** The bot's app id; '' in local mode. */
+  appId: string;
+  store: Store;
+  log: Logger;
+  localMode: boolean;
+  /** Whether an actor (`teams:<object id>`) holds the approver role; without it, nobody's personal chat gets cards. */
+  isApprover?: (actorId: string) => boolean;
+}
+
+interface Target {
+  ref: StoredRef;
+  mode: CardMode;
+  where: string;
+}
+
+export interface TeamsPublisher extends ApprovalPublisher {
+  /** MRIs (`29:…`) of the approvers the bot knows, the requester left out. */
+  approverMris(requesterActor?: string): Promise<string[]>;
+  /** Whether this actor may press Approve / Reject on this request. */
+  canDecide(actorId: string, record: ApprovalRecord | null): boolean;
+  /** The mode a posted card was rendered in (by its activity id); `open` when unknown. */
+  modeOf(record: ApprovalRecord | null, activityId: string | undefined): CardMode;
+  /** Renders an approval view for a card of the given mode. */
+  render(view: Reply, mode: CardMode, requesterActor: string, options?: { notice?: { text: string; tone: 'info' | 'success' | 'warning' | 'error' }; viewer?: string; record?: ApprovalRecord | null }): Promise<ReturnType<typeof renderReply>>;
+  /** Runs `logic` in a stored conversation (proactive); false when it cannot. */
+  continueIn(ref: StoredRef, logic: (context: TurnContext) => Promise<void>): Promise<boolean>;
+}
+
+function describeShared(location: Record<string, string | undefined>): string {
+  switch (location.conversationType) {
+    case 'channel':
+      return `the channel ${location.channelName ?? '(set with approvals here)'}${location.teamName ? ` of the team ${location.teamName}` : ''}`;
+    case 'groupChat':
+      return location.conversationName ? `the group chat ${location.conversationName}` : 'the group chat set with approvals here';
+    default:
+      return `the personal chat of ${location.userName ?? 'the approver who ran approvals here'}`;
+  }
+}
+
+function locationOfSetting(value: unknown): Record<string, string> | null {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return null;
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(value)) if (typeof v === 'string') out[k] = v;
+  return out.conversationId ? out : null;
+}
+
+export function createTeamsPublisher(deps: ProactiveDeps): TeamsPublisher {
+  const { store, log } = deps;
+
+  async function refFor(location: Record<string, string>): Promise<StoredRef | null> {
+    const stored = location.conversationId ? await store.getConversation(convKey(location.conversationId)) : null;
+    return (stored?.ref as StoredRef | undefined) ?? referenceFromLocation(location);
+  }
+
+  async function continueIn(ref: StoredRef, logic: (context: TurnContext) => Promise<void>): Promise<boolean> {
+    if (deps.localMode && !isLoopbackServiceUrl(ref.serviceUrl)) {
+      log.warn({ conversationId: ref.conversation?.id }, 'teams local mode: not posting to a conversation whose serviceUrl is not on this machine');
+      return false;
+    }
+    await deps.adapter.continueConversationAsync(deps.appId, ref, async (context) => {
+      // The continuation activity has a random id, which would make every post a "reply"
+      // to a message that does not exist; without it, posts are new messages.
+      (context.activity as { id?: string }).id = undefined;
+      await logic(context);
+    });
+    return true;
+  }
+
+  async function knownApprovers(requesterActor?: string): Promise<Array<{ actor: string; ref: StoredRef }>> {
+    if (!deps.isApprover) return [];
+    const records = await store.listConversations(PLATFORM, { keyPrefix: USER_KEY_PREFIX });
+    return records
+      .map((r) => ({ actor: `teams:${r.key.slice(USER_KEY_PREFIX.length)}`, ref: r.ref as StoredRef }))
+      .filter((a) => a.actor !== requesterActor && deps.isApprover!(a.actor));
+  }
+
+  async function approverMris(requesterActor?: string): Promise<string[]> {
+    const mris = (await knownApprovers(requesterActor)).map((a) => a.ref.user?.id).filter((id): id is string => !!id);
+    return [...new Set(mris)].slice(0, MAX_REFRESH_USERS);
+  }
+
+  function canDecide(actorId: string, record: ApprovalRecord | null): boolean {
+    if (record && (record.state !== 'pending' || record.requester.actor === actorId)) return false;
+    return deps.isApprover ? deps.isApprover(actorId) : true;
+  }
+
+  function modeOf(record: ApprovalRecord | null, activityId: string | undefined): CardMode {
+    const card = record?.cards.find((c) => c.platform === PLATFORM && c.location.activityId === activityId);
+    const mode = card?.location.mode;
+    return mode === 'personal' || mode === 'shared' || mode === 'open' || mode === 'status' ? mode : 'open';
+  }
+
+  async function render(view: Reply, mode: CardMode, requesterActor: string, options: { notice?: { text: string; tone: 'info' | 'success' | 'warning' | 'error' }; viewer?: string; record?: ApprovalRecord | null } = {}) {
+    const mris = mode === 'shared' ? await approverMris(requesterActor) : [];
+    // A viewer-specific rendering (invoke answers) shows buttons only to someone who may decide.
+    const buttons = mode === 'status' ? false : options.viewer !== undefined ? canDecide(options.viewer, options.record ?? null) : mode !== 'shared';
+    const hint = mode === 'status' ? 'Sent to the approvers; this card follows the request to its outcome.' : undefined;
+    return renderReply(view, { approvalButtons: buttons, refreshUserIds: mris, notice: options.notice, approvalHint: hint });
+  }
+
+  async function targets(record: ApprovalRecord): Promise<Target[]> {
+    const out: Target[] = [];
+    const seen = new Set<string>();
+    const add = (t: Target) => {
+      const id = t.ref.conversation?.id;
+      if (!id || seen.has(id)) return;
+      seen.add(id);
+      out.push(t);
+    };
+    const mris = await approverMris(record.requester.actor);
+    const sharedMode: CardMode = mris.length > 0 ? 'shared' : 'open';
+    const here = locationOfSetting(await store.getSetting(APPROVALS_HERE_SETTING));
+    const origin = record.origin.platform === PLATFORM ? record.origin.location : null;
+    if (here) {
+      const ref = await refFor(here);
+      const mode = here.conversationType === 'channel' || here.conversationType === 'groupChat' ? sharedMode : 'personal';
+      if (ref) add({ ref, mode, where: origin?.conversationId === here.conversationId ? 'this conversation' : describeShared(here) });
+    } else if (origin && (origin.conversationType === 'channel' || origin.conversationType === 'groupChat')) {
+      const ref = await refFor(origin);
+      if (ref) add({ ref, mode: sharedMode, where: 'this conversation' });
+    }
+    for (const approver of await knownApprovers(record.requester.actor)) {
+      add({ ref: approver.ref, mode: 'personal', where: `the personal chat of ${approver.ref.user?.name ?? approver.actor}` });
+    }
+    if (out.length > 0 && origin) {
+      const ref = await refFor(origin);
+      if (ref) add({ ref, mode: 'status', where: 'this conversation (to follow it)' });
+    }
+    return out;
+  }
+
+  return {
+    platform: PLATFORM,
+    approverMris,
+    canDecide,
+    modeOf,
+    render,
+    continueIn,
+
+    async publish(record: ApprovalRecord, view: Reply): Promise<PublishedCard[]> {
+      const posted = await Promise.all(
+        (await targets(record)).map(async (target): Promise<PublishedCard | null> => {
+          try {
+            const card = await render(view, target.mode, record.requester.actor);
+            let activityId: string | undefined;
+            const sent = await continueIn(target.ref, async (context) => {
+              activityId = (await context.sendActivity({ type: 'message', attachments: [attachment(card)], summary: view.summary }))?.id;
+            });
+            if (!sent || !activityId) return null;
+            const conversation = target.ref.conversation!;
+            const location: Record<string, string> = { conversationId: conversation.id, activityId, serviceUrl: target.ref.serviceUrl ?? '', mode: target.mode, where: target.where };
+            if (conversation.conversationType) location.conversationType = conversation.conversationType;
+            if (conversation.tenantId) location.tenantId = conversation.tenantId;
+            if (target.ref.bot?.id) location.botId = target.ref.bot.id;
+            return { card: { platform: PLATFORM, location }, where: target.where };
+          } catch (error) {
+            log.warn({ approvalId: record.id, conversationId: target.ref.conversation?.id, err: (error as Error).message }, 'teams: could not post an approval card');
+            return null;
+          }
+        }),
+      );
+      return posted.filter((p): p is PublishedCard => p !== null);
+    },
+
+    async update(card: ApprovalCard, record: ApprovalRecord, view: Reply): Promise<void> {
+      const { activityId } = card.location;
+      const ref = await refFor(card.location);
+      if (!ref || !activityId) return;
+      const mode = modeOf(record, activityId);
+      const rendered = await render(view, mode, record.requester.actor);
+      await continueIn(ref, async (context) => {
+        await context.updateActivity({ type: 'message', id: activityId, attachments: [attachment(rendered)], summary: view.summary });
+      });
+    },
+  };
+}

@@ -1,0 +1,161 @@
+/**
+ * A local Bot Framework connector stub: the `serviceUrl` of test activities. It records
+ * what the bot sends and answers with ids, like the real connector:
+ *
+ *   POST /v3/conversations/:conversationId/activities              send      → { id }
+ *   POST /v3/conversations/:conversationId/activities/:activityId  reply     → { id }
+ *   PUT  /v3/conversations/:conversationId/activities/:activityId  update    → { id }
+ *   POST /v3/conversations                                         create    → { id, activityId }
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export type ConnectorCallKind = 'send' | 'reply' | 'update' | 'create' | 'other';
+
+export interface ConnectorCall {
+  kind: ConnectorCallKind;
+  method: string;
+  path: string;
+  conversationId?: string;
+  /** The id in the path (reply-to or updated activity). */
+  activityId?: string;
+  /** The id the stub gave this call's activity (send, reply, create). */
+  id?: string;
+  authorization?: string;
+  body: any;
+}
+
+export interface ConnectorStub {
+  /** `http://127.0.0.1:<port>/` */
+  url: string;
+  calls: ConnectorCall[];
+  /** Adaptive Card contents of every sent, replied and updated activity, in order. */
+  cards(): any[];
+  /** Calls recorded after `mark` (an index from `calls.length`). */
+  since(mark: number): ConnectorCall[];
+  /** Resolves with the first call (from `from`) that matches, or rejects after `timeoutMs`. */
+  waitFor(predicate: (call: ConnectorCall) => boolean, options?: { from?: number; timeoutMs?: number }): Promise<ConnectorCall>;
+  close(): Promise<void>;
+}
+
+export const CARD_TYPE = 'application/vnd.microsoft.card.adaptive';
+
+export function cardsOf(call: ConnectorCall): any[] {
+  const attachments: any[] = call.body?.attachments ?? call.body?.activity?.attachments ?? [];
+  return attachments.filter((a) => a?.contentType === CARD_TYPE).map((a) => a.content);
+}
+
+/** Every TextBlock text / fact title and value / action title of a card, in order. */
+export function cardTexts(card: any): string[] {
+  const out: string[] = [];
+  const walk = (node: any) => {
+    if (Array.isArray(node)) return node.forEach(walk);
+    if (!node || typeof node !== 'object') return;
+    if (node.type === 'TextBlock' && typeof node.text === 'string') out.push(node.text);
+    if (typeof node.title === 'string' && (node.type?.startsWith('Action.') || 'value' in node)) out.push(node.title);
+    if (typeof node.value === 'string' && 'title' in node) out.push(node.value);
+    for (const [k, v] of Object.entries(node)) if (k !== 'data') walk(v);
+  };
+  walk(card);
+  return out;
+}
+
+export function cardText(card: any): string {
+  return cardTexts(card).join('\n');
+}
+
+/** Action.Execute titles of a card (card-level and inside ActionSets). */
+export function actionTitles(card: any): string[] {
+  const out: string[] = [];
+  const walk = (node: any) => {
+    if (Array.isArray(node)) return node.forEach(walk);
+    if (!node || typeof node !== 'object') return;
+    if (node.type === 'Action.Execute') out.push(node.title);
+    for (const [k, v] of Object.entries(node)) if (k !== 'data' && k !== 'refresh') walk(v);
+  };
+  walk(card);
+  return out;
+}
+
+/** The Action.Execute of a card with this title. */
+export function findAction(card: any, title: string): any {
+  let found: any;
+  const walk = (node: any) => {
+    if (found || !node || typeof node !== 'object') return;
+    if (Array.isArray(node)) return node.forEach(walk);
+    if (node.type === 'Action.Execute' && node.title === title) found = node;
+    for (const [k, v] of Object.entries(node)) if (k !== 'data') walk(v);
+  };
+  walk(card);
+  if (!found) throw new Error(`no action "${title}" in card: ${actionTitles(card).join(', ')}`);
+  return found;
+}
+
+export async function startConnectorStub(): Promise<ConnectorStub> {
+  const calls: ConnectorCall[] = [];
+  const waiters = new Set<() => void>();
+  let next = 1;
+
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      let body: any = undefined;
+      try {
+        body = text ? JSON.parse(text) : undefined;
+      } catch {
+        body = text;
+      }
+      const path = (req.url ?? '/').split('?')[0]!;
+      const m = /^\/v3\/conversations(?:\/([^/]+)\/activities(?:\/([^/]+))?)?\/?$/.exec(path);
+      const conversationId = m?.[1] ? decodeURIComponent(m[1]) : undefined;
+      const activityId = m?.[2] ? decodeURIComponent(m[2]) : undefined;
+      let kind: ConnectorCallKind = 'other';
+      if (m && req.method === 'POST' && !conversationId) kind = 'create';
+      else if (m && req.method === 'POST' && conversationId && !activityId) kind = 'send';
+      else if (m && req.method === 'POST' && activityId) kind = 'reply';
+      else if (m && req.method === 'PUT' && activityId) kind = 'update';
+      const id = kind === 'update' ? activityId : `stub-activity-${next++}`;
+      const call: ConnectorCall = { kind, method: req.method ?? '', path, conversationId, activityId, id, authorization: req.headers.authorization, body };
+      calls.push(call);
+      for (const w of [...waiters]) w();
+      res.writeHead(kind === 'other' ? 404 : 200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(kind === 'create' ? { id: `stub-conversation-${next++}`, activityId: id } : kind === 'other' ? { error: 'not a connector route' } : { id }));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    calls,
+    cards: () => calls.filter((c) => c.kind !== 'other').flatMap(cardsOf),
+    since: (mark) => calls.slice(mark),
+    waitFor(predicate, options = {}) {
+      const from = options.from ?? 0;
+      const timeoutMs = options.timeoutMs ?? 5000;
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const hit = calls.slice(from).find(predicate);
+          if (hit) {
+            waiters.delete(check);
+            clearTimeout(timer);
+            resolve(hit);
+          }
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          reject(new Error(`connector stub: no matching call within ${timeoutMs} ms; calls: ${calls.slice(from).map((c) => `${c.method} ${c.path}`).join(', ')}`));
+        }, timeoutMs);
+        waiters.add(check);
+        check();
+      });
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,379 @@
+/**
+ * End to end over real HTTP: the bot (startApp, demo mode with the in-process MDE
+ * emulator) with the Teams adapter in local mode, Bot Framework activities POSTed to
+ * /api/messages, and a local connector stub as their serviceUrl recording every send,
+ * reply and update.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTeamsAdapter, type TeamsHttpAdapter } from '../../adapters/teams/index.js';
+import { startApp, type App } from '../../src/app.js';
+import { hasRole } from '../../src/core/roles.js';
+import { DEMO_USERS } from '../../src/demo.js';
+import { SEED } from '../../src/emulator/index.js';
+import { createLogger } from '../../src/log.js';
+import { expectValidCard } from '../helpers/teams-cards.js';
+import { actionTitles, cardsOf, cardText, findAction, startConnectorStub, type ConnectorCall, type ConnectorStub } from '../helpers/teams-connector.js';
+import { invokeActivity, messageActivity, otherLocalAddress, postActivity, type PostResult, type TeamsUser, type Where } from '../helpers/teams.js';
+
+const OPERATOR: TeamsUser = { aad: DEMO_USERS.operator.teams.slice('teams:'.length), name: 'Olivia Operator' };
+const APPROVER: TeamsUser = { aad: DEMO_USERS.approver.teams.slice('teams:'.length), name: 'Adam Approver' };
+/** A second operator: may request, may not approve. */
+const OTTO: TeamsUser = { aad: '33333333-3333-4333-8333-333333333333', name: 'Otto Operator' };
+/** Anyone else is a viewer in demo mode. */
+const VIEWER: TeamsUser = { aad: '44444444-4444-4444-8444-444444444444', name: 'Victor Viewer' };
+const D = SEED.definitions;
+
+let stub: ConnectorStub;
+let app: App;
+let teams: TeamsHttpAdapter;
+let endpoint: string;
+const logLines: string[] = [];
+/** Every card the bot returned in an invoke answer (they are checked like the sent ones). */
+const answeredCards: unknown[] = [];
+
+const personal = (user: TeamsUser): Where => ({ serviceUrl: stub.url, conversationId: `a:personal-${user.aad}` });
+const channel = (): Where => ({ serviceUrl: stub.url, conversationId: '19:general@thread.tacv2;messageid=1700000000000', kind: 'channel' });
+const groupChat = (): Where => ({ serviceUrl: stub.url, conversationId: '19:group-chat@thread.v2', kind: 'groupChat' });
+
+beforeAll(async () => {
+  stub = await startConnectorStub();
+  app = await startApp({
+    port: 0,
+    log: createLogger('trace', { write: (line: string) => void logLines.push(line) }),
+    env: { STORE_URL: 'sqlite::memory:', LOG_LEVEL: 'silent', BOT_OPERATORS: `teams:${OTTO.aad}` },
+    emulator: { actionTimings: { pendingMs: 150, inProgressMs: 250 } },
+    pollMs: 100,
+    adapters: async (deps) => {
+      teams = await createTeamsAdapter({
+        engine: deps.engine,
+        store: deps.store,
+        log: deps.log,
+        config: {},
+        isApprover: (id) => hasRole(deps.policy, id, 'approver'),
+      });
+      return [teams];
+    },
+  });
+  endpoint = `${app.url}/api/messages`;
+  // Enough definitions for two pages of `scans list`.
+  const template = app.emulator!.state.findDefinition(D.windowsHr)!;
+  for (let i = 0; i < 12; i += 1) {
+    app.emulator!.state.putDefinition({ ...template, id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, scanName: `Paging probe ${i}` });
+  }
+}, 30_000);
+
+afterAll(async () => {
+  await app?.close();
+  await stub?.close();
+});
+
+// ---------------------------------------------------------------------------------------
+// helpers
+
+async function post(activity: unknown): Promise<PostResult> {
+  const result = await postActivity(endpoint, activity);
+  expect(result.status, result.text).toBe(200);
+  return result;
+}
+
+/** Sends a message and returns the bot's answer (the first card it sends after it). */
+async function say(user: TeamsUser, text: string, where: Where = personal(user)): Promise<{ card: any; call: ConnectorCall }> {
+  const mark = stub.calls.length;
+  const activity = messageActivity(text, user, where);
+  await post(activity);
+  const call = await stub.waitFor((c) => c.kind === 'reply' && c.conversationId === where.conversationId && c.activityId === activity.id, { from: mark });
+  const [card] = cardsOf(call);
+  expect(card, JSON.stringify(call.body)).toBeDefined();
+  return { card, call };
+}
+
+/** Presses an Action.Execute; returns the invoke answer body. */
+async function press(action: any, user: TeamsUser, where: Where, options: { replyToId?: string; inputs?: Record<string, unknown>; id?: string } = {}): Promise<any> {
+  const result = await post(invokeActivity(action, user, where, options));
+  if (result.body?.type === 'application/vnd.microsoft.card.adaptive') answeredCards.push(result.body.value);
+  return result.body;
+}
+
+const textOf = (card: any) => cardText(card);
+
+async function approvalCardIn(conversationId: string, approvalId: string, from: number): Promise<ConnectorCall> {
+  return stub.waitFor((c) => c.kind === 'send' && c.conversationId === conversationId && cardsOf(c).some((card) => textOf(card).includes(approvalId)), { from });
+}
+
+function approvalIdOf(text: string): string {
+  const m = /Approval request (A[0-9A-Z]{6})/.exec(text);
+  if (!m) throw new Error(`no approval id in: ${text}`);
+  return m[1]!;
+}
+
+async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 8000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+
+describe('Teams messages', () => {
+  it('learns the approver’s personal chat from a first message (an unknown command)', async () => {
+    const { card, call } = await say(APPROVER, 'hello there');
+    expect(call.kind).toBe('reply');
+    expect(textOf(card)).toMatch(/unknown command|hello/i);
+    expect(card.body.some((b: any) => b.style === 'attention')).toBe(true);
+    const stored = await app.store.getConversation(`teams:user:${APPROVER.aad}`);
+    expect(stored?.ref).toMatchObject({ conversation: { id: personal(APPROVER).conversationId }, serviceUrl: stub.url, user: { id: `29:${APPROVER.aad}` } });
+  });
+
+  it('help', async () => {
+    const { card } = await say(OPERATOR, 'help');
+    expect(textOf(card)).toContain('mde-chatops commands');
+    expect(textOf(card)).toContain('scans list');
+  });
+
+  it('scans list with paging; Next page replaces the card for the presser', async () => {
+    const { card } = await say(OPERATOR, 'scans list');
+    const text = textOf(card);
+    expect(text).toContain('Scan definitions');
+    expect(text).toContain('Finance workstations');
+    expect(text).toMatch(/Page 1 of 2/);
+    const next = findAction(card, 'Next page');
+    const answer = await press(next, OPERATOR, personal(OPERATOR), { replyToId: 'list-card' });
+    expect(answer.statusCode).toBe(200);
+    expect(answer.type).toBe('application/vnd.microsoft.card.adaptive');
+    expect(textOf(answer.value)).toMatch(/Page 2 of 2/);
+  });
+
+  it('scans show: the definition’s facts and its buttons', async () => {
+    const { card } = await say(OPERATOR, `scans show ${D.windowsFinance}`);
+    const text = textOf(card);
+    expect(text).toContain('Finance workstations');
+    expect(text).toContain('10.10.1.10,10.10.1.11');
+    expect(actionTitles(card)).toEqual(expect.arrayContaining(['History', 'Edit']));
+  });
+
+  it('scans history (and the History button posts the history as a new message)', async () => {
+    const { card } = await say(OPERATOR, `scans history ${D.windowsFinance}`);
+    expect(textOf(card)).toContain('Scan history');
+    const { card: detail } = await say(OPERATOR, `scans show ${D.networkCore}`);
+    const mark = stub.calls.length;
+    const answer = await press(findAction(detail, 'History'), OPERATOR, personal(OPERATOR), { replyToId: 'detail-card' });
+    expect(answer.type).toBe('application/vnd.microsoft.activity.message');
+    const sent = await stub.waitFor((c) => c.conversationId === personal(OPERATOR).conversationId && cardsOf(c).length > 0, { from: mark });
+    expect(textOf(cardsOf(sent)[0])).toContain('Scan history: Core switches');
+  });
+
+  it('an unknown command gets an error card with a suggestion', async () => {
+    const { card } = await say(OPERATOR, 'scans lst');
+    expect(textOf(card)).toMatch(/scans list/);
+    expect(card.body.some((b: any) => b.style === 'attention')).toBe(true);
+  });
+
+  it('a mention in a channel: the @mention is stripped, entities decoded, the answer goes to the thread', async () => {
+    const where = channel();
+    const { card, call } = await say(VIEWER, 'scans show &quot;Finance workstations&quot;', where);
+    expect(call.kind).toBe('reply');
+    expect(call.conversationId).toBe(where.conversationId);
+    expect(textOf(card)).toContain(D.windowsFinance);
+  });
+
+  it('a mention whose entity is missing still works (the <at> leftover is dropped)', async () => {
+    const where = groupChat();
+    const activity = { ...messageActivity('whoami', VIEWER, where), entities: [] };
+    const mark = stub.calls.length;
+    await post(activity);
+    const call = await stub.waitFor((c) => c.conversationId === where.conversationId, { from: mark });
+    expect(textOf(cardsOf(call)[0])).toContain(`teams:${VIEWER.aad}`);
+  });
+});
+
+describe('Teams create form', () => {
+  it('a bad field re-renders the form with the error; a good submission creates the definition', async () => {
+    const { card: form, call } = await say(OPERATOR, 'scans create network');
+    expect(form.body.some((b: any) => b.type === 'Container' && b.items?.some((i: any) => i.type === 'Input.Text' && i.style === 'password'))).toBe(true);
+    const submit = findAction(form, 'Create');
+    expect(submit.verb).toBe('submitForm');
+    const good = {
+      scanType: 'Network',
+      scanName: 'Teams e2e switches',
+      target: '10.9.0.1, 10.9.0.2',
+      targetType: 'Ip',
+      intervalInHours: '12',
+      active: 'true',
+      agent: SEED.agents.hq,
+      snmpType: 'CommunityString',
+      snmpCredential: 'inline',
+      communityString: 'S3cr3t-community!',
+    };
+
+    const bad = await press(submit, OPERATOR, personal(OPERATOR), { replyToId: call.id, inputs: { ...good, intervalInHours: '0' } });
+    expect(bad.type).toBe('application/vnd.microsoft.card.adaptive');
+    const badText = textOf(bad.value);
+    expect(badText).toMatch(/interval/i);
+    expect(JSON.stringify(bad.value)).not.toContain('S3cr3t-community!');
+    const intervalInput = JSON.stringify(bad.value).includes('"id":"intervalInHours"');
+    expect(intervalInput).toBe(true);
+    expect([...app.emulator!.state.definitions.values()].some((d) => d.scanName === 'Teams e2e switches')).toBe(false);
+
+    const mark = stub.calls.length;
+    const ok = await press(findAction(bad.value, 'Create'), OPERATOR, personal(OPERATOR), { replyToId: call.id, inputs: good });
+    expect(ok.type).toBe('application/vnd.microsoft.card.adaptive');
+    expect(textOf(ok.value)).toContain('Teams e2e switches');
+    const created = [...app.emulator!.state.definitions.values()].find((d) => d.scanName === 'Teams e2e switches');
+    expect(created).toBeDefined();
+    expect(JSON.stringify(created)).toContain('S3cr3t-community!'); // it reached MDE…
+    // …and the form was replaced for everyone by the result.
+    const update = await stub.waitFor((c) => c.kind === 'update' && c.activityId === call.id, { from: mark });
+    expect(textOf(cardsOf(update)[0])).toContain('Teams e2e switches');
+    expect(JSON.stringify(stub.calls)).not.toContain('S3cr3t-community!');
+    expect(logLines.join('\n')).not.toContain('S3cr3t-community!');
+  });
+});
+
+describe('Teams approvals', () => {
+  it('delete: requester refused, non-approver refused, approver approves, every card updated', async () => {
+    const target = D.networkPrinters;
+    const mark = stub.calls.length;
+    const { card: ack } = await say(OPERATOR, `scans delete ${target} --reason "printers moved"`, groupChat());
+    const ackText = textOf(ack);
+    expect(ackText).toContain('this conversation');
+    expect(ackText).toContain('the personal chat of Adam Approver');
+    const id = approvalIdOf(ackText);
+
+    const shared = await approvalCardIn(groupChat().conversationId, id, mark);
+    const mine = await approvalCardIn(personal(APPROVER).conversationId, id, mark);
+    const sharedCard = cardsOf(shared)[0];
+    const approverCard = cardsOf(mine)[0];
+    // The approver's personal chat shows the buttons; the shared card is read-only and refreshes for the approver.
+    expect(actionTitles(approverCard)).toEqual(['Approve', 'Reject']);
+    expect(actionTitles(sharedCard)).toEqual([]);
+    expect(sharedCard.refresh.userIds).toEqual([`29:${APPROVER.aad}`]);
+
+    // Refresh: an approver gets the buttons, anyone else the read-only card.
+    const refreshAction = sharedCard.refresh.action;
+    const forApprover = await press(refreshAction, APPROVER, groupChat(), { replyToId: shared.id });
+    expect(actionTitles(forApprover.value)).toEqual(['Approve', 'Reject']);
+    const forViewer = await press(refreshAction, VIEWER, groupChat(), { replyToId: shared.id });
+    expect(actionTitles(forViewer.value)).toEqual([]);
+
+    const approve = findAction(approverCard, 'Approve');
+    const byRequester = await press(approve, OPERATOR, groupChat(), { replyToId: shared.id });
+    expect(textOf(byRequester.value)).toMatch(/You requested .* yourself/i);
+    expect(actionTitles(byRequester.value)).toEqual([]);
+    const byOtto = await press(approve, OTTO, groupChat(), { replyToId: shared.id });
+    expect(textOf(byOtto.value)).toMatch(/approver/i);
+    expect((await app.store.getApproval(id))!.state).toBe('pending');
+    expect(app.emulator!.state.findDefinition(target)).toBeDefined();
+
+    const before = stub.calls.length;
+    const byApprover = await press(approve, APPROVER, personal(APPROVER), { replyToId: mine.id });
+    expect(byApprover.type).toBe('application/vnd.microsoft.card.adaptive');
+    expect(textOf(byApprover.value)).toMatch(/Approved|Done/);
+    expect(actionTitles(byApprover.value)).toEqual([]);
+    await until(async () => (await app.store.getApproval(id))!.state === 'succeeded', 'the delete to finish');
+    expect(app.emulator!.state.findDefinition(target)).toBeUndefined();
+    // Both cards end showing the outcome, for everyone.
+    for (const [conversationId, activityId] of [
+      [groupChat().conversationId, shared.id],
+      [personal(APPROVER).conversationId, mine.id],
+    ]) {
+      await stub.waitFor((c) => c.kind === 'update' && c.conversationId === conversationId && c.activityId === activityId && /Done/.test(textOf(cardsOf(c)[0])), { from: before });
+    }
+    const final = stub.since(before).filter((c) => c.kind === 'update' && c.activityId === shared.id).pop()!;
+    expect(textOf(cardsOf(final)[0])).toContain('Adam Approver');
+    expect(actionTitles(cardsOf(final)[0])).toEqual([]);
+  });
+
+  it('AV scan: approved from the personal chat, the card follows the machine action to Succeeded', async () => {
+    const mark = stub.calls.length;
+    const { card: ack } = await say(OTTO, `av-scan ${SEED.names.wsFin01} quick --reason "suspicious download"`);
+    const id = approvalIdOf(textOf(ack));
+    expect(textOf(ack)).toContain('the personal chat of Adam Approver, this conversation (to follow it)');
+    const mine = await approvalCardIn(personal(APPROVER).conversationId, id, mark);
+    // The requester follows it on a read-only card in their own chat.
+    const status = await approvalCardIn(personal(OTTO).conversationId, id, mark);
+    expect(actionTitles(cardsOf(status)[0])).toEqual([]);
+    expect(cardsOf(status)[0].refresh).toBeUndefined();
+    const answer = await press(findAction(cardsOf(mine)[0], 'Approve'), APPROVER, personal(APPROVER), { replyToId: mine.id });
+    expect(textOf(answer.value)).toMatch(/Approved/);
+    const progress: string[] = [];
+    for (const card of [mine, status]) {
+      const done = await stub.waitFor((c) => c.kind === 'update' && c.activityId === card.id && /Done/.test(textOf(cardsOf(c)[0])), { from: mark, timeoutMs: 10_000 });
+      expect(textOf(cardsOf(done)[0])).toMatch(/Succeeded/);
+    }
+    for (const c of stub.since(mark)) if (c.kind === 'update' && c.activityId === mine.id) progress.push(textOf(cardsOf(c)[0]));
+    expect(progress.some((t) => /Approved, running/.test(t))).toBe(true);
+    expect((await app.store.getApproval(id))!.state).toBe('succeeded');
+  });
+
+  it('the same Action.Execute delivered twice at once executes once', async () => {
+    const target = D.networkLab;
+    const mark = stub.calls.length;
+    const { card: ack } = await say(OPERATOR, `scans delete ${target} --reason "lab closed"`);
+    const id = approvalIdOf(textOf(ack));
+    const mine = await approvalCardIn(personal(APPROVER).conversationId, id, mark);
+    const approve = findAction(cardsOf(mine)[0], 'Approve');
+    const invokeId = `f:duplicate-${id}`;
+    const [a, b] = await Promise.all([
+      press(approve, APPROVER, personal(APPROVER), { replyToId: mine.id, id: invokeId }),
+      press(approve, APPROVER, personal(APPROVER), { replyToId: mine.id, id: invokeId }),
+    ]);
+    expect([a.statusCode, b.statusCode]).toEqual([200, 200]);
+    const notices = [a, b].filter((r) => textOf(r.value).includes('already received'));
+    expect(notices).toHaveLength(1);
+    await until(async () => (await app.store.getApproval(id))!.state === 'succeeded', 'the delete to finish');
+    const audit = await app.store.listAudit({ approvalId: id });
+    expect(audit.filter((e) => e.event === 'approved')).toHaveLength(1);
+    expect(audit.filter((e) => e.event === 'executing')).toHaveLength(1);
+    // A second, separate click (a new invoke) is refused by the engine: nothing runs twice.
+    const again = await press(approve, APPROVER, personal(APPROVER), { replyToId: mine.id });
+    expect(actionTitles(again.value)).toEqual([]);
+    expect((await app.store.listAudit({ approvalId: id })).filter((e) => e.event === 'executing')).toHaveLength(1);
+  });
+
+  it('approvals here: cards for new requests go to that channel', async () => {
+    const where = channel();
+    const { card } = await say(APPROVER, 'approvals here', where);
+    expect(textOf(card)).toMatch(/posted in this conversation/);
+    const mark = stub.calls.length;
+    const { card: ack } = await say(OPERATOR, `scans delete ${D.networkBranch} --reason "moved to the new scan"`);
+    expect(textOf(ack)).toContain('the channel General of the team Security');
+    const id = approvalIdOf(textOf(ack));
+    await approvalCardIn(where.conversationId, id, mark);
+  });
+});
+
+describe('Teams local mode', () => {
+  it('refuses a non-loopback peer with 401 before botbuilder sees it', async () => {
+    const other = otherLocalAddress();
+    if (!other) return; // no second interface on this machine: the unit test of the check covers it
+    const mark = stub.calls.length;
+    const result = await postActivity(endpoint, messageActivity('help', VIEWER, personal(VIEWER)), { localAddress: other });
+    expect(result.status).toBe(401);
+    expect(stub.since(mark)).toHaveLength(0);
+  });
+
+  it('refuses an activity whose serviceUrl is not on loopback', async () => {
+    const mark = stub.calls.length;
+    const activity = messageActivity('help', VIEWER, { ...personal(VIEWER), serviceUrl: 'https://smba.trafficmanager.net/emea/' });
+    const result = await postActivity(endpoint, activity);
+    expect(result.status).toBe(401);
+    expect(result.body.error).toMatch(/serviceUrl/);
+    expect(stub.since(mark)).toHaveLength(0);
+    expect(teams.localMode).toBe(true);
+  });
+
+  it('answers 400 for a body that is not an activity, 413 for an oversized one', async () => {
+    expect((await postActivity(endpoint, null, { rawBody: '{not json' })).status).toBe(400);
+    expect((await postActivity(endpoint, null, { rawBody: JSON.stringify({ text: 'x'.repeat(300 * 1024) }) })).status).toBe(413);
+  });
+});
+
+describe('Teams cards', () => {
+  it('every card the bot sent or answered with is a valid Adaptive Card 1.5', () => {
+    const cards = [...stub.cards(), ...answeredCards];
+    expect(cards.length).toBeGreaterThan(20);
+    for (const card of cards) expectValidCard(card);
+  });
+});
