@@ -1,5 +1,8 @@
 /** Validates JSON against a draft-04 schema (the Teams manifest schema) with ajv. */
-import Ajv from 'ajv-draft-04';
+import AjvModule from 'ajv-draft-04';
+
+// ajv-draft-04 is CommonJS with a default export; under NodeNext it arrives as the module object.
+const Ajv = AjvModule.default;
 
 export interface SchemaError {
   path: string;
