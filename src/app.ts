@@ -58,6 +58,29 @@ function rolePolicy(config: Config): RolePolicy {
   });
 }
 
+/**
+ * MDE reachability for /healthz, which anyone can call: one probe at a time, its answer
+ * kept for 30 s, so health checks cannot eat the MDE call budget. Details go to the log.
+ */
+function healthProbe(probe: () => Promise<unknown>, log: Logger): () => Promise<boolean> {
+  let last: { at: number; ok: boolean } | undefined;
+  let running: Promise<boolean> | undefined;
+  return () => {
+    if (last && Date.now() - last.at < 30_000) return Promise.resolve(last.ok);
+    running ??= probe()
+      .then(
+        () => true,
+        (error: Error) => (log.warn({ err: error.message }, 'health: MDE failing'), false),
+      )
+      .then((ok) => {
+        last = { at: Date.now(), ok };
+        running = undefined;
+        return ok;
+      });
+    return running;
+  };
+}
+
 export async function startApp(options: AppOptions = {}): Promise<App> {
   const config = loadConfig(options.env ?? process.env);
   const log = options.log ?? createLogger(config.env.LOG_LEVEL);
@@ -83,32 +106,18 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
     await engine.start();
     cleanup.unshift(() => engine.stop());
 
-    let lastMdeCheck: { at: number; ok: boolean; detail: string } | undefined;
+    const mdeHealth = healthProbe(() => mde.api.listScanAgents(), log);
     const server = await startHttpServer({
       host: config.host,
       port: options.port ?? config.port,
       adapters,
       log,
       health: async () => {
-        const checks: Record<string, string> = {};
-        let ok = true;
-        try {
-          await store.ping();
-          checks.store = 'ok';
-        } catch (error) {
-          ok = false;
-          checks.store = `failing: ${(error as Error).message}`;
-        }
-        if (!lastMdeCheck || Date.now() - lastMdeCheck.at > 30_000) {
-          try {
-            await mde.api.listScanAgents();
-            lastMdeCheck = { at: Date.now(), ok: true, detail: 'ok' };
-          } catch (error) {
-            lastMdeCheck = { at: Date.now(), ok: false, detail: `failing: ${(error as Error).message}` };
-          }
-        }
-        checks.mde = lastMdeCheck.detail;
-        return { ok: ok && lastMdeCheck.ok, checks };
+        const [storeOk, mdeOk] = await Promise.all([
+          store.ping().then(() => true, (error: Error) => (log.warn({ err: error.message }, 'health: store failing'), false)),
+          mdeHealth(),
+        ]);
+        return { ok: storeOk && mdeOk, checks: { store: storeOk ? 'ok' : 'failing', mde: mdeOk ? 'ok' : 'failing' } };
       },
     });
     cleanup.unshift(() => server.close());

@@ -1,6 +1,7 @@
 /** The start-up banner: what runs where, which mode, which users, how to talk to it. */
 import type { App } from './app.js';
 import { DEMO_USERS } from './demo.js';
+import { redactUrl } from './store/index.js';
 
 export function banner(app: App): string {
   const { config } = app;
@@ -22,7 +23,7 @@ export function banner(app: App): string {
   }
   const slack = app.adapters.find((a) => a.name === 'slack');
   lines.push(`  Slack           ${slack ? (config.env.SLACK_APP_TOKEN ? 'Socket Mode' : `${app.url}/slack/events`) : 'off (set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET)'}`);
-  lines.push(`  Store           ${config.env.STORE_URL}`);
+  lines.push(`  Store           ${redactUrl(config.env.STORE_URL)}`);
   lines.push(`  Approval TTL    ${config.env.APPROVAL_TTL_MINUTES} min`);
   if (config.demo) {
     lines.push('');

@@ -4,27 +4,22 @@ import type { Logger } from 'pino';
 
 const LEVELS: readonly LogLevel[] = [LogLevel.DEBUG, LogLevel.INFO, LogLevel.WARN, LogLevel.ERROR];
 
-function text(msg: unknown[]): string {
-  return msg.map((m) => (m instanceof Error ? m.message : typeof m === 'string' ? m : safeJson(m))).join(' ');
-}
-
-function safeJson(value: unknown): string {
-  try {
-    return JSON.stringify(value);
-  } catch {
-    return String(value);
-  }
+/** Strings become the message; objects stay objects, so pino's redaction paths apply to them. */
+function entry(msg: unknown[]): [Record<string, unknown>, string] {
+  const text = msg.map((m) => (m instanceof Error ? m.message : typeof m === 'string' ? m : '')).filter(Boolean).join(' ');
+  const detail = msg.filter((m) => m !== null && typeof m === 'object' && !(m instanceof Error));
+  return [detail.length ? { detail } : {}, text];
 }
 
 export function boltLogger(log: Logger): BoltLogger {
   let level: LogLevel = LogLevel.INFO;
   const enabled = (l: LogLevel) => LEVELS.indexOf(l) >= LEVELS.indexOf(level);
   return {
-    // Bolt's debug output can include request bodies: it stays at pino's trace level.
-    debug: (...msg: unknown[]) => enabled(LogLevel.DEBUG) && log.trace(text(msg)),
-    info: (...msg: unknown[]) => enabled(LogLevel.INFO) && log.info(text(msg)),
-    warn: (...msg: unknown[]) => enabled(LogLevel.WARN) && log.warn(text(msg)),
-    error: (...msg: unknown[]) => enabled(LogLevel.ERROR) && log.error(text(msg)),
+    // Bolt's debug output includes raw request bodies (modal submissions carry secrets): never logged.
+    debug: () => undefined,
+    info: (...msg: unknown[]) => enabled(LogLevel.INFO) && log.info(...entry(msg)),
+    warn: (...msg: unknown[]) => enabled(LogLevel.WARN) && log.warn(...entry(msg)),
+    error: (...msg: unknown[]) => enabled(LogLevel.ERROR) && log.error(...entry(msg)),
     setLevel: (l: LogLevel) => {
       level = l;
     },

@@ -229,6 +229,9 @@ export function createEngine(deps: EngineDeps): RunningEngine {
 
     async handleForm(actor: Actor, origin: Origin, submission: FormSubmission): Promise<FormOutcome> {
       const agents = () => deps.mde.listScanAgents();
+      // Checked before anything is read from MDE for the re-rendered form.
+      const allowed = authorize(deps.policy, actor.id, submission.kind === 'create' ? { kind: 'scans.createForm' } : { kind: 'scans.updateForm', id: submission.definitionId ?? '-' });
+      if (!allowed.ok) return { ok: true, reply: errorReply(allowed.message) };
       try {
         if (submission.kind === 'create') {
           const parsed = parseCreateSubmission(submission.values);

@@ -104,6 +104,8 @@ export async function executeApproved(
   const comment = `${op.reason} (mde-chatops approval ${context.approvalId}: requested by ${context.requester}, approved by ${context.approver})`;
   const outcome = await mde.runAntivirusScan(op.machine, { Comment: comment.slice(0, 1000), ScanType: op.scanType });
   if (outcome.kind === 'started') return { done: false, action: outcome.action, text: `${op.scanType} scan requested: Pending.` };
-  if (outcome.action) return { done: false, action: outcome.action, text: `${outcome.message} Following the running scan: ${outcome.action.status}.` };
-  return { done: true, ok: true, text: `${outcome.message} No second scan was started.` };
+  // Not a failure of the bot: the device is being scanned. The running scan belongs to
+  // whoever started it, so it is not followed here (it may be followed by another request).
+  const running = outcome.action ? ` (machine action ${outcome.action.id}, ${outcome.action.status})` : '';
+  return { done: true, ok: true, text: `${outcome.message}${running} No second scan was started.` };
 }

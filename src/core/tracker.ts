@@ -5,6 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { MdeApi } from '../mde/api.js';
+import { isMdeError } from '../mde/errors.js';
 import { isFinalActionStatus, type MachineAction } from '../mde/entities.js';
 import type { ApprovalRecord, Store } from '../store/types.js';
 import type { ApprovalService } from './approvals.js';
@@ -66,6 +67,11 @@ export function createTracker(deps: TrackerDeps) {
           await record(approvalId, action);
         }
       } catch (error) {
+        if (isMdeError(error, 'not_found')) {
+          await record(approvalId, { ...first, status: 'Failed', errorHResult: null });
+          deps.log?.warn({ approvalId, actionId: first.id }, 'the machine action is gone from MDE; stopped following it');
+          return;
+        }
         failures += 1;
         deps.log?.warn({ approvalId, actionId: first.id, err: (error as Error).message }, 'could not read the machine action; will retry');
       }

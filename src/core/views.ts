@@ -225,8 +225,15 @@ export function approvalList(records: ApprovalRecord[], all: boolean): Reply {
       { type: 'heading', text: heading },
       {
         type: 'table',
-        columns: ['Id', 'State', 'What', 'Requested by', 'Reason', all ? 'Decided' : 'Expires'],
-        rows: records.map((r) => [r.id, r.state, truncate(r.summary, 80), principal(r.requester), truncate(r.reason, 60), all ? decidedText(r) : when(r.expiresAt)]),
+        columns: ['Id', 'State', 'What', 'Requested by', 'Reason', ...(all ? ['Decided', 'Outcome'] : ['Expires'])],
+        rows: records.map((r) => [
+          r.id,
+          r.state,
+          truncate(r.summary, 80),
+          principal(r.requester),
+          truncate(r.reason, 60),
+          ...(all ? [decidedText(r), truncate(outcomeOf(r)?.text ?? '—', 120)] : [when(r.expiresAt)]),
+        ]),
       },
       ...(all ? [] : [{ type: 'text' as const, text: 'Decide with `approve <id>` or `reject <id> --reason "…"`, or the buttons on the card.' }]),
     ],

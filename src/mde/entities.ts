@@ -94,7 +94,9 @@ export const ScanDefinitionSchema = tolerantObject({
   targetType: targetTypeRead,
   scannerAgent: ScannerAgentRefSchema.nullish().transform((v) => v ?? null),
   latestScan: LatestScanSchema.nullish().transform((v) => v ?? null),
-}).transform(({ scanAuthenticationParams: _secret, ...rest }: Record<string, unknown>) => rest as ScanDefinitionFields);
+  // Listed only so that any casing of the key is matched and then dropped below.
+  scanAuthenticationParams: z.unknown(),
+}).transform(({ scanAuthenticationParams: _secret, ...rest }) => rest as ScanDefinitionFields);
 
 type ScanDefinitionFields = {
   id: string;

@@ -70,13 +70,13 @@ export function createHttp(options: HttpOptions) {
     return url;
   }
 
+  /** The token is read once the limiter lets the call go: a call can wait long enough for it to expire. */
   async function attempt(spec: CallSpec<z.ZodType>, url: URL): Promise<Response> {
-    const token = await options.tokens.getToken();
-    return options.limiter.schedule(() =>
+    return options.limiter.schedule(async () =>
       fetch(url, {
         method: spec.method,
         headers: {
-          authorization: `Bearer ${token}`,
+          authorization: `Bearer ${await options.tokens.getToken()}`,
           accept: 'application/json',
           ...(spec.body === undefined ? {} : { 'content-type': 'application/json' }),
         },
@@ -121,7 +121,7 @@ export function createHttp(options: HttpOptions) {
 
       if (response.status >= 500) {
         failures += 1;
-        const retryable = spec.idempotent || response.status === 503;
+        const retryable = spec.idempotent;
         const body = await readError(response);
         if (failures < retry.failureAttempts && retryable) {
           options.log?.warn({ call: what, status: response.status, attempt: failures }, 'MDE failed; retrying');

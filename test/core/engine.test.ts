@@ -134,6 +134,24 @@ describe('approvals', () => {
     expect(JSON.stringify(record?.result)).toContain('Failed');
   });
 
+  it('reports a scan already running on the device as such, not as a failure', async () => {
+    h.emulator.state.actionTimings = { pendingMs: 5000, inProgressMs: 5000 };
+    try {
+      const first = approvalIdIn(await run('operator', 'av-scan ws-dev-01.contoso.local quick --reason one'));
+      const second = approvalIdIn(await run('operator2', 'av-scan ws-dev-01.contoso.local full --reason two'));
+      await run('approver', `approve ${first}`);
+      await new Promise((r) => setTimeout(r, 100));
+      await run('approver', `approve ${second}`);
+      await new Promise((r) => setTimeout(r, 200));
+      const record = await h.approvals.get(second);
+      expect(record?.state).toBe('succeeded');
+      expect(JSON.stringify(record?.result)).toContain('A scan is already running on this device.');
+    } finally {
+      h.emulator.state.actionTimings = { pendingMs: 60, inProgressMs: 60 };
+      await h.engine.idle();
+    }
+  });
+
   it('refuses an AV scan on a device MDE cannot scan, before asking anyone', async () => {
     const reply = await run('operator', 'av-scan lnx-web-01.contoso.local quick --reason x');
     expect(textOf(reply)).toContain('Windows 10');

@@ -77,7 +77,15 @@ describe('scan definitions', () => {
     const error = await client.updateDefinition('00000000-0000-0000-0000-000000000000', { isActive: true }).catch((e) => e);
     expect(error).toBeInstanceOf(MdeError);
     expect(error.kind).toBe('not_found');
-    await expect(client.deleteDefinitions(['no-such-definition'])).rejects.toMatchObject({ kind: 'not_found' });
+    const existing = [...emulator.state.definitions.keys()][0]!;
+    await expect(client.deleteDefinitions([existing, 'no-such-definition'])).rejects.toMatchObject({ kind: 'not_found' });
+    expect(emulator.state.definitions.has(existing)).toBe(true);
+  });
+
+  it('treats a delete whose definitions are already gone as done (a retry after an unclear failure)', async () => {
+    const created = await client.createDefinition(newDefinition(await anAgent(), 'deleted twice'));
+    await client.deleteDefinitions([created.id]);
+    await expect(client.deleteDefinitions([created.id])).resolves.toBeUndefined();
   });
 
   it('reads scan history for several definitions in one call', async () => {
