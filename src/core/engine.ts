@@ -145,8 +145,8 @@ export function createEngine(deps: EngineDeps): RunningEngine {
       const form = createFormSpec({ agents: await deps.mde.listScanAgents(), scanType });
       return { visibility: 'private', blocks: [{ type: 'form', form }], summary: form.title };
     }
-    const definition = findDefinition(await deps.mde.listDefinitions(), definitionId ?? '');
-    const form = updateFormSpec({ definition });
+    const [definitions, agents] = await Promise.all([deps.mde.listDefinitions(), deps.mde.listScanAgents()]);
+    const form = updateFormSpec({ definition: findDefinition(definitions, definitionId ?? ''), agents });
     return { visibility: 'private', blocks: [{ type: 'form', form }], summary: form.title };
   }
 
@@ -243,7 +243,7 @@ export function createEngine(deps: EngineDeps): RunningEngine {
         const current = findDefinition(await deps.mde.listDefinitions(), submission.definitionId ?? '');
         const parsed = parseUpdateSubmission(current.id, submission.values, current);
         if (!parsed.ok) {
-          return { ok: false, errors: parsed.errors, message: parsed.message, form: updateFormSpec({ definition: current, values: stringValues(submission.values), errors: parsed.errors }) };
+          return { ok: false, errors: parsed.errors, message: parsed.message, form: updateFormSpec({ definition: current, agents: await agents(), values: stringValues(submission.values), errors: parsed.errors }) };
         }
         return { ok: true, reply: await safely(() => run(actor, origin, parsed.operation)) };
       } catch (error) {

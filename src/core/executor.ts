@@ -58,7 +58,10 @@ export async function updateDefinition(mde: MdeApi, op: OperationOf<'scans.updat
   const [current] = await resolveDefinitions(mde, [op.id]);
   if (!current) throw new UserError(`No scan definition has the id ${op.id}.`);
   const targetType = op.targetType ?? current.targetType ?? 'Ip';
+  const agent = op.agent === undefined ? undefined : await resolveAgent(mde, op.agent);
   const body = {
+    ...(agent ? { scannerAgent: { machineId: agent.machineId } } : {}),
+    ...(op.auth ? { scanAuthenticationParams: op.auth } : {}),
     ...(op.name !== undefined ? { scanName: op.name } : {}),
     ...(op.active !== undefined ? { isActive: op.active } : {}),
     ...(op.intervalHours !== undefined ? { intervalInHours: op.intervalHours } : {}),

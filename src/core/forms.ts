@@ -265,8 +265,27 @@ export function createFormSpec(input: FormInput & { agents: ScanAgent[]; scanTyp
   return { kind: 'create', title: 'New authenticated scan', fields: render(defs, input), submitLabel: 'Create', ...(error ? { error } : {}) };
 }
 
-/** The update form: name, targets, target type, interval and active, prefilled; credentials are kept. */
-export function updateFormSpec(input: FormInput & { definition: ScanDefinition }): FormSpec {
+/** Credential fields of one scan type, shown only when the user chooses to replace them. */
+function replacementCredentialFields(scanType: ScanType): FieldDef[] {
+  const other = scanType === 'Windows' ? 'Network' : 'Windows';
+  const relevant = CREDENTIAL_FIELDS.filter((f) => !(f.showWhen?.field === 'scanType' && f.showWhen.values.includes(other)))
+    .filter((f) => (scanType === 'Windows' ? !SNMP_ONLY.has(f.name) : f.name !== 'domain'));
+  return relevant.map((f) => (f.showWhen === undefined || f.showWhen.field === 'scanType' ? { ...f, showWhen: when('credentials', 'replace') } : f));
+}
+const SNMP_ONLY = new Set(['communityString', 'authProtocol', 'authPassword', 'privProtocol', 'privPassword']);
+
+const CREDENTIALS_CHOICE: FieldDef = {
+  name: 'credentials',
+  label: 'Credentials',
+  kind: 'choice',
+  required: false,
+  options: opts(['keep', 'Keep the current credentials'], ['replace', 'Replace them']),
+  default: 'keep',
+  hint: 'Defender never returns stored credentials; replace them to rotate a password or change the account.',
+};
+
+/** The update form: the definition's fields prefilled, its scanner agent, and optionally new credentials. */
+export function updateFormSpec(input: FormInput & { definition: ScanDefinition; agents?: ScanAgent[] }): FormSpec {
   const d = input.definition;
   const current: Record<string, string | undefined> = {
     scanName: d.scanName ?? undefined,
@@ -274,8 +293,11 @@ export function updateFormSpec(input: FormInput & { definition: ScanDefinition }
     targetType: d.targetType ?? undefined,
     intervalInHours: d.intervalInHours === null ? undefined : String(d.intervalInHours),
     active: d.isActive === null ? undefined : String(d.isActive),
+    agent: d.scannerAgent?.machineId?.toLowerCase() ?? undefined,
   };
-  const defs = DEFINITION_FIELDS.map((f) => ({ ...f, default: current[f.name] ?? f.default }));
+  const agents = input.agents ? [{ ...agentField(input.agents), required: false }] : [];
+  const credentials = d.scanType ? [CREDENTIALS_CHOICE, ...replacementCredentialFields(d.scanType)] : [];
+  const defs = [...DEFINITION_FIELDS, ...agents, ...credentials].map((f) => ({ ...f, default: current[f.name] ?? f.default }));
   return {
     kind: 'update',
     title: 'Update scan',
@@ -557,6 +579,23 @@ export function updateSubmissionSchema(definitionId: string, current?: ScanDefin
     }
     if (intervalHours !== undefined && intervalHours !== current?.intervalInHours) op.intervalHours = intervalHours;
     if (active !== current?.isActive) op.active = active;
+    const agentText = r.text('agent');
+    if (agentText !== undefined && agentText.toLowerCase() !== current?.scannerAgent?.machineId?.toLowerCase()) {
+      const agent = machineIdSchema.safeParse(agentText).data;
+      if (agent === undefined) r.fail('agent', 'the scanner agent must be a machine id (40 hexadecimal characters)');
+      else op.agent = agent;
+    }
+    if (r.choice('credentials', ['keep', 'replace'] as const, 'keep') === 'replace') {
+      if (!current?.scanType) r.fail('credentials', 'the scan type of this definition is not known, so its credentials cannot be replaced');
+      else {
+        const built = buildAuth(r, current.scanType);
+        if (built !== undefined) {
+          const parsed = authParamsSchema.safeParse(withoutUndefined(built));
+          if (parsed.success) op.auth = parsed.data;
+          else for (const issue of parsed.error.issues) r.fail(formFieldForPath(['scanAuthenticationParams', ...issue.path], current.scanType) ?? '', issue.message);
+        }
+      }
+    }
     if (r.failed) return z.NEVER;
     if (Object.keys(op).length === 2) return r.fail('', 'nothing to change: edit at least one field') ?? z.NEVER;
     return finish(r, op, 'scans.update');

@@ -48,6 +48,10 @@ export const operationSchema = z.discriminatedUnion('kind', [
     targetType: z.enum(TARGET_TYPES).optional(),
     intervalHours: z.number().int().positive().optional(),
     active: z.boolean().optional(),
+    /** A new scanner agent (machine id or name). Only forms set it, as they set `auth`. */
+    agent: z.string().min(1).optional(),
+    /** Replacement credentials, from the update form only. */
+    auth: authParamsSchema.optional(),
   }),
   z.strictObject({ kind: z.literal('scans.delete'), ids: z.array(z.string().min(1)).min(1), reason }),
   z.strictObject({

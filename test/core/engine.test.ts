@@ -79,6 +79,22 @@ describe('writes', () => {
     expect(textOf(await run('operator', `scans enable ${def.id}`))).toContain('Enabled');
   });
 
+  it('rotates credentials and moves the scanner agent through the update form', async () => {
+    const id = SEED.definitions.networkCore;
+    const form = await h.engine.handleButton(USERS.operator, ORIGIN, { type: 'form', form: 'update', definitionId: id });
+    expect(form.blocks[0]?.type === 'form' && form.blocks[0].form.fields.some((f) => f.name === 'credentials')).toBe(true);
+    const outcome = await h.engine.handleForm(USERS.operator, ORIGIN, {
+      kind: 'update',
+      definitionId: id,
+      values: { scanName: 'Core switches', target: '10.0.0.1,10.0.0.2,10.0.0.3', targetType: 'Ip', intervalInHours: '4', active: 'true', agent: SEED.agents.lab, credentials: 'replace', snmpType: 'AuthNoPriv', username: 'snmp-v3', authProtocol: 'SHA1', authPassword: 'rotated-Pa55' },
+    });
+    expect(outcome.ok).toBe(true);
+    const stored = h.emulator.state.definitions.get(id)!;
+    expect(stored.scannerAgentMachineId).toBe(SEED.agents.lab);
+    expect(stored.credentials).toMatchObject({ type: 'AuthNoPriv', username: 'snmp-v3', authPassword: 'rotated-Pa55' });
+    expect(JSON.stringify(outcome)).not.toContain('rotated-Pa55');
+  });
+
   it('reports MDE and resolution errors clearly', async () => {
     const noAgent = await run('operator', 'scans create windows --name X --target 10.0.0.1 --interval 1 --agent nowhere --username u --domain d');
     expect(textOf(noAgent)).toContain('No scanner agent is called \\"nowhere\\"');

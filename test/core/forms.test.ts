@@ -159,19 +159,47 @@ describe('createFormSpec', () => {
 });
 
 describe('updateFormSpec', () => {
-  it('is prefilled from the definition, without credential fields', () => {
-    const form = updateFormSpec({ definition: { ...definition, isActive: false, targetType: 'Hostname', target: 'a.contoso.com' } });
+  it('is prefilled from the definition, with its agent and the credentials kept unless replaced', () => {
+    const form = updateFormSpec({ definition: { ...definition, isActive: false, targetType: 'Hostname', target: 'a.contoso.com', scannerAgent: { machineId: agents[0]!.machineId } as ScanDefinition['scannerAgent'] }, agents });
     expect(form).toMatchObject({ kind: 'update', definitionId: definition.id });
-    expect(form.fields.map((f) => [f.name, f.value])).toEqual([
+    expect(form.fields.slice(0, 7).map((f) => [f.name, f.value])).toEqual([
       ['scanName', 'Weekly servers'],
       ['target', 'a.contoso.com'],
       ['targetType', 'Hostname'],
       ['intervalInHours', '24'],
       ['active', 'false'],
+      ['agent', agents[0]!.machineId.toLowerCase()],
+      ['credentials', 'keep'],
     ]);
+    // A Windows definition gets the Windows credential fields only, shown when replacing.
+    const names = form.fields.map((f) => f.name);
+    expect(names).toEqual(expect.arrayContaining(['windowsAuthType', 'windowsCredential', 'username', 'domain', 'keyVaultUrl']));
+    expect(names).not.toContain('communityString');
+    expect(isFieldShown(form, 'domain', { credentials: 'keep' })).toBe(false);
+    expect(isFieldShown(form, 'domain', { credentials: 'replace' })).toBe(true);
+    expect(form.fields.filter((f) => f.kind === 'secret').every((f) => f.value === undefined)).toBe(true);
     const again = updateFormSpec({ definition, values: { scanName: 'New', intervalInHours: '0', active: 'true' }, errors: { intervalInHours: 'too small' } });
     expect(field(again, 'scanName').value).toBe('New');
     expect(field(again, 'intervalInHours')).toMatchObject({ value: '0', error: 'too small' });
+  });
+});
+
+describe('parseUpdateSubmission: agent and credentials', () => {
+  const current: ScanDefinition = { ...definition, scanType: 'Network', scannerAgent: { machineId: agents[0]!.machineId } as ScanDefinition['scannerAgent'] };
+
+  it('changes the agent and replaces the credentials only when asked', () => {
+    const kept = parseUpdateSubmission(current.id, { agent: agents[1]!.machineId, credentials: 'keep', communityString: 'ignored' }, current);
+    expect(kept).toEqual({ ok: true, operation: { kind: 'scans.update', id: current.id, agent: agents[1]!.machineId.toLowerCase(), active: false } });
+    const replaced = parseUpdateSubmission(current.id, { active: 'true', credentials: 'replace', snmpType: 'CommunityString', communityString: 'n3w-c0mmunity' }, current);
+    expect(replaced.ok && replaced.operation.auth).toEqual({ '@odata.type': SNMP_AUTH_ODATA, type: 'CommunityString', communityString: 'n3w-c0mmunity' });
+  });
+
+  it('puts a missing replacement secret beside its field, without echoing other secrets', () => {
+    const bad = parseUpdateSubmission(current.id, { active: 'true', credentials: 'replace', snmpType: 'AuthPriv', username: 'u', authPassword: 'Secr3tValue!', privProtocol: 'AES' }, current);
+    expect(bad.ok).toBe(false);
+    if (bad.ok) return;
+    expect(Object.keys(bad.errors)).toContain('privPassword');
+    expect(JSON.stringify(bad)).not.toContain('Secr3tValue!');
   });
 });
 
