@@ -5,6 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
+import type { MsalTokenOptions } from './mde/token.js';
 
 const blankToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
 const optionalText = z.preprocess(blankToUndefined, z.string().trim().optional());
@@ -55,17 +56,7 @@ export type Env = z.output<typeof envSchema>;
 
 export type MdeConfig =
   | { mode: 'demo'; rate: { perMinute: number; perHour: number } }
-  | {
-      mode: 'live';
-      apiUrl: string;
-      tenantId: string;
-      clientId: string;
-      clientSecret?: string;
-      certificatePath?: string;
-      authorityHost: string;
-      scope: string;
-      rate: { perMinute: number; perHour: number };
-    };
+  | ({ mode: 'live'; apiUrl: string; rate: { perMinute: number; perHour: number } } & MsalTokenOptions);
 
 export interface Config {
   env: Env;

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSlackAdapter, slackConfigFromEnv } from '../../adapters/slack/index.js';
 import { ACTION_PATTERN, decodeAction } from '../../adapters/slack/render.js';
+import { addPagingProbes } from '../helpers/emulator.js';
 import { startApp, type App } from '../../src/app.js';
 import { createLogger } from '../../src/log.js';
 import { DEMO_USERS } from '../../src/demo.js';
@@ -57,11 +58,7 @@ beforeAll(async () => {
     },
   });
   events = `${app.url}/slack/events`;
-  // Enough definitions for two pages of `scans list --search "Paging probe"`.
-  const template = app.emulator!.state.findDefinition(D.windowsHr)!;
-  for (let i = 0; i < 12; i += 1) {
-    app.emulator!.state.putDefinition({ ...template, id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, scanName: `Paging probe ${i}` });
-  }
+  addPagingProbes(app.emulator!);
 }, 30_000);
 
 afterAll(async () => {

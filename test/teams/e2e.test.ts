@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTeamsAdapter, type TeamsHttpAdapter } from '../../adapters/teams/index.js';
+import { addPagingProbes } from '../helpers/emulator.js';
 import { startApp, type App } from '../../src/app.js';
 import { hasRole } from '../../src/core/roles.js';
 import { DEMO_USERS } from '../../src/demo.js';
@@ -55,11 +56,7 @@ beforeAll(async () => {
     },
   });
   endpoint = `${app.url}/api/messages`;
-  // Enough definitions for two pages of `scans list`.
-  const template = app.emulator!.state.findDefinition(D.windowsHr)!;
-  for (let i = 0; i < 12; i += 1) {
-    app.emulator!.state.putDefinition({ ...template, id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, scanName: `Paging probe ${i}` });
-  }
+  addPagingProbes(app.emulator!);
 }, 30_000);
 
 afterAll(async () => {
