@@ -1,0 +1,212 @@
+/**
+ * The first-run flow in a real browser: the bot in demo mode, two Microsoft 365 Agents
+ * Playgrounds (Olivia Operator, Adam Approver; `scripts/playground.ts`), headless
+ * Chromium driven by playwright-core. The approver says hello (so the bot learns their
+ * chat), the operator lists definitions and asks to delete one, the approval card reaches
+ * the approver's window, Approve is pressed, both windows show the outcome and the
+ * definition is gone from the emulator.
+ *
+ * Needs Debian's Chromium at /usr/bin/chromium (`.ci/run` installs it); skipped without
+ * it, unless BROWSER_TEST=required (set by `.ci/run`). Nothing leaves the machine: every
+ * request to a host other than localhost / 127.0.0.1 is aborted (the page's web fonts and
+ * script CDN included; it works without them). Screenshots of each step go to
+ * test/artifacts/playground/.
+ */
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startPlaygrounds, type Playgrounds } from '../../scripts/playground.js';
+import { startApp, type App } from '../../src/app.js';
+import { SEED } from '../../src/emulator/seed.js';
+
+/** Debian's Chromium; CHROMIUM_PATH overrides it (another build, or to check the skip). */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const ARTIFACTS = fileURLToPath(new URL('../artifacts/playground', import.meta.url));
+
+const COMPOSE = 'div[role="textbox"][data-lexical-editor="true"]';
+const BOT_MSG = '.fai-OutputCard';
+const CARD = '.ac-adaptiveCard';
+const TEXT_BLOCK = '.ac-textBlock';
+
+/** Bounded waits: generous for a loaded 2-core machine, short enough to fail clearly. */
+const PAGE_READY_MS = 30_000;
+const REPLY_MS = 20_000;
+
+const haveChromium = existsSync(CHROMIUM);
+
+if (!haveChromium) {
+  const reason = `${CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium) or run .ci/run`;
+  if (process.env.BROWSER_TEST === 'required') {
+    it('playground browser flow', () => {
+      throw new Error(`BROWSER_TEST=required but ${reason}`);
+    });
+  } else {
+    process.stderr.write(`[browser test] skipped: ${reason}\n`);
+    it.skip(`playground browser flow (skipped: ${reason})`, () => undefined);
+  }
+} else {
+  describe('Agents Playground in Chromium (demo mode, two users)', () => {
+    let app: App | undefined;
+    let playgrounds: Playgrounds | undefined;
+    let browser: Browser | undefined;
+    let context: BrowserContext | undefined;
+    let operator: Page;
+    let approver: Page;
+    const blocked = new Set<string>();
+    const pageErrors: string[] = [];
+    let shot = 0;
+
+    async function screenshot(page: Page, name: string): Promise<void> {
+      shot += 1;
+      await page.screenshot({ path: resolve(ARTIFACTS, `${String(shot).padStart(2, '0')}-${name}.png`), fullPage: true }).catch(() => undefined);
+    }
+
+    /** Runs one step; on failure saves both windows and names the step in the error. */
+    async function step(name: string, fn: () => Promise<void>): Promise<void> {
+      try {
+        await fn();
+      } catch (error) {
+        for (const [who, page] of [['operator', operator], ['approver', approver]] as const) {
+          if (page) await screenshot(page, `FAILED-${name}-${who}`);
+        }
+        const extra = pageErrors.length ? `\nPage errors: ${pageErrors.join(' | ')}` : '';
+        throw new Error(`step "${name}" failed: ${(error as Error).message}${extra}`, { cause: error });
+      }
+    }
+
+    async function openChat(url: string): Promise<Page> {
+      const page = await context!.newPage();
+      page.on('pageerror', (e) => pageErrors.push(`${url}: ${e.message}`));
+      await page.goto(url, { waitUntil: 'domcontentloaded', timeout: PAGE_READY_MS });
+      await page.locator(COMPOSE).waitFor({ state: 'visible', timeout: PAGE_READY_MS });
+      return page;
+    }
+
+    async function send(page: Page, text: string): Promise<void> {
+      const box = page.locator(COMPOSE);
+      await box.click();
+      await page.keyboard.type(text);
+      await page.keyboard.press('Enter');
+    }
+
+    /** The bot's message (bubble or card) in the chat pane whose text matches. */
+    const botMessage = (page: Page, text: string | RegExp): Locator => page.locator(BOT_MSG, { hasText: text }).last();
+
+    beforeAll(async () => {
+      rmSync(ARTIFACTS, { recursive: true, force: true });
+      mkdirSync(ARTIFACTS, { recursive: true });
+      app = await startApp({
+        env: { STORE_URL: 'sqlite::memory:', LOG_LEVEL: 'warn' },
+        port: 0,
+        emulator: { actionTimings: { pendingMs: 300, inProgressMs: 300 } },
+      });
+      const [operatorPort, approverPort] = await freePorts(2);
+      playgrounds = await startPlaygrounds({
+        botUrl: app.url,
+        ports: { operator: operatorPort, approver: approverPort },
+        logDir: ARTIFACTS,
+        readyTimeoutMs: 45_000,
+      });
+      browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+        timeout: 30_000,
+      });
+      context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+      await context.route('**/*', (route) => {
+        const { protocol, hostname } = new URL(route.request().url());
+        const local = hostname === 'localhost' || hostname === '127.0.0.1';
+        if (local || protocol === 'data:' || protocol === 'blob:') return route.continue();
+        blocked.add(hostname);
+        return route.abort();
+      });
+    }, 120_000);
+
+    afterAll(async () => {
+      await context?.close().catch(() => undefined);
+      await browser?.close().catch(() => undefined);
+      await playgrounds?.stop().catch(() => undefined);
+      await app?.close().catch(() => undefined);
+    }, 60_000);
+
+    it('the approver says hello, the operator asks to delete a definition, the approver approves, both see it done', async () => {
+      const target = SEED.definitions.networkPrinters;
+      expect(app!.emulator!.state.definitions.has(target)).toBe(true);
+
+      await step('open windows', async () => {
+        approver = await openChat(playgrounds!.urls.approver);
+        operator = await openChat(playgrounds!.urls.operator);
+        await screenshot(approver, 'approver-open');
+        await screenshot(operator, 'operator-open');
+      });
+
+      await step('approver says hello', async () => {
+        await send(approver, 'hello');
+        // Any answer means the bot has seen (and stored) the approver's personal chat.
+        await botMessage(approver, /unknown command "hello"/i).waitFor({ timeout: REPLY_MS });
+        await screenshot(approver, 'approver-hello');
+      });
+
+      await step('operator lists definitions', async () => {
+        await send(operator, 'scans list');
+        const list = operator.locator(CARD, { hasText: 'Core switches' }).last();
+        await list.waitFor({ timeout: REPLY_MS });
+        await expect(list.textContent()).resolves.toContain('Printers floor 5');
+        await screenshot(operator, 'operator-scans-list');
+      });
+
+      await step('operator requests the delete', async () => {
+        await send(operator, `scans delete ${target} --reason test`);
+        // The operator's chat gets a card that follows the request (and word of where it went).
+        await operator.locator(CARD, { hasText: target }).filter({ hasText: 'Waiting for an approver' }).last().waitFor({ timeout: REPLY_MS });
+        await screenshot(operator, 'operator-requested');
+      });
+
+      const approverCard = approver.locator(CARD, { hasText: target }).last();
+      await step('approval card reaches the approver', async () => {
+        await approverCard.locator('button[aria-label="Approve"]').waitFor({ timeout: REPLY_MS });
+        await expect(approverCard.textContent()).resolves.toContain('Olivia Operator');
+        await screenshot(approver, 'approver-card');
+      });
+
+      await step('approver presses Approve', async () => {
+        await approverCard.locator('button[aria-label="Approve"]').click();
+        await approverCard.locator(TEXT_BLOCK, { hasText: /^Deleted 1 scan definition/ }).waitFor({ timeout: REPLY_MS });
+        await approverCard.locator(TEXT_BLOCK, { hasText: /^Done$/ }).first().waitFor({ timeout: REPLY_MS });
+        expect(await approverCard.locator('button[aria-label="Approve"]').count()).toBe(0);
+        await expect(approverCard.textContent()).resolves.toContain('Adam Approver');
+        await screenshot(approver, 'approver-done');
+      });
+
+      await step('operator sees the outcome', async () => {
+        const operatorCard = operator.locator(CARD, { hasText: target }).last();
+        await operatorCard.locator(TEXT_BLOCK, { hasText: /^Deleted 1 scan definition/ }).waitFor({ timeout: REPLY_MS });
+        await operatorCard.locator(TEXT_BLOCK, { hasText: /^Done$/ }).first().waitFor({ timeout: REPLY_MS });
+        await screenshot(operator, 'operator-done');
+      });
+
+      expect(app!.emulator!.state.definitions.has(target)).toBe(false);
+      expect(pageErrors).toEqual([]);
+      if (blocked.size) process.stderr.write(`[browser test] blocked off-machine requests to: ${[...blocked].join(', ')}\n`);
+    }, 180_000);
+  });
+}
+
+/** `n` distinct free TCP ports on loopback. */
+async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: n }, () => {
+      const server = createServer();
+      return new Promise<ReturnType<typeof createServer>>((done, fail) => {
+        server.once('error', fail);
+        server.listen(0, '127.0.0.1', () => done(server));
+      });
+    }),
+  );
+  const ports = servers.map((s) => (s.address() as { port: number }).port);
+  await Promise.all(servers.map((s) => new Promise((done) => s.close(done))));
+  return ports;
+}
