@@ -57,6 +57,9 @@ export function attachment(card: CardJson): Attachment {
 const COLOR: Record<Tone, string> = { info: 'Default', success: 'Good', warning: 'Warning', error: 'Attention' };
 const STYLE: Record<Tone, string> = { info: 'emphasis', success: 'good', warning: 'warning', error: 'attention' };
 
+/** Tables with more columns than this are shown row by row. */
+const WIDEST_TABLE = 4;
+
 /** Which card template a reply gets (see the table above). */
 export function cardKind(reply: Reply): CardTemplate {
   const types = new Set(reply.blocks.map((b) => b.type));
@@ -140,12 +143,18 @@ function blockElement(block: Block): CardJson {
         if (paging.page > 1) pageButtons.push(go('Previous page', paging.page - 1));
         if (paging.page < paging.pages) pageButtons.push(go('Next page', paging.page + 1));
       }
+      const pagingData = { paging, pagingText: paging ? `Page ${paging.page} of ${paging.pages} · ${paging.total} in all` : null, pageButtons };
+      // Wide tables wrap letter by letter in a chat column: show each row as a titled fact list.
+      if (block.columns.length > WIDEST_TABLE) {
+        return expandBlock('records', {
+          records: block.rows.map((r) => ({ title: r[0] || '—', facts: block.columns.slice(1).map((label, i) => ({ label, value: r[i + 1] || '—' })) })),
+          ...pagingData,
+        });
+      }
       return expandBlock('table', {
         columns: block.columns.map((title, i) => ({ title: title || ' ', width: Math.min(4, Math.max(1, Math.round((widths[i] ?? 8) / 10))) })),
         rows: block.rows.map((r) => ({ cells: block.columns.map((_, i) => ({ text: r[i] || '—' })) })),
-        paging,
-        pagingText: paging ? `Page ${paging.page} of ${paging.pages} · ${paging.total} in all` : null,
-        pageButtons,
+        ...pagingData,
       });
     }
     case 'approval':

@@ -18,7 +18,7 @@ const { Template } = createRequire(import.meta.url)('adaptivecards-templating') 
 export const CARD_TEMPLATES = ['list', 'detail', 'history', 'help', 'text', 'error', 'form', 'approval'] as const;
 export type CardTemplate = (typeof CARD_TEMPLATES)[number];
 
-export const BLOCK_TEMPLATES = ['heading', 'text', 'facts', 'table', 'code', 'buttons'] as const;
+export const BLOCK_TEMPLATES = ['heading', 'text', 'facts', 'table', 'records', 'code', 'buttons'] as const;
 export type BlockTemplate = (typeof BLOCK_TEMPLATES)[number];
 
 export type CardJson = Record<string, unknown>;

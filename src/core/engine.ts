@@ -18,7 +18,7 @@ import { findDefinition, UserError } from './resolve.js';
 import { errorReply, textReply, type ButtonAction, type Reply } from './reply.js';
 import { authorize, rolesOf, type RolePolicy } from './roles.js';
 import { createTracker } from './tracker.js';
-import { approvalCard, approvalList, helpView, whoamiView } from './views.js';
+import { approvalCard, approvalList, helpView, welcomeView, whoamiView } from './views.js';
 
 export interface EngineDeps {
   mde: MdeApi;
@@ -200,6 +200,7 @@ export function createEngine(deps: EngineDeps): RunningEngine {
 
   function handleText(actor: Actor, origin: Origin, text: string): Promise<Reply> {
     return safely(async () => {
+      if (GREETING.test(text)) return welcomeView(actor, rolesOf(deps.policy, actor.id));
       const parsed = parseCommand(text);
       if (!parsed.ok) {
         const { message, usage, suggestion } = parsed.error;
@@ -281,6 +282,8 @@ export function createEngine(deps: EngineDeps): RunningEngine {
     },
   };
 }
+
+const GREETING = /^\s*(hi|hello|hey|hallo|good (morning|afternoon|evening))\b[\s!.,]*$/i;
 
 function failureText(error: unknown): string {
   if (error instanceof UserError) return error.message;

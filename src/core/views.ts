@@ -138,6 +138,18 @@ export function whoamiView(actorId: string, name: string | undefined, roles: Rol
   return { visibility: 'private', blocks, summary: `${actorId}: ${roles.join(', ') || 'no role'}` };
 }
 
+export function welcomeView(actor: { id: string; name?: string }, roles: Role[]): Reply {
+  const greeting = `Hello${actor.name ? ` ${actor.name}` : ''}. I manage Microsoft Defender for Endpoint authenticated scans and antivirus scans.`;
+  const can = roles.includes('approver')
+    ? 'You are an approver: approval cards for others\' requests come to you here.'
+    : roles.includes('operator')
+      ? 'You are an operator: you can create and change scans, and request deletes and AV scans (an approver confirms them).'
+      : roles.includes('viewer')
+        ? 'You can list and show scans.'
+        : `You have no role yet: ask an admin to add ${actor.id} to BOT_VIEWERS, BOT_OPERATORS or BOT_APPROVERS.`;
+  return { visibility: 'private', blocks: [{ type: 'text', text: greeting }, { type: 'text', text: can }, { type: 'code', text: 'Try: help · scans list · whoami' }], summary: greeting };
+}
+
 // ---------------------------------------------------------------------------------------
 // Approvals
 

@@ -146,7 +146,7 @@ if (!haveChromium) {
       await step('approver says hello', async () => {
         await send(approver, 'hello');
         // Any answer means the bot has seen (and stored) the approver's personal chat.
-        await botMessage(approver, /unknown command "hello"/i).waitFor({ timeout: REPLY_MS });
+        await botMessage(approver, /You are an approver/).waitFor({ timeout: REPLY_MS });
         await screenshot(approver, 'approver-hello');
       });
 

@@ -43,6 +43,11 @@ describe('read commands against the emulator', () => {
     expect(h.emulator.stats().byEndpoint['POST /api/DeviceAuthenticatedScanDefinitions/GetScanHistoryByScanDefinitionId']).toBe(1);
   });
 
+  it('answers a greeting with what the bot does and what the user may do', async () => {
+    expect(textOf(await run('approver', 'hello'))).toContain('You are an approver');
+    expect(textOf(await run('stranger', 'Hi!'))).toContain('ask an admin to add slack:UNOBODY');
+  });
+
   it('answers help, whoami, a parse error with usage, and refuses unknown users with their id', async () => {
     expect(textOf(await run('stranger', 'help'))).toContain('scans list');
     expect(textOf(await run('stranger', 'whoami'))).toContain('Ask an admin to add slack:UNOBODY');
