@@ -129,6 +129,27 @@ export function createEngine(deps: EngineDeps): RunningEngine {
     }
   }
 
+  /**
+   * After a restart: an approved request that never started runs now (the decision stands
+   * and the CAS still allows one execution); one that was executing without a followed
+   * scan ended in an unknown state, which is said rather than guessed. This assumes one
+   * process per store, as the SQLite store does.
+   */
+  async function recoverInterrupted(): Promise<void> {
+    for (const record of await deps.store.listApprovals({ states: ['approved', 'executing'] })) {
+      if (record.state === 'approved') {
+        inBackground(execute(record, { id: record.decidedBy?.actor ?? 'system', name: record.decidedBy?.name }));
+        continue;
+      }
+      const followed = await deps.store.listTrackedActions({ approvalId: record.id, open: true });
+      if (followed.length > 0) continue;
+      const finished = await deps.approvals.finish(record.id, 'failed', {
+        error: 'The bot restarted while this was running, so its outcome is unknown. Check in Defender before requesting it again.',
+      });
+      if (finished.ok) await rerender(finished.record);
+    }
+  }
+
   async function decide(actor: Actor, id: string, decision: 'approve' | 'reject', reason?: string) {
     const result = await deps.approvals.decide({ id, decision, actor: actor.id, actorName: actor.name, actorRoles: rolesOf(deps.policy, actor.id), reason });
     if (!result.ok) {
@@ -263,6 +284,7 @@ export function createEngine(deps: EngineDeps): RunningEngine {
 
     async start() {
       await tracker.resume();
+      await recoverInterrupted();
       const sweepMs = deps.expirySweepMs ?? 30_000;
       sweep = setInterval(() => {
         inBackground(deps.approvals.expireDue().then((expired) => Promise.all(expired.map(rerender))));

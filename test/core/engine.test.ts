@@ -205,6 +205,31 @@ describe('approvals', () => {
 });
 
 describe('restart', () => {
+  it('runs an approved request that had not started, and says so of one cut off while executing', async () => {
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const storeUrl = `sqlite:${join(mkdtempSync(join(tmpdir(), 'mde-recover-')), 'bot.db')}`;
+    const first = await engineHarness({ storeUrl, emulator: h.emulator });
+    const approved = approvalIdIn(await first.engine.handleText(USERS.operator, ORIGIN, `scans delete ${SEED.definitions.windowsFinance} --reason "recover approved"`));
+    const cutOff = approvalIdIn(await first.engine.handleText(USERS.operator2, ORIGIN, `scans delete ${SEED.definitions.windowsHr} --reason "recover executing"`));
+    // As if the process died right after each step: decided but not started; started but not finished.
+    await first.approvals.decide({ id: approved, decision: 'approve', actor: USERS.approver.id, actorRoles: ['viewer', 'operator', 'approver'] });
+    const decided = await first.approvals.decide({ id: cutOff, decision: 'approve', actor: USERS.approver.id, actorRoles: ['viewer', 'operator', 'approver'] });
+    if (!decided.ok) throw new Error(decided.message);
+    await first.approvals.beginExecution(cutOff, decided.record.operationHash);
+    await first.close();
+
+    const second = await engineHarness({ storeUrl, emulator: h.emulator });
+    await second.engine.idle();
+    expect((await second.approvals.get(approved))?.state).toBe('succeeded');
+    expect(h.emulator.state.definitions.has(SEED.definitions.windowsFinance)).toBe(false);
+    const unknown = await second.approvals.get(cutOff);
+    expect(unknown?.state).toBe('failed');
+    expect(JSON.stringify(unknown?.result)).toContain('outcome is unknown');
+    await second.close();
+  });
+
   it('keeps a pending approval across a restart and executes it exactly once', async () => {
     const { mkdtempSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');
