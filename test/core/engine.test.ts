@@ -198,6 +198,21 @@ describe('approvals', () => {
     expect(audit.at(-1)).toMatchObject({ event: 'rejected', actor: USERS.approver.id });
   });
 
+  it('expires an undecided request, re-renders its cards to say so, and refuses a late approval', async () => {
+    const short = await engineHarness({ emulator: h.emulator, ttlMinutes: 0.003 });
+    try {
+      const approvalId = approvalIdIn(await short.engine.handleText(USERS.operator, ORIGIN, `scans delete ${SEED.definitions.networkCore} --reason "too slow"`));
+      await new Promise((r) => setTimeout(r, 400));
+      expect(short.publisher.statesOf(approvalId)).toContain('expired');
+      const expiredCard = short.publisher.updates.find((u) => u.record.id === approvalId && u.record.state === 'expired')!;
+      expect(textOf(expiredCard.view)).toContain('Expired at');
+      expect(textOf(await short.engine.handleText(USERS.approver, ORIGIN, `approve ${approvalId}`))).toContain('expired');
+      expect(h.emulator.state.definitions.has(SEED.definitions.networkCore)).toBe(true);
+    } finally {
+      await short.close();
+    }
+  });
+
   it('marks a conversation as the approvals place', async () => {
     await run('approver', 'approvals here');
     expect(await h.store.getSetting('approvals.here.test')).toEqual(ORIGIN.location);

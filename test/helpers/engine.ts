@@ -35,11 +35,11 @@ export class RecordingPublisher implements ApprovalPublisher {
   }
 }
 
-export async function engineHarness(options: { storeUrl?: string; emulator?: Emulator } = {}) {
+export async function engineHarness(options: { storeUrl?: string; emulator?: Emulator; ttlMinutes?: number } = {}) {
   const emulator = options.emulator ?? (await startEmulator({ actionTimings: { pendingMs: 60, inProgressMs: 60 } }));
   const { client, limiter } = await clientFor(emulator, { listCacheMs: 0 });
   const store = await openStore(options.storeUrl ?? 'sqlite::memory:');
-  const approvals = createApprovalService({ store, ttlMinutes: 60 });
+  const approvals = createApprovalService({ store, ttlMinutes: options.ttlMinutes ?? 60 });
   const policy = createRolePolicy({
     viewer: [USERS.viewer.id],
     operator: [USERS.operator.id, USERS.operator2.id],
