@@ -88,13 +88,7 @@ export const windowsAuthSchema = z
     keyVaultSecretName: keyVault.keyVaultSecretName.optional(),
   })
   .superRefine((p, ctx) => {
-    const vault = p.keyVaultUrl !== undefined || p.keyVaultSecretName !== undefined;
-    if (vault) {
-      requireFields(p, ['keyVaultUrl', 'keyVaultSecretName'], 'a Key Vault reference', ctx);
-      forbidFields(p, ['username', 'domain', 'isGmsaUser'], 'a Key Vault reference', ctx);
-    } else {
-      requireFields(p, ['username', 'domain', 'isGmsaUser'], 'a gMSA account', ctx);
-    }
+    if (!checkedKeyVault(p, ['username', 'domain', 'isGmsaUser'], ctx)) requireFields(p, ['username', 'domain', 'isGmsaUser'], 'a gMSA account', ctx);
   });
 
 const authProtocol = z.enum(['MD5', 'SHA1'], { error: 'the SNMP auth protocol must be MD5 or SHA1' });
@@ -128,12 +122,7 @@ export const snmpAuthSchema = z
     keyVaultSecretName: keyVault.keyVaultSecretName.optional(),
   })
   .superRefine((p, ctx) => {
-    const vault = p.keyVaultUrl !== undefined || p.keyVaultSecretName !== undefined;
-    if (vault) {
-      requireFields(p, ['keyVaultUrl', 'keyVaultSecretName'], 'a Key Vault reference', ctx);
-      forbidFields(p, ALL_SNMP_FIELDS, 'a Key Vault reference', ctx);
-      return;
-    }
+    if (checkedKeyVault(p, ALL_SNMP_FIELDS, ctx)) return;
     const needed = SNMP_FIELDS[p.type];
     requireFields(p, needed, `SNMP type ${p.type}`, ctx);
     forbidFields(p, ALL_SNMP_FIELDS.filter((f) => !needed.includes(f)), `SNMP type ${p.type}`, ctx);
@@ -151,6 +140,14 @@ const FIELD_LABELS: Record<string, string> = {
   privProtocol: 'privacy protocol (DES, 3DES or AES)',
   privPassword: 'privacy password',
 };
+
+/** A Key Vault reference needs both its fields and replaces the inline ones; true when it is one. */
+function checkedKeyVault(p: Record<string, unknown>, inline: readonly string[], ctx: z.RefinementCtx): boolean {
+  if (p.keyVaultUrl === undefined && p.keyVaultSecretName === undefined) return false;
+  requireFields(p, ['keyVaultUrl', 'keyVaultSecretName'], 'a Key Vault reference', ctx);
+  forbidFields(p, inline, 'a Key Vault reference', ctx);
+  return true;
+}
 
 function requireFields(p: Record<string, unknown>, fields: readonly string[], what: string, ctx: z.RefinementCtx) {
   for (const f of fields) {
