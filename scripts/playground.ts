@@ -13,7 +13,9 @@
  * opening a browser; a config error is written only to its log file
  * (M365_AGENTS_PLAYGROUND_LOGFILE) after stdout already said `Listening on <port>`, and
  * then it exits; it serves no page until the bot endpoint answers (it waits up to 15 s);
- * a busy port makes it fall back to a random one, which it prints.
+ * a busy port makes it fall back to a random one, which it prints. It has no host option
+ * and listens on every interface, so it runs with `scripts/loopback-only.cjs` preloaded,
+ * which binds its listening sockets to 127.0.0.1.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -71,8 +73,26 @@ export function logTail(path: string, lines = 12): string {
   return (useful.length ? useful : all).slice(-lines).join('\n');
 }
 
-function playgroundCli(): string {
-  return createRequire(import.meta.url).resolve('@microsoft/m365agentsplayground/cli.js');
+/** The JS file of the package's `agentsplayground` bin (run with this Node, not through a shell shim). */
+export function playgroundBin(): string {
+  const require = createRequire(import.meta.url);
+  const manifest = require.resolve('@microsoft/m365agentsplayground/package.json');
+  const { bin } = JSON.parse(readFileSync(manifest, 'utf8')) as { bin?: string | Record<string, string> };
+  const relative = typeof bin === 'string' ? bin : bin?.agentsplayground;
+  if (!relative) throw new PlaygroundError(`@microsoft/m365agentsplayground (${manifest}) declares no agentsplayground bin.`);
+  return resolve(dirname(manifest), relative);
+}
+
+/**
+ * Preloaded into each playground: its CLI has no host option and would listen on every
+ * interface, an unauthenticated chat with the bot open to the network; the shim makes a
+ * listen without a host bind 127.0.0.1.
+ */
+export const LOOPBACK_SHIM = resolve(ROOT, 'scripts/loopback-only.cjs');
+
+/** The command line of one playground: `node --require <shim> <bin> <args…>`. */
+export function playgroundArgs(botUrl: string, port: number): string[] {
+  return ['--require', LOOPBACK_SHIM, playgroundBin(), '-e', `${botUrl.replace(/\/+$/, '')}/api/messages`, '-c', 'msteams', '-p', String(port), '--disable-telemetry'];
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -92,7 +112,7 @@ interface Running {
 
 function launch(role: Role, botUrl: string, port: number, logDir: string, config: string): Running {
   const log = resolve(logDir, `${role}.log`);
-  const child = spawn(process.execPath, [playgroundCli(), '-e', `${botUrl.replace(/\/+$/, '')}/api/messages`, '-c', 'msteams', '-p', String(port), '--disable-telemetry'], {
+  const child = spawn(process.execPath, playgroundArgs(botUrl, port), {
     cwd: ROOT,
     env: {
       ...process.env,

@@ -7,7 +7,7 @@ import { TeamsActivityHandler, type AdaptiveCardInvokeResponse, type AdaptiveCar
 import type { Logger } from 'pino';
 import type { Engine } from '../../src/core/engine-api.js';
 import type { Store } from '../../src/store/types.js';
-import { rememberConversation } from './conversations.js';
+import { rememberConversation, TEAMS_CHANNEL_ID } from './conversations.js';
 import { errorResponse, handleCardAction } from './invokes.js';
 import { handleMessage } from './messages.js';
 import type { TeamsPublisher } from './proactive.js';
@@ -46,6 +46,24 @@ export class TeamsBot extends TeamsActivityHandler {
     };
     this.onConversationUpdate(remember);
     this.onInstallationUpdate(remember);
+  }
+
+  /**
+   * Only Teams activities: on other channels (Web Chat, Direct Line, …) the client names
+   * the sender, so `from` proves nothing. They are ignored with a log line; an invoke gets
+   * an error body (an invoke must be answered).
+   */
+  override async run(context: TurnContext): Promise<void> {
+    const { channelId, type } = context.activity;
+    if (channelId !== TEAMS_CHANNEL_ID) {
+      this.deps.log.warn({ channelId: String(channelId ?? '').slice(0, 100), activityType: type }, `teams: ignored an activity from channel "${String(channelId ?? '').slice(0, 100)}" (only ${TEAMS_CHANNEL_ID} is served)`);
+      if (type === 'invoke') {
+        const body = errorResponse(403, 'Forbidden', `This bot answers only Microsoft Teams (channel ${TEAMS_CHANNEL_ID}).`);
+        await context.sendActivity({ type: 'invokeResponse', value: { status: body.statusCode, body } });
+      }
+      return;
+    }
+    await super.run(context);
   }
 
   protected override async onAdaptiveCardInvoke(context: TurnContext, value: AdaptiveCardInvokeValue): Promise<AdaptiveCardInvokeResponse> {

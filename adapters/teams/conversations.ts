@@ -20,10 +20,18 @@ export const USER_KEY_PREFIX = 'teams:user:';
 /** What the store keeps: a ConversationReference without the activity it came from. */
 export type StoredRef = Partial<ConversationReference>;
 
+/** The channel this adapter serves; Web Chat, Direct Line and the others let their client choose `from.id`. */
+export const TEAMS_CHANNEL_ID = 'msteams';
+
+/**
+ * The core's actor: `teams:<Entra object id>` (what the role lists name). A sender without
+ * an object id gets `teams:unknown:<from.id>`, which no role entry can match (a Teams
+ * entry must be `teams:<GUID>`), so only a `*` list grants it anything.
+ */
 export function actorOf(activity: Partial<Activity>): Actor {
   const from = activity.from;
-  const id = from?.aadObjectId ? from.aadObjectId.toLowerCase() : (from?.id ?? 'unknown');
-  return from?.name ? { id: `teams:${id}`, name: from.name } : { id: `teams:${id}` };
+  const id = from?.aadObjectId ? `teams:${from.aadObjectId.toLowerCase()}` : `teams:unknown:${from?.id ?? ''}`;
+  return from?.name ? { id, name: from.name } : { id };
 }
 
 export function scopeOf(activity: Partial<Activity>): Origin['scope'] {

@@ -3,8 +3,9 @@
  * on `/api/messages`. All botbuilder imports stay in this folder.
  *
  * Local mode (no app id): botbuilder checks no tokens, so this handler answers only
- * loopback peers whose activity's `serviceUrl` is on loopback (local-mode.ts) and gives
- * 401 to anything else. With an app id, botbuilder validates the JWT of every request.
+ * loopback peers that send JSON to a loopback `Host` without browser or proxy headers,
+ * and whose activity's `serviceUrl` is on loopback (local-mode.ts); anything else gets 401.
+ * With an app id, botbuilder validates the JWT of every request.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CloudAdapter, ConfigurationBotFrameworkAuthentication, type ConfigurationBotFrameworkAuthenticationOptions } from 'botbuilder';
@@ -15,11 +16,11 @@ import type { Store } from '../../src/store/types.js';
 import { TeamsBot } from './bot.js';
 import { MAX_BODY_BYTES, readJsonBody, requestShim, responseShim, sendJson } from './http.js';
 import { DEFAULT_INVOKE_BUDGET_MS } from './invokes.js';
-import { checkLocalRequest, isLoopbackAddress } from './local-mode.js';
+import { checkLocalHeaders, checkLocalRequest, isLoopbackAddress } from './local-mode.js';
 import { replyActivity } from './messages.js';
 import { createTeamsPublisher, type TeamsPublisher } from './proactive.js';
 
-export { checkLocalRequest, isLoopbackAddress, isLoopbackServiceUrl } from './local-mode.js';
+export { checkLocalHeaders, checkLocalRequest, isJsonContentType, isLoopbackAddress, isLoopbackHostHeader, isLoopbackServiceUrl, REFUSED_LOCAL_HEADERS } from './local-mode.js';
 export { cardKind, renderApproval, renderForm, renderReply, attachment } from './render.js';
 export { commandText } from './messages.js';
 export { APPROVALS_HERE_SETTING, type CardMode, type TeamsPublisher } from './proactive.js';
@@ -83,6 +84,17 @@ export async function createTeamsAdapter(deps: TeamsAdapterDeps): Promise<TeamsH
       req.resume();
       log.warn({ peer: req.socket.remoteAddress }, 'teams local mode: refused a request from another machine');
       return sendJson(res, 401, { error: 'Teams local mode (no MicrosoftAppId) answers only requests from this machine' });
+    }
+    if (localMode) {
+      const headers = checkLocalHeaders(req.headers);
+      if (!headers.ok) {
+        req.resume();
+        log.warn(
+          { peer: req.socket.remoteAddress, host: String(req.headers.host ?? '').slice(0, 200), contentType: String(req.headers['content-type'] ?? '').slice(0, 100), origin: String(req.headers.origin ?? '').slice(0, 200) || undefined },
+          `teams local mode: refused (${headers.reason})`,
+        );
+        return sendJson(res, 401, { error: headers.reason });
+      }
     }
     const read = await readJsonBody(req, deps.maxBodyBytes ?? MAX_BODY_BYTES);
     if (!read.ok) return sendJson(res, read.status, { error: read.message });

@@ -11,12 +11,12 @@
  * compare-and-set in the engine besides.
  */
 import { createHash } from 'node:crypto';
-import type { AdaptiveCardInvokeResponse, AdaptiveCardInvokeValue, TurnContext } from 'botbuilder';
+import type { Activity, AdaptiveCardInvokeResponse, AdaptiveCardInvokeValue, TurnContext } from 'botbuilder';
 import type { Logger } from 'pino';
 import type { Engine, FormOutcome } from '../../src/core/engine-api.js';
 import type { ButtonAction, FormSpec, Reply, Tone } from '../../src/core/reply.js';
 import type { Store } from '../../src/store/types.js';
-import { parseActionData, type ActionPayload } from './actions.js';
+import { PAYLOAD_KEY, parseActionData, type ActionPayload } from './actions.js';
 import { actorOf, originOf, referenceOf, rememberConversation } from './conversations.js';
 import { replyActivity } from './messages.js';
 import type { TeamsPublisher } from './proactive.js';
@@ -70,12 +70,29 @@ function noticeOf(reply: Reply): Notice {
 
 const isApprovalCard = (reply: Reply) => reply.blocks.some((b) => b.type === 'approval');
 
-/** The key an invoke is claimed under: its activity id, or a digest of what makes it unique. */
-function claimKey(context: TurnContext): string {
-  const a = context.activity;
-  if (a.id) return `teams:invoke:${a.conversation?.id ?? ''}:${a.id}`;
+/**
+ * The key an invoke is claimed under: its activity id, or (no id) a digest of the
+ * activity's envelope (sender, conversation, the card it came from, the client's
+ * timestamps) and of the bot's own part of the action (`data._mde` and the verb). Never
+ * of the card's inputs: a form submission carries passwords, and the store keeps this key.
+ */
+export function claimKey(activity: Partial<Activity>): string {
+  if (activity.id) return `teams:invoke:${activity.conversation?.id ?? ''}:${activity.id}`;
+  const action = (activity.value as Partial<AdaptiveCardInvokeValue> | undefined)?.action as { verb?: unknown; data?: unknown } | undefined;
+  const data = action?.data && typeof action.data === 'object' && !Array.isArray(action.data) ? (action.data as Record<string, unknown>) : {};
+  const stamp = (v: unknown) => (v instanceof Date ? v.toISOString() : typeof v === 'string' ? v : null);
   const digest = createHash('sha256')
-    .update(JSON.stringify([a.from?.id, a.conversation?.id, a.replyToId, (a.value as AdaptiveCardInvokeValue | undefined)?.action]))
+    .update(
+      JSON.stringify([
+        activity.from?.id ?? null,
+        activity.conversation?.id ?? null,
+        activity.replyToId ?? null,
+        stamp(activity.timestamp),
+        stamp(activity.localTimestamp),
+        typeof action?.verb === 'string' ? action.verb : null,
+        data[PAYLOAD_KEY] ?? null,
+      ]),
+    )
     .digest('hex');
   return `teams:invoke:${digest}`;
 }
@@ -134,7 +151,7 @@ export async function handleCardAction(context: TurnContext, value: AdaptiveCard
 
   if (payload.t === 'refresh') return approvalAnswer(payload.approvalId);
 
-  if (!(await store.claimOnce(claimKey(context), INVOKE_CLAIM_TTL_MS))) {
+  if (!(await store.claimOnce(claimKey(activity), INVOKE_CLAIM_TTL_MS))) {
     log.info({ activityId: activity.id }, 'teams: duplicate card action ignored');
     if (payload.t === 'button' && payload.action.type === 'approval') {
       return approvalAnswer(payload.action.approvalId, { text: 'This click was already received; the card shows the current state.', tone: 'info' });

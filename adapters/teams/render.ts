@@ -15,9 +15,12 @@
  * | help     | code blocks, or a heading over several lines of text       |
  * | text     | anything else (confirmations, progress)                    |
  *
- * Text is plain (Reply text is never markup). Lines become separate TextBlocks, because
- * a single newline does not break a line in an Adaptive Card. A trailing buttons block
- * becomes the card's own actions. Every button is an `Action.Execute` (Universal
+ * Text is plain (Reply text is never markup), but Teams renders markdown in TextBlocks and
+ * FactSet facts, so every string bound into one is escaped (`escapeMarkdown`): a reason
+ * typed as `[Approved by CISO](https://…)` shows as typed, not as a link. Backticks are
+ * left as they are (Teams shows them literally; the core uses them around commands).
+ * Lines become separate TextBlocks, because a single newline does not break a line in an
+ * Adaptive Card. A trailing buttons block becomes the card's own actions. Every button is an `Action.Execute` (Universal
  * Actions) carrying only the `ButtonAction`, under `_mde` (see actions.ts).
  */
 import type { ApprovalState } from '../../src/store/types.js';
@@ -53,6 +56,20 @@ export interface Attachment {
 export function attachment(card: CardJson): Attachment {
   return { contentType: ADAPTIVE_CARD_CONTENT_TYPE, content: card };
 }
+
+/**
+ * Plain text as markdown that renders as that text: a backslash before `\ * _ [ ] ( ) # >`
+ * anywhere, and before a list marker (`-`, `+`, `1.`) that starts a line. Backticks are
+ * not escaped, inside or outside a pair, so a backtick span cannot shield markup either.
+ */
+export function escapeMarkdown(text: string): string {
+  return text
+    .replace(/[\\*_[\]()#>]/g, '\\$&')
+    .replace(/^([ \t]*)([-+])/gm, '$1\\$2')
+    .replace(/^([ \t]*)([0-9]+)\./gm, '$1$2\\.');
+}
+
+const md = escapeMarkdown;
 
 const COLOR: Record<Tone, string> = { info: 'Default', success: 'Good', warning: 'Warning', error: 'Attention' };
 const STYLE: Record<Tone, string> = { info: 'emphasis', success: 'good', warning: 'warning', error: 'attention' };
@@ -100,7 +117,7 @@ export function renderReply(reply: Reply, options: RenderOptions = {}): CardJson
   }
   const body: CardJson[] = [...notices.map(noticeElement), ...blocks.map(blockElement)];
   if (body.length === 0) body.push(blockElement({ type: 'text', text: reply.summary || ' ' }));
-  return expandCard(kind, { title, subtitle: null, summary: reply.summary, body, actions });
+  return expandCard(kind, { title: title === null ? null : md(title), subtitle: null, summary: reply.summary, body, actions });
 }
 
 function worstTone(tones: Tone[]): Tone {
@@ -121,17 +138,18 @@ function lines(text: string): string[] {
 function blockElement(block: Block): CardJson {
   switch (block.type) {
     case 'heading':
-      return expandBlock('heading', { text: block.text });
+      return expandBlock('heading', { text: md(block.text) });
     case 'text': {
       const tone = block.tone ?? 'info';
       return expandBlock('text', {
-        lines: lines(block.text).map((text, i) => ({ text, color: COLOR[tone], weight: tone === 'error' ? 'Bolder' : 'Default', spacing: i === 0 ? 'Default' : 'None' })),
+        lines: lines(block.text).map((text, i) => ({ text: md(text), color: COLOR[tone], weight: tone === 'error' ? 'Bolder' : 'Default', spacing: i === 0 ? 'Default' : 'None' })),
       });
     }
     case 'facts':
-      return expandBlock('facts', { facts: block.facts.map((f) => ({ label: f.label || ' ', value: f.value || '—' })) });
+      return expandBlock('facts', { facts: block.facts.map((f) => ({ label: md(f.label) || ' ', value: md(f.value) || '—' })) });
     case 'code':
-      return expandBlock('code', { lines: lines(block.text).map((text, i) => ({ text, spacing: i === 0 ? 'Default' : 'None' })) });
+      // Monospace TextBlocks render markdown too.
+      return expandBlock('code', { lines: lines(block.text).map((text, i) => ({ text: md(text), spacing: i === 0 ? 'Default' : 'None' })) });
     case 'buttons':
       return expandBlock('buttons', { buttons: block.buttons.map((b) => buttonJson(b)) });
     case 'table': {
@@ -143,17 +161,17 @@ function blockElement(block: Block): CardJson {
         if (paging.page > 1) pageButtons.push(go('Previous page', paging.page - 1));
         if (paging.page < paging.pages) pageButtons.push(go('Next page', paging.page + 1));
       }
-      const pagingData = { paging, pagingText: paging ? `Page ${paging.page} of ${paging.pages} · ${paging.total} in all` : null, pageButtons };
+      const pagingData = { paging, pagingText: paging ? md(`Page ${paging.page} of ${paging.pages} · ${paging.total} in all`) : null, pageButtons };
       // Wide tables wrap letter by letter in a chat column: show each row as a titled fact list.
       if (block.columns.length > WIDEST_TABLE) {
         return expandBlock('records', {
-          records: block.rows.map((r) => ({ title: r[0] || '—', facts: block.columns.slice(1).map((label, i) => ({ label, value: r[i + 1] || '—' })) })),
+          records: block.rows.map((r) => ({ title: md(r[0] ?? '') || '—', facts: block.columns.slice(1).map((label, i) => ({ label: md(label), value: md(r[i + 1] ?? '') || '—' })) })),
           ...pagingData,
         });
       }
       return expandBlock('table', {
-        columns: block.columns.map((title, i) => ({ title: title || ' ', width: Math.min(4, Math.max(1, Math.round((widths[i] ?? 8) / 10))) })),
-        rows: block.rows.map((r) => ({ cells: block.columns.map((_, i) => ({ text: r[i] || '—' })) })),
+        columns: block.columns.map((title, i) => ({ title: md(title) || ' ', width: Math.min(4, Math.max(1, Math.round((widths[i] ?? 8) / 10))) })),
+        rows: block.rows.map((r) => ({ cells: block.columns.map((_, i) => ({ text: md(r[i] ?? '') || '—' })) })),
         ...pagingData,
       });
     }
@@ -202,7 +220,7 @@ export function renderApproval(view: ApprovalView, options: RenderOptions = {}):
     ...(view.decidedBy ? [{ label: 'Decided by', value: view.decidedBy }] : []),
     ...(view.decidedAt ? [{ label: 'Decided', value: view.decidedAt }] : []),
     ...(view.decisionReason ? [{ label: 'Decision note', value: view.decisionReason }] : []),
-  ].map((f) => ({ label: f.label, value: f.value || '—' }));
+  ].map((f) => ({ label: md(f.label), value: md(f.value) || '—' }));
   const showButtons = options.approvalButtons ?? true;
   const buttons = showButtons ? view.buttons.map((b) => buttonJson(b)) : [];
   const pending = view.state === 'pending';
@@ -213,14 +231,14 @@ export function renderApproval(view: ApprovalView, options: RenderOptions = {}):
   const hint = pending ? (options.approvalHint ?? howToDecide) : null;
   const card = expandCard('approval', {
     summary: `${view.title} (${state.text})`,
-    notice: options.notice ? { text: options.notice.text, color: COLOR[options.notice.tone], style: STYLE[options.notice.tone] } : null,
-    title: view.title,
-    stateText: state.text,
+    notice: options.notice ? { text: md(options.notice.text), color: COLOR[options.notice.tone], style: STYLE[options.notice.tone] } : null,
+    title: md(view.title),
+    stateText: md(state.text),
     stateColor: state.color,
     stateStyle: state.style,
     facts,
-    outcome: view.outcome ? { text: view.outcome.text, color: COLOR[view.outcome.tone] } : null,
-    hint,
+    outcome: view.outcome ? { text: md(view.outcome.text), color: COLOR[view.outcome.tone] } : null,
+    hint: hint === null ? null : md(hint),
     buttons,
   });
   const userIds = [...new Set(options.refreshUserIds ?? [])].slice(0, MAX_REFRESH_USERS);
@@ -236,9 +254,9 @@ export function renderApproval(view: ApprovalView, options: RenderOptions = {}):
 export function renderForm(form: FormSpec, options: Pick<RenderOptions, 'notice'> = {}): CardJson {
   return expandCard('form', {
     summary: form.title,
-    notice: options.notice ? { text: options.notice.text, color: COLOR[options.notice.tone] } : null,
-    title: form.title,
-    error: form.error ?? null,
+    notice: options.notice ? { text: md(options.notice.text), color: COLOR[options.notice.tone] } : null,
+    title: md(form.title),
+    error: form.error ? md(form.error) : null,
     fields: form.fields.map(fieldData),
     submitLabel: form.submitLabel,
     submitData: submitData(form.kind, form.definitionId),
@@ -265,7 +283,7 @@ function fieldData(field: FormField) {
     toggleValue: field.kind === 'toggle' ? (['true', 'on', 'yes', '1'].includes((value ?? '').toLowerCase()) ? 'true' : 'false') : null,
     maxLength: field.kind === 'text' || secret ? 2000 : null,
     options: (field.options ?? []).map((o) => ({ label: o.label, value: o.value })),
-    hint: hint || null,
-    error: field.error ?? null,
+    hint: hint ? md(hint) : null,
+    error: field.error ? md(field.error) : null,
   };
 }

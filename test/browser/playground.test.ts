@@ -4,7 +4,10 @@
  * Chromium driven by playwright-core. The approver says hello (so the bot learns their
  * chat), the operator lists definitions and asks to delete one, the approval card reaches
  * the approver's window, Approve is pressed, both windows show the outcome and the
- * definition is gone from the emulator.
+ * definition is gone from the emulator. Along the way: both playgrounds listen on
+ * 127.0.0.1 only (scripts/loopback-only.cjs), the bot's local-mode header checks let the
+ * playground's own requests through, and a reason written as markdown shows as typed on
+ * the approval card (the playground renders card markdown, as Teams does).
  *
  * Needs Debian's Chromium at /usr/bin/chromium (`.ci/run` installs it); skipped without
  * it, unless BROWSER_TEST=required (set by `.ci/run`). Nothing leaves the machine: every
@@ -12,7 +15,7 @@
  * script CDN included; it works without them). Screenshots of each step go to
  * test/artifacts/playground/.
  */
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -132,8 +135,16 @@ if (!haveChromium) {
       await app?.close().catch(() => undefined);
     }, 60_000);
 
+    it('each playground listens on 127.0.0.1 only', () => {
+      for (const url of Object.values(playgrounds!.urls)) {
+        const port = Number(new URL(url).port);
+        expect(listeningAddresses(port), `listening sockets on port ${port}`).toEqual(['127.0.0.1']);
+      }
+    });
+
     it('the approver says hello, the operator asks to delete a definition, the approver approves, both see it done', async () => {
       const target = SEED.definitions.networkPrinters;
+      const reason = '[Approved by CISO](https://evil.example/x) **urgent**';
       expect(app!.emulator!.state.definitions.has(target)).toBe(true);
 
       await step('open windows', async () => {
@@ -159,7 +170,7 @@ if (!haveChromium) {
       });
 
       await step('operator requests the delete', async () => {
-        await send(operator, `scans delete ${target} --reason test`);
+        await send(operator, `scans delete ${target} --reason "${reason}"`);
         // The operator's chat gets a card that follows the request (and word of where it went).
         await operator.locator(CARD, { hasText: target }).filter({ hasText: 'Waiting for an approver' }).last().waitFor({ timeout: REPLY_MS });
         await screenshot(operator, 'operator-requested');
@@ -169,6 +180,10 @@ if (!haveChromium) {
       await step('approval card reaches the approver', async () => {
         await approverCard.locator('button[aria-label="Approve"]').waitFor({ timeout: REPLY_MS });
         await expect(approverCard.textContent()).resolves.toContain('Olivia Operator');
+        // The reason shows as typed: no link, no bold.
+        await expect(approverCard.textContent()).resolves.toContain(reason);
+        expect(await approverCard.locator('a').count()).toBe(0);
+        expect(await approverCard.locator('strong, b').count()).toBe(0);
         await screenshot(approver, 'approver-card');
       });
 
@@ -193,6 +208,29 @@ if (!haveChromium) {
       if (blocked.size) process.stderr.write(`[browser test] blocked off-machine requests to: ${[...blocked].join(', ')}\n`);
     }, 180_000);
   });
+}
+
+/**
+ * The local addresses of the TCP sockets listening on `port` (from /proc/net/tcp and
+ * tcp6, like `ss -ltn`): `127.0.0.1`, `0.0.0.0`, `::`, `::1`, or the raw hex of another
+ * IPv6 address.
+ */
+function listeningAddresses(port: number): string[] {
+  const out: string[] = [];
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    if (!existsSync(file)) continue;
+    for (const line of readFileSync(file, 'utf8').split('\n').slice(1)) {
+      const [, local, , state] = line.trim().split(/\s+/);
+      if (!local || state !== '0A') continue; // 0A: LISTEN
+      const [hex, portHex] = local.split(':') as [string, string];
+      if (Number.parseInt(portHex, 16) !== port) continue;
+      if (hex.length === 8) out.push((hex.match(/../g) ?? []).reverse().map((b) => Number.parseInt(b, 16)).join('.'));
+      else if (/^0+$/.test(hex)) out.push('::');
+      else if (hex === '00000000000000000000000001000000') out.push('::1');
+      else out.push(hex);
+    }
+  }
+  return out.sort();
 }
 
 /** `n` distinct free TCP ports on loopback. */

@@ -45,8 +45,18 @@ export function cardsOf(call: ConnectorCall): any[] {
   return attachments.filter((a) => a?.contentType === CARD_TYPE).map((a) => a.content);
 }
 
-/** Every TextBlock text / fact title and value / action title of a card, in order. */
+/** What a backslash-escaped markdown string shows (the bot escapes every text it binds into a card). */
+export function unescapeMarkdown(text: string): string {
+  return text.replace(/\\([!-/:-@[-`{-~])/g, '$1');
+}
+
+/** Every TextBlock text / fact title and value / action title of a card, in order, as the user reads them. */
 export function cardTexts(card: any): string[] {
+  return rawCardTexts(card).map(unescapeMarkdown);
+}
+
+/** `cardTexts` as the card carries them (markdown-escaped). */
+export function rawCardTexts(card: any): string[] {
   const out: string[] = [];
   const walk = (node: any) => {
     if (Array.isArray(node)) return node.forEach(walk);

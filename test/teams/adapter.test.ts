@@ -1,13 +1,20 @@
 /**
  * The adapter over HTTP with a fake engine: app-id mode (botbuilder's JWT check), the
- * invoke time budget, unknown card actions, duplicate deliveries, legacy submits.
+ * invoke time budget, unknown card actions, duplicate deliveries, legacy submits, who a
+ * sender is (Teams only; no object id, no role), and what the dedupe claims keep.
  */
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createTeamsAdapter, type TeamsHttpAdapter } from '../../adapters/teams/index.js';
 import type { Actor, ApprovalPublisher, Origin } from '../../src/core/context.js';
 import type { Engine, FormOutcome, FormSubmission } from '../../src/core/engine-api.js';
+import { createRolePolicy, hasRole, normalizeActorId } from '../../src/core/roles.js';
 import { textReply, type ButtonAction, type Reply } from '../../src/core/reply.js';
 import { createLogger } from '../../src/log.js';
 import { openStore } from '../../src/store/index.js';
@@ -18,16 +25,20 @@ import { invokeActivity, messageActivity, otherLocalAddress, postActivity, type 
 
 class FakeEngine implements Engine {
   texts: Array<{ actor: Actor; origin: Origin; text: string }> = [];
+  buttons: ButtonAction[] = [];
+  forms: FormSubmission[] = [];
   buttonDelayMs = 0;
   async handleText(actor: Actor, origin: Origin, text: string): Promise<Reply> {
     this.texts.push({ actor, origin, text });
     return textReply(`echo: ${text}`);
   }
   async handleButton(_actor: Actor, _origin: Origin, action: ButtonAction): Promise<Reply> {
+    this.buttons.push(action);
     await new Promise((r) => setTimeout(r, this.buttonDelayMs));
     return textReply(`pressed ${JSON.stringify(action)}`);
   }
   async handleForm(_actor: Actor, _origin: Origin, submission: FormSubmission): Promise<FormOutcome> {
+    this.forms.push(submission);
     return { ok: true, reply: textReply(`form ${submission.kind}`) };
   }
   async approvalCard(): Promise<Reply | null> {
@@ -132,11 +143,21 @@ describe('local mode with a fake engine', () => {
     expect(engine.texts.length - before).toBe(1);
   });
 
-  it('a user without aadObjectId is named by their channel id', async () => {
+  it('a user without aadObjectId gets an actor id no role entry can match', async () => {
     const a = messageActivity('whoami', USER, where());
     delete (a.from as { aadObjectId?: string }).aadObjectId;
     await postActivity(url, a);
-    expect(engine.texts.at(-1)?.actor.id).toBe(`teams:29:${USER.aad}`);
+    expect(engine.texts.at(-1)?.actor.id).toBe(`teams:unknown:29:${USER.aad}`);
+    // A from.id that is an approver's object id (Teams never sends one; other clients choose it) gets no role.
+    const b = messageActivity('whoami', USER, where());
+    b.from = { id: USER.aad, name: USER.name } as typeof b.from;
+    await postActivity(url, b);
+    const actor = engine.texts.at(-1)!.actor.id;
+    expect(actor).toBe(`teams:unknown:${USER.aad}`);
+    expect(normalizeActorId(actor)).toBeUndefined();
+    const policy = createRolePolicy({ approver: [`teams:${USER.aad}`] });
+    expect(hasRole(policy, `teams:${USER.aad}`, 'approver')).toBe(true);
+    expect(hasRole(policy, actor, 'viewer')).toBe(false);
   });
 
   it('a card action that is not one of the bot’s gets an error body', async () => {
@@ -177,5 +198,104 @@ describe('local mode with a fake engine', () => {
   it('only POST', async () => {
     const res = await fetch(url);
     expect(res.status).toBe(405);
+  });
+});
+
+describe('only Teams activities', () => {
+  let engine: FakeEngine;
+  let url: string;
+  const lines: string[] = [];
+  beforeAll(async () => {
+    engine = new FakeEngine();
+    const adapter = await createTeamsAdapter({ engine, store, log: createLogger('info', { write: (l: string) => void lines.push(l) }), config: {} });
+    const s = await serve(adapter);
+    servers.push(s.server);
+    url = s.url;
+  });
+
+  it.each(['webchat', 'directline', 'emulator', undefined])('a message from channel %s is ignored with a log line', async (channelId) => {
+    const mark = stub.calls.length;
+    const logMark = lines.length;
+    const before = engine.texts.length;
+    const a = { ...messageActivity('scans delete 1 --reason x', USER, { ...where(), conversationId: 'a:not-teams' }), channelId };
+    const res = await postActivity(url, a);
+    expect(res.status).toBeLessThan(300);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(engine.texts.length).toBe(before);
+    expect(stub.since(mark)).toHaveLength(0);
+    expect(lines.slice(logMark).join('\n')).toMatch(/ignored an activity from channel/);
+    expect(await store.getConversation('teams:conv:a:not-teams')).toBeNull(); // not even remembered
+  });
+
+  it('a card action from another channel gets an error body and runs nothing', async () => {
+    const before = engine.buttons.length;
+    const logMark = lines.length;
+    const a = { ...invokeActivity({ verb: 'approve', data: { _mde: { t: 'button', action: { type: 'approval', approvalId: 'A234567', decision: 'approve' } } } }, USER, where()), channelId: 'directline' };
+    const res = await postActivity(url, a);
+    expect(res.status).toBe(403);
+    expect(res.body).toMatchObject({ statusCode: 403, type: 'application/vnd.microsoft.error', value: { code: 'Forbidden' } });
+    expect(engine.buttons.length).toBe(before);
+    expect(lines.slice(logMark).join('\n')).toMatch(/ignored an activity from channel/);
+  });
+
+  it('msteams itself still works', async () => {
+    const mark = stub.calls.length;
+    const a = messageActivity('whoami', USER, where());
+    expect((await postActivity(url, a)).status).toBe(200);
+    await stub.waitFor((c) => c.kind === 'reply' && c.activityId === a.id, { from: mark });
+  });
+});
+
+describe('invoke claims never carry form inputs', () => {
+  const SECRET = 'Hunter2-do-not-store!';
+  const OTHER_SECRET = 'Another-secret-42?';
+  let dir: string;
+  let fileStore: Store;
+  let engine: FakeEngine;
+  let url: string;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'mde-teams-claims-'));
+    fileStore = await openStore(`sqlite:${join(dir, 'bot.db')}`);
+    engine = new FakeEngine();
+    const adapter = await createTeamsAdapter({ engine, store: fileStore, log, config: {} });
+    const s = await serve(adapter);
+    servers.push(s.server);
+    url = s.url;
+  });
+  afterAll(async () => {
+    await fileStore?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Every value in every table of the store's database file, as one string. */
+  function dump(): string {
+    const db = new Database(join(dir, 'bot.db'), { readonly: true, fileMustExist: true });
+    try {
+      const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as Array<{ name: string }>;
+      return tables.map((t) => JSON.stringify(db.prepare(`SELECT * FROM "${t.name}"`).all())).join('\n');
+    } finally {
+      db.close();
+    }
+  }
+
+  it('a form submission without an activity id is claimed by its envelope and _mde, not its inputs', async () => {
+    const submit = { verb: 'submitForm', data: { _mde: { t: 'submitForm', kind: 'create' } } };
+    const first = invokeActivity(submit, USER, where(), { replyToId: 'form-card-1', inputs: { scanName: 'x', communityString: SECRET } });
+    delete (first as { id?: string }).id;
+    // The same delivery again (a retry) is one submission, whatever its inputs say.
+    const again = { ...first, value: { ...first.value, action: { ...first.value.action, data: { ...first.value.action.data, communityString: OTHER_SECRET } } } };
+    const r1 = await postActivity(url, first);
+    const r2 = await postActivity(url, again);
+    expect([r1.status, r2.status]).toEqual([200, 200]);
+    expect(engine.forms).toHaveLength(1);
+    expect(engine.forms[0]!.values.communityString).toBe(SECRET); // it reached the engine…
+    expect(r2.body).toMatchObject({ type: 'application/vnd.microsoft.activity.message', value: 'Already received.' });
+
+    const stored = dump();
+    expect(stored).toMatch(/teams:invoke:[0-9a-f]{64}/); // …a claim was stored…
+    for (const secret of [SECRET, OTHER_SECRET]) {
+      expect(stored).not.toContain(secret); // …without the secret, raw or hashed
+      expect(stored).not.toContain(createHash('sha256').update(secret).digest('hex'));
+    }
   });
 });

@@ -292,7 +292,21 @@ describe('Teams approvals', () => {
     const status = await approvalCardIn(personal(OTTO).conversationId, id, mark);
     expect(actionTitles(cardsOf(status)[0])).toEqual([]);
     expect(cardsOf(status)[0].refresh).toBeUndefined();
-    const answer = await press(findAction(cardsOf(mine)[0], 'Approve'), APPROVER, personal(APPROVER), { replyToId: mine.id });
+    const approve = findAction(cardsOf(mine)[0], 'Approve');
+    // Before the approver: the requester's and a non-approver's clicks are refused on the card, and nothing runs.
+    const actionsBefore = app.emulator!.state.actions.size;
+    const byRequester = await press(approve, OTTO, personal(OTTO), { replyToId: status.id });
+    expect(byRequester.type).toBe('application/vnd.microsoft.card.adaptive');
+    expect(textOf(byRequester.value)).toMatch(/You requested .* yourself/i);
+    expect(actionTitles(byRequester.value)).toEqual([]);
+    const byOperator = await press(approve, OPERATOR, personal(OPERATOR));
+    expect(byOperator.type).toBe('application/vnd.microsoft.card.adaptive');
+    expect(textOf(byOperator.value)).toMatch(/approver/i);
+    expect(actionTitles(byOperator.value)).toEqual([]);
+    expect((await app.store.getApproval(id))!.state).toBe('pending');
+    expect(app.emulator!.state.actions.size).toBe(actionsBefore);
+
+    const answer = await press(approve, APPROVER, personal(APPROVER), { replyToId: mine.id });
     expect(textOf(answer.value)).toMatch(/Approved/);
     const progress: string[] = [];
     for (const card of [mine, status]) {
@@ -359,6 +373,51 @@ describe('Teams local mode', () => {
     expect(result.body.error).toMatch(/serviceUrl/);
     expect(stub.since(mark)).toHaveLength(0);
     expect(teams.localMode).toBe(true);
+  });
+
+  /** POSTs a help message with extra or replaced headers; expects 401 with nothing run. */
+  async function refused(headers: Record<string, string>, why: RegExp): Promise<void> {
+    const mark = stub.calls.length;
+    const logMark = logLines.length;
+    const activity = messageActivity('help', VIEWER, personal(VIEWER));
+    const result = await postActivity(endpoint, activity, { headers });
+    expect(result.status, result.text).toBe(401);
+    expect(result.body.error).toMatch(why);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(stub.since(mark)).toHaveLength(0);
+    const logged = logLines.slice(logMark).map((l) => JSON.parse(l) as { msg: string; level: number });
+    expect(logged.some((l) => l.msg.startsWith('teams local mode: refused') && l.level === 40)).toBe(true);
+  }
+
+  it('refuses a request addressed to another host name (DNS rebinding)', async () => {
+    await refused({ host: `rebind.evil.example:${new URL(endpoint).port}` }, /Host/);
+  });
+
+  it('refuses a request from a browser (Origin)', async () => {
+    await refused({ origin: 'http://rebind.evil.example' }, /origin/);
+    await refused({ 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'no-cors' }, /sec-fetch/);
+  });
+
+  it('refuses a request through a reverse proxy (X-Forwarded-For)', async () => {
+    await refused({ 'x-forwarded-for': '203.0.113.9' }, /x-forwarded-for/);
+  });
+
+  it('refuses a text/plain body (what a page can POST without a preflight)', async () => {
+    await refused({ 'content-type': 'text/plain;charset=UTF-8' }, /application\/json/);
+  });
+
+  it('answers the Agents Playground’s requests (its headers, a loopback Host, JSON with a charset)', async () => {
+    const port = new URL(endpoint).port;
+    const variants: Array<Record<string, string>> = [
+      { host: `127.0.0.1:${port}`, 'x-ms-agents-playground': 'true', 'user-agent': 'axios/1.12.2', accept: 'application/json, text/plain, */*' },
+      { host: `localhost:${port}`, 'content-type': 'application/json; charset=utf-8' },
+    ];
+    for (const headers of variants) {
+      const mark = stub.calls.length;
+      const activity = messageActivity('whoami', VIEWER, personal(VIEWER));
+      expect((await postActivity(endpoint, activity, { headers })).status).toBe(200);
+      await stub.waitFor((c) => c.kind === 'reply' && c.activityId === activity.id, { from: mark });
+    }
   });
 
   it('answers 400 for a body that is not an activity, 413 for an oversized one', async () => {

@@ -1,6 +1,17 @@
-/** The local-mode gate (no MicrosoftAppId): loopback peers with loopback serviceUrls only. */
+/**
+ * The local-mode gate (no MicrosoftAppId): loopback peers with loopback serviceUrls only,
+ * sending JSON to a loopback Host without browser or proxy headers.
+ */
 import { describe, expect, it } from 'vitest';
-import { checkLocalRequest, isLoopbackAddress, isLoopbackServiceUrl } from '../../adapters/teams/index.js';
+import {
+  checkLocalHeaders,
+  checkLocalRequest,
+  isJsonContentType,
+  isLoopbackAddress,
+  isLoopbackHostHeader,
+  isLoopbackServiceUrl,
+  REFUSED_LOCAL_HEADERS,
+} from '../../adapters/teams/index.js';
 
 describe('isLoopbackAddress', () => {
   it.each(['127.0.0.1', '127.1.2.3', '127.255.255.254', '::1', '::ffff:127.0.0.1', '::FFFF:127.0.0.9', '0:0:0:0:0:0:0:1'])('%s is loopback', (a) => {
@@ -48,5 +59,74 @@ describe('checkLocalRequest', () => {
     expect(checkLocalRequest('127.0.0.1', { serviceUrl: 'https://smba.trafficmanager.net/amer/' })).toMatchObject({ ok: false, reason: expect.stringMatching(/serviceUrl/) });
     expect(checkLocalRequest('127.0.0.1', {}).ok).toBe(false);
     expect(checkLocalRequest('127.0.0.1', null).ok).toBe(false);
+  });
+});
+
+describe('isLoopbackHostHeader', () => {
+  it.each(['127.0.0.1:3978', '127.0.0.1', '127.9.8.7:80', 'localhost:3978', 'LOCALHOST', '[::1]:3978', '[::1]', '[0:0:0:0:0:0:0:1]:1'])('%s is loopback', (h) => {
+    expect(isLoopbackHostHeader(h)).toBe(true);
+  });
+  it.each([
+    'evil.example:3978', // DNS rebinding: the attacker's name, resolving to 127.0.0.1
+    'localhost.evil.example',
+    '127.0.0.1.nip.io:3978',
+    '10.0.0.5:3978',
+    '0.0.0.0:3978',
+    '[::ffff:127.0.0.1]:3978',
+    '[fe80::1]',
+    'user@localhost:3978',
+    'localhost:3978/x',
+    'localhost:3978, evil.example',
+    'localhost:99999999',
+    '',
+    undefined,
+    ['localhost'],
+  ])('%s is not', (h) => {
+    expect(isLoopbackHostHeader(h)).toBe(false);
+  });
+});
+
+describe('isJsonContentType', () => {
+  it.each(['application/json', 'application/json; charset=utf-8', 'Application/JSON;charset=UTF-8', ' application/json '])('%s is JSON', (t) => {
+    expect(isJsonContentType(t)).toBe(true);
+  });
+  it.each(['text/plain', 'text/plain;charset=UTF-8', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/jsonp', 'application/json-patch+json', '', undefined])('%s is not', (t) => {
+    expect(isJsonContentType(t)).toBe(false);
+  });
+});
+
+describe('checkLocalHeaders', () => {
+  /** What the Agents Playground sends (axios, server to server; recorded from 0.2.28). */
+  const playground = {
+    accept: 'application/json, text/plain, */*',
+    'content-type': 'application/json',
+    'x-ms-agents-playground': 'true',
+    'user-agent': 'axios/1.12.2',
+    'content-length': '145',
+    'accept-encoding': 'gzip, compress, deflate, br',
+    host: '127.0.0.1:3978',
+    connection: 'keep-alive',
+  };
+
+  it('accepts the playground’s requests, and JSON with a charset to localhost', () => {
+    expect(checkLocalHeaders(playground)).toEqual({ ok: true });
+    expect(checkLocalHeaders({ ...playground, host: 'localhost:3978', 'content-type': 'application/json; charset=utf-8' })).toEqual({ ok: true });
+  });
+
+  it.each(REFUSED_LOCAL_HEADERS.map((h) => [h]))('refuses a request carrying %s', (header) => {
+    const check = checkLocalHeaders({ ...playground, [header]: header === 'origin' ? 'null' : 'x' });
+    expect(check).toMatchObject({ ok: false, reason: expect.stringContaining(header) });
+  });
+
+  it('refuses a Host that is not loopback (DNS rebinding) or missing', () => {
+    expect(checkLocalHeaders({ ...playground, host: 'rebind.evil.example:3978' })).toMatchObject({ ok: false, reason: expect.stringMatching(/Host/) });
+    const { host: _host, ...noHost } = playground;
+    expect(checkLocalHeaders(noHost).ok).toBe(false);
+  });
+
+  it('refuses a body that is not declared JSON (a browser’s “simple” request)', () => {
+    expect(checkLocalHeaders({ ...playground, 'content-type': 'text/plain;charset=UTF-8' })).toMatchObject({ ok: false, reason: expect.stringMatching(/application\/json/) });
+    const { 'content-type': _type, ...noType } = playground;
+    expect(checkLocalHeaders(noType).ok).toBe(false);
   });
 });

@@ -2,10 +2,11 @@
 import { describe, expect, it } from 'vitest';
 import { parseActionData } from '../../adapters/teams/actions.js';
 import { cardKind, commandText, renderForm, renderReply } from '../../adapters/teams/index.js';
+import { escapeMarkdown } from '../../adapters/teams/render.js';
 import type { ApprovalView, FormSpec, Reply } from '../../src/core/reply.js';
 import { errorReply, textReply } from '../../src/core/reply.js';
 import { adaptiveCardProblems, expectValidCard } from '../helpers/teams-cards.js';
-import { actionTitles, cardText, findAction } from '../helpers/teams-connector.js';
+import { actionTitles, cardText, findAction, rawCardTexts, unescapeMarkdown } from '../helpers/teams-connector.js';
 
 const list: Reply = {
   visibility: 'public',
@@ -176,5 +177,86 @@ describe('command text', () => {
     const a = mention('<at>MDE Bot</at> help');
     commandText(a as any);
     expect(a.text).toBe('<at>MDE Bot</at> help');
+  });
+});
+
+/**
+ * Markdown that Teams would act on in a TextBlock or a fact: what is left of a string once
+ * its backslash escapes are taken out, checked for emphasis, links, headings, quotes and
+ * list markers at a line start.
+ */
+function activeMarkdown(text: string): string[] {
+  const bare = text.replace(/\\[!-/:-@[-`{-~]/g, '');
+  const found: string[] = [];
+  if (/[*_]/.test(bare)) found.push('emphasis');
+  if (/[[\]()]/.test(bare)) found.push('link');
+  if (/[#>]/.test(bare)) found.push('heading or quote');
+  if (/^[ \t]*([-+]|[0-9]+[.)])/m.test(bare)) found.push('list');
+  return found;
+}
+
+describe('markdown in card text', () => {
+  const MALICIOUS = '[Approved by CISO](https://evil.example/x) **urgent** _now_';
+
+  it.each([
+    ['a link', '[Approved by CISO](https://evil.example)', '\\[Approved by CISO\\]\\(https://evil.example\\)'],
+    ['bold', '**urgent**', '\\*\\*urgent\\*\\*'],
+    ['a heading', '# Approved', '\\# Approved'],
+    ['a quote', '> signed off', '\\> signed off'],
+    ['a bullet', '- item', '\\- item'],
+    ['a plus bullet', '  + item', '  \\+ item'],
+    ['a numbered item', '1. first', '1\\. first'],
+    ['a backslash', 'C:\\temp\\*', 'C:\\\\temp\\\\\\*'],
+    ['a hyphen inside a line', 'pc-1 at 2026-01-01, 10.0.0.1', 'pc-1 at 2026-01-01, 10.0.0.1'],
+    ['backticks (kept)', 'try `scans list`', 'try `scans list`'],
+    ['markup inside backticks', '`[x](https://evil)`', '`\\[x\\]\\(https://evil\\)`'],
+  ])('%s', (_name, input, escaped) => {
+    expect(escapeMarkdown(input)).toBe(escaped);
+    expect(unescapeMarkdown(escapeMarkdown(input))).toBe(input);
+    expect(activeMarkdown(escapeMarkdown(input))).toEqual([]);
+  });
+
+  it('every line of a multi-line value is escaped at its start', () => {
+    expect(escapeMarkdown('a\n- b\n2. c\n# d')).toBe('a\n\\- b\n2\\. c\n\\# d');
+  });
+
+  it('a malicious reason shows literally on the approval card (a fact value), not as a link or bold', () => {
+    const card = renderReply(approval('pending', { reason: MALICIOUS, requester: 'Mallory **CISO** (teams:1)', title: 'Approval request A234567: delete [prod](https://evil)' }));
+    expectValidCard(card);
+    const facts = (card.body as any[]).find((b) => b.type === 'FactSet').facts as Array<{ title: string; value: string }>;
+    const reason = facts.find((f) => f.title === 'Reason')!;
+    expect(reason.value).toBe('\\[Approved by CISO\\]\\(https://evil.example/x\\) \\*\\*urgent\\*\\* \\_now\\_');
+    expect(unescapeMarkdown(reason.value)).toBe(MALICIOUS);
+    expect(cardText(card)).toContain(MALICIOUS);
+    expect(cardText(card)).toContain('Mallory **CISO** (teams:1)');
+    for (const text of rawCardTexts(card)) expect(activeMarkdown(text), text).toEqual([]);
+  });
+
+  it('every kind of card escapes what it binds: headings, text, facts, tables, wide tables, code, notices, forms', () => {
+    const evil = '**x** [y](https://evil)';
+    const replies: Reply[] = [
+      { visibility: 'public', summary: 's', blocks: [{ type: 'heading', text: `Scan definitions ${evil}` }, { type: 'table', columns: ['Name', 'Id'], rows: [[evil, '# 1']], paging: { page: 1, pages: 2, total: 30, command: 'scans list --page {page}' } }] },
+      { visibility: 'public', summary: 's', blocks: [{ type: 'heading', text: 'Wide' }, { type: 'table', columns: ['A', 'B', 'C', 'D', `E ${evil}`], rows: [[evil, '- b', 'c', 'd', evil]] }] },
+      { visibility: 'public', summary: 's', blocks: [{ type: 'heading', text: 'Detail' }, { type: 'facts', facts: [{ label: `L ${evil}`, value: `> ${evil}` }] }, { type: 'text', text: `- ${evil}\n1. ${evil}`, tone: 'warning' }] },
+      { visibility: 'private', summary: 's', blocks: [{ type: 'heading', text: 'help' }, { type: 'code', text: `Usage: ${evil}\n# not a heading` }] },
+      errorReply(`Unknown command "${evil}".`, 'help'),
+      approval('succeeded', { decidedBy: evil, decisionReason: evil, outcome: { text: evil, tone: 'success' } }),
+    ];
+    for (const reply of replies) {
+      const card = renderReply(reply, { notice: { text: `notice ${evil}`, tone: 'error' } });
+      expectValidCard(card);
+      for (const text of rawCardTexts(card)) {
+        if (['Previous page', 'Next page'].includes(text)) continue; // action titles are plain text
+        expect(activeMarkdown(text), text).toEqual([]);
+      }
+      expect(cardText(card)).toContain(evil);
+    }
+    const formCard = renderForm({ ...form, title: `Update ${evil}`, error: evil, fields: [{ ...form.fields[0]!, error: evil, hint: evil, value: evil }] }, { notice: { text: evil, tone: 'info' } });
+    expectValidCard(formCard);
+    const json = JSON.stringify(formCard);
+    // Texts are escaped; an input's prefilled value is data, so it stays as typed.
+    expect((formCard.body as any[]).filter((b) => b.type === 'TextBlock').map((b) => b.text)).toEqual([escapeMarkdown(evil), escapeMarkdown(`Update ${evil}`), escapeMarkdown(evil)]);
+    expect(json).toContain(`"value":${JSON.stringify(evil)}`);
+    expect(cardText(formCard).split('\n').filter((t) => t === evil).length).toBeGreaterThanOrEqual(4);
   });
 });
