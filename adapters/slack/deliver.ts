@@ -98,7 +98,7 @@ export async function showFormOrReply(
   }
   const form = formOf(reply);
   try {
-    await rt.client.views.update({ view_id: viewId, view: form ? buildFormModal(form, meta) : messageModal(reply) });
+    await rt.client.views.update({ view_id: viewId, view: form ? buildFormModal(form, meta, {}, undefined, rt.log) : messageModal(reply) });
     if (form) rt.forms.set(viewId, form);
   } catch (error) {
     rt.log.warn({ err: slackErrorCode(error) }, 'could not replace the loading modal');
@@ -111,7 +111,7 @@ async function presentReply(rt: SlackRuntime, triggerId: string | undefined, rep
   const form = formOf(reply);
   if (form && triggerId) {
     try {
-      const opened = await rt.client.views.open({ trigger_id: triggerId, view: buildFormModal(form, meta) });
+      const opened = await rt.client.views.open({ trigger_id: triggerId, view: buildFormModal(form, meta, {}, undefined, rt.log) });
       if (opened.view?.id) rt.forms.set(opened.view.id, form);
       return;
     } catch (error) {

@@ -10,7 +10,9 @@
  * never echoed, passed to the core only.
  */
 import type { types } from '@slack/bolt';
+import type { Logger } from 'pino';
 import { z } from 'zod';
+import { baselineSchema } from '../../src/core/forms.js';
 import type { FormField, FormKind, FormSpec, Reply } from '../../src/core/reply.js';
 import { fitMrkdwn, fitPlain, LIMITS, renderBlocks, type KnownBlock } from './render.js';
 
@@ -44,6 +46,8 @@ export interface ModalMeta {
   scope?: 'personal' | 'channel' | 'group';
   /** The command's or button's response_url (valid 30 minutes), to answer in place. */
   responseUrl?: string;
+  /** Update forms: what the form was first prefilled with (`FormSpec.baseline`; never secrets). */
+  baseline?: Record<string, string>;
 }
 
 const metaSchema = z.object({
@@ -53,12 +57,26 @@ const metaSchema = z.object({
   t: z.string().optional(),
   s: z.enum(['personal', 'channel', 'group']).optional(),
   r: z.string().optional(),
+  /** A malformed baseline is left out: the core then compares with the definition as it is. */
+  b: baselineSchema.optional().catch(undefined),
 });
 
-export function encodeMeta(meta: ModalMeta): string {
-  const compact = { k: meta.kind, d: meta.definitionId, c: meta.channel, t: meta.team, s: meta.scope, r: meta.responseUrl };
+/** Only `warn` is used: when the baseline does not fit. */
+export type MetaLog = Pick<Logger, 'warn'>;
+
+/**
+ * The metadata as ≤ 3,000 characters: the baseline is dropped first if it does not fit
+ * (with a warning; the core then compares with the definition as it is), then the
+ * response_url.
+ */
+export function encodeMeta(meta: ModalMeta, log?: MetaLog): string {
+  const compact = { k: meta.kind, d: meta.definitionId, c: meta.channel, t: meta.team, s: meta.scope, r: meta.responseUrl, b: meta.baseline };
   let text = JSON.stringify(compact);
-  if (text.length > METADATA) text = JSON.stringify({ ...compact, r: undefined });
+  if (text.length > METADATA && compact.b !== undefined) {
+    log?.warn({ form: meta.kind, definitionId: meta.definitionId, length: text.length }, 'slack modal metadata too long: the form baseline is left out');
+    text = JSON.stringify({ ...compact, b: undefined });
+  }
+  if (text.length > METADATA) text = JSON.stringify({ ...compact, b: undefined, r: undefined });
   return text;
 }
 
@@ -68,7 +86,7 @@ export function decodeMeta(text: string | undefined): ModalMeta | null {
     const parsed = metaSchema.safeParse(JSON.parse(text));
     if (!parsed.success) return null;
     const m = parsed.data;
-    return { kind: m.k, definitionId: m.d, channel: m.c, team: m.t, scope: m.s, responseUrl: m.r };
+    return { kind: m.k, definitionId: m.d, channel: m.c, team: m.t, scope: m.s, responseUrl: m.r, ...(m.b ? { baseline: m.b } : {}) };
   } catch {
     return null;
   }
@@ -167,8 +185,12 @@ function inputBlock(field: FormField, dispatch: boolean): InputBlock {
   return block;
 }
 
-/** The modal for a form, showing the fields that apply to `current` values. */
-export function buildFormModal(form: FormSpec, meta: ModalMeta, current: FlatValues = {}, note?: string): ModalView {
+/**
+ * The modal for a form, showing the fields that apply to `current` values. The baseline in
+ * `meta` (the open view's, when re-rendering) wins over the form's, so a form fetched again
+ * keeps the values the user first saw.
+ */
+export function buildFormModal(form: FormSpec, meta: ModalMeta, current: FlatValues = {}, note?: string, log?: MetaLog): ModalView {
   const blocks: KnownBlock[] = [];
   const errors = [note, form.error].filter((e): e is string => Boolean(e));
   for (const e of errors) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: `:x: ${fitMrkdwn(e, LIMITS.text - 4)}` } });
@@ -186,7 +208,10 @@ export function buildFormModal(form: FormSpec, meta: ModalMeta, current: FlatVal
     title: plain(form.title, MODAL_TITLE),
     submit: plain(form.submitLabel || 'Submit', MODAL_TITLE),
     close: plain('Cancel', MODAL_TITLE),
-    private_metadata: encodeMeta({ ...meta, kind: form.kind, definitionId: form.definitionId ?? meta.definitionId }),
+    private_metadata: encodeMeta(
+      { ...meta, kind: form.kind, definitionId: form.definitionId ?? meta.definitionId, baseline: form.kind === 'update' ? (meta.baseline ?? form.baseline) : undefined },
+      log,
+    ),
     blocks,
   };
 }

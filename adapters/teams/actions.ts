@@ -4,6 +4,7 @@
  * bot's own part sits under one key (`_mde`) that no form field name can take.
  */
 import { z } from 'zod';
+import { baselineSchema } from '../../src/core/forms.js';
 import type { ButtonAction, FormKind } from '../../src/core/reply.js';
 
 export const PAYLOAD_KEY = '_mde';
@@ -26,7 +27,13 @@ const buttonActionSchema = z.discriminatedUnion('type', [
 const payloadSchema = z.discriminatedUnion('t', [
   /** A Reply button; `replace`: answer with the result in place of the card (paging). */
   z.object({ t: z.literal('button'), action: buttonActionSchema, replace: z.boolean().optional() }),
-  z.object({ t: z.literal('submitForm'), kind: z.enum(['create', 'update']), definitionId: z.string().max(200).optional() }),
+  /** `baseline`: what an update form showed (never secrets); a malformed one is ignored, not refused. */
+  z.object({
+    t: z.literal('submitForm'),
+    kind: z.enum(['create', 'update']),
+    definitionId: z.string().max(200).optional(),
+    baseline: baselineSchema.optional().catch(undefined),
+  }),
   /** Universal Actions refresh of an approval card. */
   z.object({ t: z.literal('refresh'), approvalId: z.string().min(1).max(64) }),
 ]);
@@ -48,8 +55,15 @@ export function buttonData(action: ButtonAction, replace = false): Record<string
   return { [PAYLOAD_KEY]: replace ? { t: 'button', action, replace: true } : { t: 'button', action } };
 }
 
-export function submitData(kind: FormKind, definitionId: string | undefined): Record<string, unknown> {
-  return { [PAYLOAD_KEY]: definitionId === undefined ? { t: 'submitForm', kind } : { t: 'submitForm', kind, definitionId } };
+export function submitData(kind: FormKind, definitionId: string | undefined, baseline?: Record<string, string>): Record<string, unknown> {
+  return {
+    [PAYLOAD_KEY]: {
+      t: 'submitForm',
+      kind,
+      ...(definitionId === undefined ? {} : { definitionId }),
+      ...(kind === 'update' && baseline !== undefined ? { baseline } : {}),
+    },
+  };
 }
 
 export function refreshData(approvalId: string): Record<string, unknown> {

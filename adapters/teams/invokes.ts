@@ -203,7 +203,13 @@ export async function handleCardAction(context: TurnContext, value: AdaptiveCard
   }
 
   async function submit(p: Extract<ActionPayload, { t: 'submitForm' }>): Promise<AdaptiveCardInvokeResponse> {
-    const submission = { kind: p.kind, values: inputValues(parsed!.inputs), ...(p.definitionId ? { definitionId: p.definitionId } : {}) };
+    const submission = {
+      kind: p.kind,
+      values: inputValues(parsed!.inputs),
+      ...(p.definitionId ? { definitionId: p.definitionId } : {}),
+      // What the update form showed: only what differs from it is sent.
+      ...(p.kind === 'update' && p.baseline ? { baseline: p.baseline } : {}),
+    };
     const work = engine.handleForm(actor, origin, submission);
     const outcome = await withinBudget(work, deps.budgetMs);
     if (outcome === TIMEOUT) {

@@ -259,7 +259,7 @@ export function renderForm(form: FormSpec, options: Pick<RenderOptions, 'notice'
     error: form.error ? md(form.error) : null,
     fields: form.fields.map(fieldData),
     submitLabel: form.submitLabel,
-    submitData: submitData(form.kind, form.definitionId),
+    submitData: submitData(form.kind, form.definitionId, form.baseline),
   });
 }
 

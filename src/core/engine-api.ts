@@ -16,6 +16,8 @@ export interface FormSubmission {
   /** For update forms: the definition being changed. */
   definitionId?: string;
   values: Record<string, unknown>;
+  /** For update forms: the form's `FormSpec.baseline`, as the adapter carried it back (untrusted). */
+  baseline?: Record<string, string>;
 }
 
 export interface Engine {

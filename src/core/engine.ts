@@ -263,9 +263,12 @@ export function createEngine(deps: EngineDeps): RunningEngine {
           return { ok: true, reply: await safely(() => run(actor, origin, parsed.operation)) };
         }
         const current = findDefinition(await deps.mde.listDefinitions(), submission.definitionId ?? '');
-        const parsed = parseUpdateSubmission(current.id, submission.values, current);
+        // The baseline (what the form showed) decides what the user changed; the re-rendered
+        // form keeps it, so a change made by someone else meanwhile is still not undone.
+        const parsed = parseUpdateSubmission(current.id, submission.values, current, submission.baseline);
         if (!parsed.ok) {
-          return { ok: false, errors: parsed.errors, message: parsed.message, form: updateFormSpec({ definition: current, agents: await agents(), values: stringValues(submission.values), errors: parsed.errors }) };
+          const form = updateFormSpec({ definition: current, agents: await agents(), values: stringValues(submission.values), errors: parsed.errors, baseline: submission.baseline });
+          return { ok: false, errors: parsed.errors, message: parsed.message, form };
         }
         return { ok: true, reply: await safely(() => run(actor, origin, parsed.operation)) };
       } catch (error) {

@@ -284,8 +284,35 @@ const CREDENTIALS_CHOICE: FieldDef = {
   hint: 'Defender never returns stored credentials; replace them to rotate a password or change the account.',
 };
 
-/** The update form: the definition's fields prefilled, its scanner agent, and optionally new credentials. */
-export function updateFormSpec(input: FormInput & { definition: ScanDefinition; agents?: ScanAgent[] }): FormSpec {
+/** The fields an update form's baseline holds: what it is prefilled with, secrets never. */
+export const BASELINE_FIELDS = ['scanName', 'target', 'targetType', 'intervalInHours', 'active', 'agent', 'credentials'] as const;
+const BASELINE_NAMES: ReadonlySet<string> = new Set(BASELINE_FIELDS);
+
+/**
+ * The shape of a baseline read back from a platform (Slack `private_metadata`, Teams
+ * action data): a small string record. Adapters ignore a baseline that does not fit it.
+ */
+export const baselineSchema = z
+  .record(z.string().regex(/^[A-Za-z]{1,64}$/), z.string().max(MAX_VALUE_LENGTH))
+  .refine((b) => Object.keys(b).length <= 20, { error: 'too many baseline fields' });
+
+/** A baseline as it came back from an adapter: known fields with string values only; undefined when none is left. */
+export function cleanBaseline(raw: unknown): Record<string, string> | undefined {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return undefined;
+  const out: Record<string, string> = {};
+  for (const name of BASELINE_FIELDS) {
+    const v = own(raw as Record<string, unknown>, name);
+    if (typeof v === 'string' && v.length <= MAX_VALUE_LENGTH) out[name] = v;
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
+/**
+ * The update form: the definition's fields prefilled, its scanner agent, and optionally new
+ * credentials. `baseline` is what the form was first prefilled with; a re-rendered form
+ * (after an error) passes the one it was opened with, else it is taken from the definition.
+ */
+export function updateFormSpec(input: FormInput & { definition: ScanDefinition; agents?: ScanAgent[]; baseline?: Record<string, string> }): FormSpec {
   const d = input.definition;
   const current: Record<string, string | undefined> = {
     scanName: d.scanName ?? undefined,
@@ -298,12 +325,15 @@ export function updateFormSpec(input: FormInput & { definition: ScanDefinition; 
   const agents = input.agents ? [{ ...agentField(input.agents), required: false }] : [];
   const credentials = d.scanType ? [CREDENTIALS_CHOICE, ...replacementCredentialFields(d.scanType)] : [];
   const defs = [...DEFINITION_FIELDS, ...agents, ...credentials].map((f) => ({ ...f, default: current[f.name] ?? f.default }));
+  const prefilled = render(defs, {}).filter((f) => BASELINE_NAMES.has(f.name) && f.kind !== 'secret' && f.value !== undefined);
+  const baseline = cleanBaseline(input.baseline) ?? Object.fromEntries(prefilled.map((f) => [f.name, f.value as string]));
   return {
     kind: 'update',
     title: 'Update scan',
     definitionId: d.id,
     fields: render(defs, input),
     submitLabel: 'Save',
+    baseline,
     ...(input.error ? { error: input.error } : {}),
   };
 }
@@ -547,12 +577,61 @@ export const createSubmissionSchema = submission.transform((raw, ctx): CreateOpe
   return finish(r, { kind: 'scans.create', scanType, name, targets, targetType, intervalHours, agent, active, auth }, 'scans.create', scanType);
 });
 
+/** What a submitted update is compared with, field by field. */
+interface Reference {
+  scanName?: string | null;
+  target?: string | null;
+  targetType?: string | null;
+  intervalInHours?: number | null;
+  active?: boolean | null;
+  agent?: string | null;
+}
+
 /**
- * The update form's submission → a `scans.update` operation. With `current`, only what
- * differs from it is sent; a changed target or target type sends both, checked together.
- * Empty fields keep their current value.
+ * The values a submission is compared with: the form's baseline (what it showed), normalised
+ * like submitted values; a field the baseline lacks or cannot be read is compared with
+ * `current`.
  */
-export function updateSubmissionSchema(definitionId: string, current?: ScanDefinition) {
+function referenceFor(current: ScanDefinition | undefined, baseline: Record<string, string> | undefined): Reference {
+  const ref: Reference = {
+    scanName: current?.scanName,
+    target: current?.target,
+    targetType: current?.targetType,
+    intervalInHours: current?.intervalInHours,
+    active: current?.isActive,
+    agent: current?.scannerAgent?.machineId?.toLowerCase(),
+  };
+  const shown = cleanBaseline(baseline);
+  if (shown === undefined) return ref;
+  const text = (name: string) => {
+    const v = own(shown, name);
+    return typeof v === 'string' ? v.trim() : undefined;
+  };
+  const scanName = text('scanName');
+  if (scanName !== undefined) ref.scanName = scanName;
+  const target = text('target');
+  if (target !== undefined) ref.target = target;
+  const targetType = text('targetType');
+  const type = targetType === undefined ? undefined : matchChoice(targetType, TARGET_TYPES);
+  if (type !== undefined) ref.targetType = type;
+  const interval = text('intervalInHours');
+  if (interval !== undefined && /^\d+$/.test(interval)) ref.intervalInHours = Number(interval);
+  const active = own(shown, 'active') === undefined ? undefined : readToggle(own(shown, 'active'));
+  if (active !== undefined) ref.active = active;
+  const agent = text('agent');
+  if (agent !== undefined) ref.agent = agent.toLowerCase();
+  return ref;
+}
+
+/**
+ * The update form's submission → a `scans.update` operation. Only what the user changed is
+ * sent: with `baseline` (the values the form showed), what differs from it, so a change
+ * someone else made while the form was open is not undone; without one, what differs from
+ * `current`. A changed target or target type sends both, checked together against the
+ * (new or current) target type. Empty fields keep their current value.
+ */
+export function updateSubmissionSchema(definitionId: string, current?: ScanDefinition, baseline?: Record<string, string>) {
+  const ref = referenceFor(current, baseline);
   return submission.transform((raw, ctx): UpdateOperation => {
     const r = new Reader(raw, ctx);
     const id = definitionId.trim();
@@ -566,9 +645,9 @@ export function updateSubmissionSchema(definitionId: string, current?: ScanDefin
     const active = r.toggle('active');
 
     const op: Record<string, unknown> = { kind: 'scans.update', id };
-    if (name !== undefined && name !== current?.scanName) op.name = name;
-    const typeChanged = typeGiven !== undefined && typeGiven !== current?.targetType;
-    const targetsChanged = targetText !== undefined && normaliseTargets(targetText) !== normaliseTargets(current?.target ?? '');
+    if (name !== undefined && name !== ref.scanName) op.name = name;
+    const typeChanged = typeGiven !== undefined && typeGiven !== ref.targetType;
+    const targetsChanged = targetText !== undefined && normaliseTargets(targetText) !== normaliseTargets(ref.target ?? '');
     if (typeChanged || targetsChanged) {
       const text = targetText ?? current?.target ?? undefined;
       if (text === undefined) r.fail('target', 'give the targets, to check them against the target type');
@@ -577,10 +656,10 @@ export function updateSubmissionSchema(definitionId: string, current?: ScanDefin
         if (targets !== undefined) Object.assign(op, { targets, targetType });
       }
     }
-    if (intervalHours !== undefined && intervalHours !== current?.intervalInHours) op.intervalHours = intervalHours;
-    if (active !== current?.isActive) op.active = active;
+    if (intervalHours !== undefined && intervalHours !== ref.intervalInHours) op.intervalHours = intervalHours;
+    if (active !== ref.active) op.active = active;
     const agentText = r.text('agent');
-    if (agentText !== undefined && agentText.toLowerCase() !== current?.scannerAgent?.machineId?.toLowerCase()) {
+    if (agentText !== undefined && agentText.toLowerCase() !== ref.agent) {
       const agent = machineIdSchema.safeParse(agentText).data;
       if (agent === undefined) r.fail('agent', 'the scanner agent must be a machine id (40 hexadecimal characters)');
       else op.agent = agent;
@@ -645,6 +724,11 @@ export function parseCreateSubmission(values: Record<string, unknown>): Submissi
 }
 
 /** An update-form submission → the `scans.update` operation, or errors by field name. */
-export function parseUpdateSubmission(definitionId: string, values: Record<string, unknown>, current?: ScanDefinition): SubmissionResult<UpdateOperation> {
-  return result(updateSubmissionSchema(definitionId, current).safeParse(values), values);
+export function parseUpdateSubmission(
+  definitionId: string,
+  values: Record<string, unknown>,
+  current?: ScanDefinition,
+  baseline?: Record<string, string>,
+): SubmissionResult<UpdateOperation> {
+  return result(updateSubmissionSchema(definitionId, current, baseline).safeParse(values), values);
 }

@@ -102,6 +102,13 @@ export interface FormSpec {
   submitLabel: string;
   /** A form-level error (not tied to one field). */
   error?: string;
+  /**
+   * Update forms only: the non-secret values the form was first prefilled with (scanName,
+   * target, targetType, intervalInHours, active, agent, credentials). Adapters carry it
+   * through the round trip and hand it back in the `FormSubmission`, so that only what
+   * the user changed is sent, not values someone else changed meanwhile. Never secrets.
+   */
+  baseline?: Record<string, string>;
 }
 
 export function textReply(text: string, options: { tone?: Tone; visibility?: Reply['visibility'] } = {}): Reply {

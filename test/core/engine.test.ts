@@ -100,6 +100,26 @@ describe('writes', () => {
     expect(JSON.stringify(outcome)).not.toContain('rotated-Pa55');
   });
 
+  it('sends only what the user changed in the update form, not values changed meanwhile', async () => {
+    const id = SEED.definitions.windowsFinance;
+    h.emulator.state.definitions.get(id)!.isActive = true;
+    const opened = await h.engine.handleButton(USERS.operator, ORIGIN, { type: 'form', form: 'update', definitionId: id });
+    const form = opened.blocks[0]?.type === 'form' ? opened.blocks[0].form : undefined;
+    expect(form?.baseline).toMatchObject({ active: 'true', credentials: 'keep' });
+    const baseline = form!.baseline!;
+    const shown = Object.fromEntries(form!.fields.filter((f) => f.value !== undefined).map((f) => [f.name, f.value!]));
+    const interval = Number(baseline.intervalInHours) === 7 ? '8' : '7';
+
+    h.emulator.state.definitions.get(id)!.isActive = false; // someone disables it while the form is open
+    const refused = await h.engine.handleForm(USERS.operator, ORIGIN, { kind: 'update', definitionId: id, values: { ...shown, intervalInHours: '0' }, baseline });
+    expect(refused.ok).toBe(false);
+    if (!refused.ok) expect(refused.form.baseline).toEqual(baseline); // the re-rendered form keeps what was first shown
+
+    const outcome = await h.engine.handleForm(USERS.operator, ORIGIN, { kind: 'update', definitionId: id, values: { ...shown, intervalInHours: interval }, baseline });
+    expect(outcome.ok).toBe(true);
+    expect(h.emulator.state.definitions.get(id)).toMatchObject({ isActive: false, intervalInHours: Number(interval) });
+  });
+
   it('reports MDE and resolution errors clearly', async () => {
     const noAgent = await run('operator', 'scans create windows --name X --target 10.0.0.1 --interval 1 --agent nowhere --username u --domain d');
     expect(textOf(noAgent)).toContain('No scanner agent is called \\"nowhere\\"');

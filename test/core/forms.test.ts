@@ -409,6 +409,54 @@ describe('parseUpdateSubmission', () => {
   });
 });
 
+describe('parseUpdateSubmission: baseline (what the form showed)', () => {
+  const id = definition.id;
+  const current: ScanDefinition = { ...definition, scannerAgent: { machineId: MACHINE } as ScanDefinition['scannerAgent'] };
+
+  it('is the prefilled non-secret values of an update form, kept when re-rendered', () => {
+    const form = updateFormSpec({ definition: current, agents });
+    expect(form.baseline).toEqual({
+      scanName: 'Weekly servers',
+      target: '10.0.0.5,10.0.0.6',
+      targetType: 'Ip',
+      intervalInHours: '24',
+      active: 'true',
+      agent: MACHINE.toLowerCase(),
+      credentials: 'keep',
+    });
+    expect(createFormSpec({ agents }).baseline).toBeUndefined();
+    const again = updateFormSpec({ definition: { ...current, isActive: false }, agents, values: { intervalInHours: '0' }, baseline: form.baseline });
+    expect(again.baseline).toEqual(form.baseline);
+  });
+
+  it('leaves a definition disabled since the form opened disabled when only the interval changed', () => {
+    const form = updateFormSpec({ definition: current, agents });
+    const submitted = { ...form.baseline, intervalInHours: '12' };
+    const disabledMeanwhile: ScanDefinition = { ...current, isActive: false, scanName: 'Renamed by Bob' };
+    const result = parseUpdateSubmission(id, submitted, disabledMeanwhile, form.baseline);
+    expect(result).toEqual({ ok: true, operation: { kind: 'scans.update', id, intervalHours: 12 } });
+    // Without the baseline, the shown values are sent back over the other change (the old behaviour).
+    const old = parseUpdateSubmission(id, submitted, disabledMeanwhile);
+    expect(old).toEqual({ ok: true, operation: { kind: 'scans.update', id, name: 'Weekly servers', intervalHours: 12, active: true } });
+  });
+
+  it('compares normalised values: targets, toggles and numbers as the form may send them back', () => {
+    const baseline = updateFormSpec({ definition: current, agents }).baseline;
+    const same = { scanName: ' Weekly servers ', target: '10.0.0.5 , 10.0.0.6', targetType: 'ip', intervalInHours: '24', active: true, agent: MACHINE, credentials: 'keep' };
+    expect(parseUpdateSubmission(id, same, { ...current, intervalInHours: 6 }, baseline)).toMatchObject({ ok: false, message: expect.stringMatching(/nothing to change/) });
+    const retargeted = parseUpdateSubmission(id, { ...same, target: 'a.contoso.com', targetType: 'Hostname' }, { ...current, target: '10.9.9.9' }, baseline);
+    expect(retargeted).toEqual({ ok: true, operation: { kind: 'scans.update', id, targets: 'a.contoso.com', targetType: 'Hostname' } });
+    const badTargets = parseUpdateSubmission(id, { ...same, targetType: 'Hostname' }, current, baseline);
+    expect(badTargets.ok).toBe(false);
+    if (!badTargets.ok) expect(badTargets.errors.target).toMatch(/not a valid host name/);
+  });
+
+  it('falls back to the current definition for fields the baseline lacks or cannot be read', () => {
+    const result = parseUpdateSubmission(id, { intervalInHours: '24', active: 'false' }, current, { intervalInHours: 'soon', active: 'maybe', secret: 'x' });
+    expect(result).toEqual({ ok: true, operation: { kind: 'scans.update', id, active: false } });
+  });
+});
+
 describe('formFieldForPath', () => {
   it('maps MDE request and operation paths to form fields', () => {
     expect(formFieldForPath(['scanAuthenticationParams', 'privPassword'], 'Network')).toBe('privPassword');

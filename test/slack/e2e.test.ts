@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSlackAdapter, slackConfigFromEnv } from '../../adapters/slack/index.js';
+import { decodeMeta } from '../../adapters/slack/modal.js';
 import { ACTION_PATTERN, decodeAction } from '../../adapters/slack/render.js';
 import { addPagingProbes } from '../helpers/emulator.js';
 import { startApp, type App } from '../../src/app.js';
@@ -278,6 +279,27 @@ describe('create through the modal', () => {
     const names = open.body.view.blocks.filter((b: any) => b.type === 'input').map((b: any) => b.block_id);
     expect(names).toContain('snmpType');
     expect(names).not.toContain('domain');
+  });
+});
+
+describe('update through the modal', () => {
+  it('sends only what the user changed: a definition disabled while the modal was open stays disabled', async () => {
+    const sent = await slash(OPERATOR, `scans update ${D.networkCore}`);
+    const open = await stub.waitFor(() => stub.callsTo('views.open').find((c) => c.body.trigger_id === sent.triggerId));
+    expect(open.body.view.callback_id).toBe('mde_form');
+    const view = { ...open.body.view, id: await viewIdOf(open) };
+    // The values the modal showed ride along in private_metadata.
+    expect(decodeMeta(view.private_metadata)?.baseline).toMatchObject({ scanName: 'Core switches', active: 'true', intervalInHours: '4', credentials: 'keep' });
+
+    // Someone disables it meanwhile (through the bot, so the definitions list cache is fresh).
+    const disabled = await slash(OPERATOR, `scans disable ${D.networkCore}`);
+    expect(textOf((await answerTo(disabled.responseUrl)).body)).toContain('Disabled');
+    expect(app.emulator!.state.definitions.get(D.networkCore)?.isActive).toBe(false);
+    const res = await postPayload(viewSubmissionPayload(OPERATOR, view, { intervalInHours: '5' })); // every other input as shown
+    expect(res.status).toBe(200);
+    expect(res.text).toBe('');
+    expect(app.emulator!.state.definitions.get(D.networkCore)).toMatchObject({ isActive: false, intervalInHours: 5 });
+    await answerTo(sent.responseUrl);
   });
 });
 

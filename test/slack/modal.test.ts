@@ -78,6 +78,23 @@ describe('form modal', () => {
     expect(placeErrors({ scanName: 'required', authPassword: 'needed' }, new Set(['scanName']))).toEqual({ placed: { scanName: 'required' }, unplaced: ['authPassword: needed'] });
   });
 
+  it('carries an update form baseline; drops it (with a warning) rather than exceed 3,000 characters; ignores a malformed one', () => {
+    const baseline = { scanName: 'Core switches', active: 'true', intervalInHours: '4' };
+    const update = { ...meta, kind: 'update' as const, definitionId: 'def-1' };
+    expect(decodeMeta(encodeMeta({ ...update, baseline }))?.baseline).toEqual(baseline);
+    const warnings: string[] = [];
+    const log = { warn: (_obj: object, msg: string) => warnings.push(msg) } as any;
+    const responseUrl = 'https://hooks.slack.com/' + 'a'.repeat(900);
+    const text = encodeMeta({ ...update, responseUrl, baseline: { ...baseline, target: '10.0.0.1,'.repeat(220) } }, log);
+    expect(text.length).toBeLessThanOrEqual(3000);
+    expect(decodeMeta(text)).toMatchObject({ kind: 'update', definitionId: 'def-1', responseUrl });
+    expect(decodeMeta(text)?.baseline).toBeUndefined();
+    expect(warnings).toEqual([expect.stringMatching(/baseline/)]);
+    const malformed = JSON.stringify({ k: 'update', d: 'def-1', b: { active: 5 } });
+    expect(decodeMeta(malformed)).toMatchObject({ kind: 'update', definitionId: 'def-1' });
+    expect(decodeMeta(malformed)?.baseline).toBeUndefined();
+  });
+
   it('drops the response_url from the metadata rather than exceed 3,000 characters', () => {
     const text = encodeMeta({ ...meta, responseUrl: 'https://x/' + 'a'.repeat(3100) });
     expect(text.length).toBeLessThanOrEqual(3000);

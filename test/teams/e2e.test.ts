@@ -228,6 +228,45 @@ describe('Teams create form', () => {
   });
 });
 
+describe('Teams update form', () => {
+  /** The values a card's inputs show, as Teams would submit them untouched. */
+  function shownInputs(card: unknown): Record<string, string> {
+    const out: Record<string, string> = {};
+    const walk = (node: unknown): void => {
+      if (Array.isArray(node)) return node.forEach(walk);
+      if (!node || typeof node !== 'object') return;
+      const el = node as Record<string, unknown>;
+      if (typeof el.type === 'string' && el.type.startsWith('Input.') && typeof el.id === 'string' && el.value !== undefined) out[el.id] = String(el.value);
+      Object.values(el).forEach(walk);
+    };
+    walk(card);
+    return out;
+  }
+
+  it('sends only what the user changed: a definition disabled while the card was open stays disabled', async () => {
+    expect(textOf((await say(OPERATOR, `scans enable ${D.windowsHr}`)).card)).toContain('Enabled');
+    const { card: form, call } = await say(OPERATOR, `scans update ${D.windowsHr}`);
+    const save = findAction(form, 'Save');
+    expect(save.verb).toBe('submitForm');
+    // The values the card showed ride along in the action data, beside the form kind.
+    expect(save.data._mde).toMatchObject({ t: 'submitForm', kind: 'update', definitionId: D.windowsHr, baseline: { active: 'true', intervalInHours: '12', credentials: 'keep' } });
+    const shown = shownInputs(form);
+    expect(shown).toMatchObject({ active: 'true', intervalInHours: '12' });
+
+    // Someone disables it meanwhile (through the bot, so the definitions list cache is fresh).
+    expect(textOf((await say(OTTO, `scans disable ${D.windowsHr}`)).card)).toContain('Disabled');
+    expect(app.emulator!.state.definitions.get(D.windowsHr)?.isActive).toBe(false);
+    const ok = await press(save, OPERATOR, personal(OPERATOR), { replyToId: call.id, inputs: { ...shown, intervalInHours: '6' } });
+    expect(ok.type).toBe('application/vnd.microsoft.card.adaptive');
+    expect(app.emulator!.state.definitions.get(D.windowsHr)).toMatchObject({ isActive: false, intervalInHours: 6 });
+
+    // A malformed baseline is ignored, not refused: the submission is compared with the definition as it is.
+    const broken = { ...save, data: { _mde: { ...save.data._mde, baseline: { active: 5 } } } };
+    await press(broken, OPERATOR, personal(OPERATOR), { replyToId: call.id, inputs: { ...shown, intervalInHours: '7' } });
+    expect(app.emulator!.state.definitions.get(D.windowsHr)).toMatchObject({ isActive: true, intervalInHours: 7 });
+  });
+});
+
 describe('Teams approvals', () => {
   it('delete: requester refused, non-approver refused, approver approves, every card updated', async () => {
     const target = D.networkPrinters;

@@ -118,7 +118,7 @@ export async function handleFieldChange(rt: SlackRuntime, args: FieldChangeArgs)
   }
   const values = readFormValues(view.state?.values);
   try {
-    await rt.client.views.update({ view_id: view.id, hash: view.hash, view: buildFormModal(form, meta, values) });
+    await rt.client.views.update({ view_id: view.id, hash: view.hash, view: buildFormModal(form, meta, values, undefined, rt.log) });
   } catch (error) {
     // hash_conflict: a newer change already re-rendered it.
     rt.log.debug({ err: slackErrorCode(error) }, 'modal re-render skipped');

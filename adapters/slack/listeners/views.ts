@@ -38,11 +38,11 @@ function inputBlockIds(view: ViewSubmissionInput['view']): Set<string> {
 }
 
 /** The modal to show again after a refusal, with what could not go beside a field on top. */
-function refusedModal(outcome: Extract<FormOutcome, { ok: false }>, meta: ModalMeta, values: FlatValues) {
+function refusedModal(rt: SlackRuntime, outcome: Extract<FormOutcome, { ok: false }>, meta: ModalMeta, values: FlatValues) {
   const labels = new Map(outcome.form.fields.map((f) => [f.name, f.label]));
   const fieldLines = Object.entries(outcome.errors).map(([name, message]) => `${labels.get(name) ?? name}: ${message}`);
   const note = [outcome.message, ...fieldLines].filter(Boolean).join('\n');
-  return buildFormModal(outcome.form, meta, values, note || undefined);
+  return buildFormModal(outcome.form, meta, values, note || undefined, rt.log);
 }
 
 export async function handleFormSubmission(rt: SlackRuntime, args: ViewSubmissionArgs): Promise<void> {
@@ -58,7 +58,9 @@ export async function handleFormSubmission(rt: SlackRuntime, args: ViewSubmissio
   const origin = originOf({ channelId: meta.channel, teamId: meta.team ?? body.team?.id, userId: body.user.id, scope: meta.scope });
   // Field names only: the values may hold secrets.
   rt.log.info({ actor: actor.id, form: meta.kind, fields: Object.keys(values), retryNum: args.retryNum }, 'slack form submitted');
-  const work = rt.engine.handleForm(actor, origin, { kind: meta.kind, definitionId: meta.definitionId, values }).catch(
+  // The baseline (update forms) is what the form showed: only what differs from it is sent.
+  const submission = { kind: meta.kind, definitionId: meta.definitionId, values, ...(meta.baseline ? { baseline: meta.baseline } : {}) };
+  const work = rt.engine.handleForm(actor, origin, submission).catch(
     (error: unknown): FormOutcome => {
       rt.log.error({ err: (error as Error).message }, 'engine.handleForm failed');
       return { ok: true, reply: errorReply(FAILURE_TEXT) };
@@ -78,7 +80,7 @@ export async function handleFormSubmission(rt: SlackRuntime, args: ViewSubmissio
     if (Object.keys(placed).length > 0 && unplaced.length === 0) {
       await args.ack({ response_action: 'errors', errors: placed });
     } else {
-      await args.ack({ response_action: 'update', view: refusedModal(outcome, meta, values) });
+      await args.ack({ response_action: 'update', view: refusedModal(rt, outcome, meta, values) });
     }
     rt.forms.set(body.view.id, outcome.form);
     return;
@@ -91,7 +93,7 @@ export async function handleFormSubmission(rt: SlackRuntime, args: ViewSubmissio
     if (outcome.ok) {
       await rt.client.views.update({ view_id: body.view.id, view: messageModal(outcome.reply, 'Done') });
     } else {
-      await rt.client.views.update({ view_id: body.view.id, view: refusedModal(outcome, meta, values) });
+      await rt.client.views.update({ view_id: body.view.id, view: refusedModal(rt, outcome, meta, values) });
       rt.forms.set(body.view.id, outcome.form);
     }
   } catch (error) {
