@@ -10,7 +10,7 @@
  */
 import type { types } from '@slack/bolt';
 import { z } from 'zod';
-import type { ApprovalView, Block, Button, ButtonAction, Fact, FormSpec, Paging, Reply, Tone } from '../../src/core/reply.js';
+import { buttonActionSchema, type ApprovalView, type Block, type Button, type ButtonAction, type Fact, type FormSpec, type Paging, type Reply, type Tone } from '../../src/core/reply.js';
 
 export type KnownBlock = types.KnownBlock;
 type SectionBlock = types.SectionBlock;
@@ -144,12 +144,6 @@ function fitMrkdwnRaw(text: string, max: number): string {
 
 // ---------------------------------------------------------------------------------------
 // Buttons
-
-const buttonActionSchema: z.ZodType<ButtonAction> = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('command'), command: z.string().min(1).max(1900) }),
-  z.object({ type: z.literal('approval'), approvalId: z.string().min(1).max(100), decision: z.enum(['approve', 'reject']) }),
-  z.object({ type: z.literal('form'), form: z.enum(['create', 'update']), definitionId: z.string().min(1).max(200).optional() }),
-]);
 
 /** A button's value: the ButtonAction as compact JSON. */
 export function encodeAction(action: ButtonAction): string {

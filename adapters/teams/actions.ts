@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { baselineSchema } from '../../src/core/forms.js';
-import type { ButtonAction, FormKind } from '../../src/core/reply.js';
+import { buttonActionSchema, type ButtonAction, type FormKind } from '../../src/core/reply.js';
 
 export const PAYLOAD_KEY = '_mde';
 
@@ -17,12 +17,6 @@ export const VERBS = {
   submitForm: 'submitForm',
   refresh: 'refresh',
 } as const;
-
-const buttonActionSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('command'), command: z.string().max(2000) }),
-  z.object({ type: z.literal('approval'), approvalId: z.string().min(1).max(64), decision: z.enum(['approve', 'reject']) }),
-  z.object({ type: z.literal('form'), form: z.enum(['create', 'update']), definitionId: z.string().max(200).optional() }),
-]);
 
 const payloadSchema = z.discriminatedUnion('t', [
   /** A Reply button; `replace`: answer with the result in place of the card (paging). */

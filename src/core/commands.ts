@@ -49,6 +49,8 @@ const TARGET_TYPE = flag('--target-type', 'what the targets are (default ip)', '
 const INACTIVE = flag('--inactive', 'create the definition switched off');
 const KEY_VAULT_URL = flag('--key-vault-url', 'Azure Key Vault URL holding the credentials (https)', 'URL');
 const KEY_VAULT_SECRET = flag('--key-vault-secret', 'the name of the Key Vault secret (the name, never the secret itself)', 'NAME');
+/** The flags every inline create takes, whatever the scan type. */
+const DEFINITION_FLAGS = [NAME, TARGET, INTERVAL, AGENT, TARGET_TYPE, INACTIVE];
 const REASON_REQUIRED = flag('--reason', 'why (required; shown to the approver and kept in the audit log)', '"text"');
 
 export const COMMANDS: readonly CommandSpec[] = [
@@ -125,12 +127,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       'scans create windows --name N --target T[,T…] --interval H --agent MACHINE [--target-type ip|hostname] [--inactive] ' +
       '[--auth-type kerberos|negotiate] (--username U --domain D | --key-vault-url URL --key-vault-secret NAME)',
     flags: [
-      NAME,
-      TARGET,
-      INTERVAL,
-      AGENT,
-      TARGET_TYPE,
-      INACTIVE,
+      ...DEFINITION_FLAGS,
       flag('--auth-type', 'Windows authentication (default kerberos)', 'kerberos|negotiate'),
       flag('--username', 'the gMSA account name (no password: gMSA accounts have none)', 'U'),
       flag('--domain', 'the gMSA account domain', 'D'),
@@ -153,12 +150,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       '[--snmp-type noauthnopriv|communitystring|authnopriv|authpriv] [--auth-protocol md5|sha1] [--priv-protocol des|3des|aes] ' +
       '(--username U | --key-vault-url URL --key-vault-secret NAME)',
     flags: [
-      NAME,
-      TARGET,
-      INTERVAL,
-      AGENT,
-      TARGET_TYPE,
-      INACTIVE,
+      ...DEFINITION_FLAGS,
       flag('--snmp-type', 'SNMP authentication (default noauthnopriv); the others need a secret: use the form or Key Vault', 'noauthnopriv|communitystring|authnopriv|authpriv'),
       flag('--username', 'the SNMP user name', 'U'),
       flag('--auth-protocol', 'SNMP auth protocol (authnopriv, authpriv)', 'md5|sha1'),

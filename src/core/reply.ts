@@ -3,6 +3,7 @@
  * them (Block Kit, Adaptive Cards, terminal text). Text is plain: adapters escape it for
  * their platform; `code` marks spans to show in monospace.
  */
+import { z } from 'zod';
 import type { ApprovalState } from '../store/types.js';
 
 export type Tone = 'info' | 'success' | 'warning' | 'error';
@@ -15,6 +16,13 @@ export type ButtonAction =
   | { type: 'approval'; approvalId: string; decision: 'approve' | 'reject' }
   /** Opens a form. */
   | { type: 'form'; form: FormKind; definitionId?: string };
+
+/** What adapters read back from a pressed button: never trusted without this check. */
+export const buttonActionSchema: z.ZodType<ButtonAction> = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('command'), command: z.string().min(1).max(1900) }),
+  z.object({ type: z.literal('approval'), approvalId: z.string().min(1).max(64), decision: z.enum(['approve', 'reject']) }),
+  z.object({ type: z.literal('form'), form: z.enum(['create', 'update']), definitionId: z.string().min(1).max(200).optional() }),
+]);
 
 export interface Button {
   label: string;

@@ -13,6 +13,7 @@ import {
   ScanDefinitionSchema,
   ScanHistoryEntrySchema,
   collectionOf,
+  isFinalActionStatus,
   type ScanDefinition,
 } from './entities.js';
 import { MdeError } from './errors.js';
@@ -172,7 +173,7 @@ export function createMdeClient(options: MdeClientOptions): MdeApi {
         const action = required(data, 'antivirus scan');
         const created = Date.parse(action.creationDateTimeUtc ?? '');
         const existing = status === 200 || (!Number.isNaN(created) && requestedAt - created > EXISTING_ACTION_AGE_MS);
-        if (existing && !['Succeeded', 'Failed', 'TimeOut', 'Cancelled'].includes(action.status)) {
+        if (existing && !isFinalActionStatus(action.status)) {
           return { kind: 'already_running', action, message: 'A scan is already running on this device.' };
         }
         return { kind: 'started', action };

@@ -256,7 +256,7 @@ describe('execution', () => {
     const raw = new Database(file);
     raw.prepare('UPDATE approvals SET operation_json = ?, operation_hash = ? WHERE id = ?').run(other, sha256Hex(other), rec.id);
     raw.close();
-    // the executor passes the hash of what was approved (shown on the card)
+    // the engine passes the hash held by the record its decision returned, read before any later change
     expect(await h.svc.beginExecution(rec.id, rec.operationHash)).toMatchObject({ ok: false, code: 'operation_mismatch' });
     expect((await h.svc.get(rec.id))?.state).toBe('approved');
   });

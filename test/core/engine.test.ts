@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SEED } from '../../src/emulator/index.js';
-import { approvalIdIn, engineHarness, ORIGIN, textOf, USERS } from '../helpers/engine.js';
+import { approvalIdIn, engineHarness, tempStoreUrl, ORIGIN, textOf, USERS } from '../helpers/engine.js';
 
 let h: Awaited<ReturnType<typeof engineHarness>>;
 const run = (who: keyof typeof USERS, text: string) => h.engine.handleText(USERS[who], ORIGIN, text);
@@ -241,10 +241,7 @@ describe('approvals', () => {
 
 describe('restart', () => {
   it('runs an approved request that had not started, and says so of one cut off while executing', async () => {
-    const { mkdtempSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
-    const storeUrl = `sqlite:${join(mkdtempSync(join(tmpdir(), 'mde-recover-')), 'bot.db')}`;
+    const storeUrl = tempStoreUrl();
     const first = await engineHarness({ storeUrl, emulator: h.emulator });
     const approved = approvalIdIn(await first.engine.handleText(USERS.operator, ORIGIN, `scans delete ${SEED.definitions.windowsFinance} --reason "recover approved"`));
     const cutOff = approvalIdIn(await first.engine.handleText(USERS.operator2, ORIGIN, `scans delete ${SEED.definitions.windowsHr} --reason "recover executing"`));
@@ -266,10 +263,7 @@ describe('restart', () => {
   });
 
   it('keeps a pending approval across a restart and executes it exactly once', async () => {
-    const { mkdtempSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
-    const storeUrl = `sqlite:${join(mkdtempSync(join(tmpdir(), 'mde-restart-')), 'bot.db')}`;
+    const storeUrl = tempStoreUrl();
     const first = await engineHarness({ storeUrl, emulator: h.emulator });
     const approvalId = approvalIdIn(await first.engine.handleText(USERS.operator, ORIGIN, `scans delete ${SEED.definitions.networkBranch} --reason "restart test"`));
     await first.close();

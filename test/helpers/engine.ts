@@ -1,4 +1,7 @@
 /** A real engine over the emulator and an in-memory SQLite store, with a recording publisher. */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createApprovalService } from '../../src/core/approvals.js';
 import type { Actor, ApprovalPublisher, Origin } from '../../src/core/context.js';
 import { createEngine } from '../../src/core/engine.js';
@@ -73,4 +76,9 @@ export function approvalIdIn(reply: Reply): string {
   const id = /Approval request (A[2-9A-Z]{6})/.exec(textOf(reply))?.[1];
   if (!id) throw new Error(`no approval id in ${textOf(reply)}`);
   return id;
+}
+
+/** A SQLite file in a fresh temp folder, for tests that restart the store. */
+export function tempStoreUrl(): string {
+  return `sqlite:${join(mkdtempSync(join(tmpdir(), 'mde-store-')), 'bot.db')}`;
 }
