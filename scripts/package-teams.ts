@@ -14,7 +14,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { deflateRawSync, deflateSync } from 'node:zlib';
-import { COMMANDS, type CommandSpec } from '../src/core/commands.js';
+import { REGISTRY } from '../src/core/commands/index.js';
 
 export const MANIFEST_DIR = fileURLToPath(new URL('../manifest/teams/', import.meta.url));
 export const PLACEHOLDER_ID = '00000000-0000-0000-0000-000000000000';
@@ -24,23 +24,19 @@ const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 // ---------------------------------------------------------------------------------------
 // commandLists (from the command table)
 
-/** The commands Teams suggests, per scope (at most 12 each). */
-export const MAIN_COMMANDS = {
-  personal: ['help', 'scans list', 'scans show', 'scans history', 'scans create', 'scans update', 'scans delete', 'av-scan', 'approvals', 'approve', 'reject', 'whoami'],
-  shared: ['help', 'scans list', 'scans show', 'scans history', 'scans delete', 'av-scan', 'approvals', 'approvals here', 'approve', 'reject', 'whoami', 'scans update'],
-} as const;
+/** Teams shows at most this many suggested commands per scope. */
+export const MAX_SUGGESTED = 12;
 
-function command(name: string): CommandSpec {
-  const spec = COMMANDS.find((c) => c.name === name);
-  if (!spec) throw new Error(`package-teams: no command "${name}" in src/core/commands.ts`);
-  return spec;
-}
-
+/** The commands Teams suggests, per scope: those whose record says `suggested`. */
 export function commandLists() {
-  const list = (names: readonly string[]) => names.map((name) => ({ title: name, description: command(name).summary }));
+  const list = (scope: 'personal' | 'shared') => {
+    const commands = REGISTRY.commands.filter((c) => c.suggested?.includes(scope)).map((c) => ({ title: c.name, description: c.summary }));
+    if (commands.length > MAX_SUGGESTED) throw new Error(`package-teams: ${commands.length} commands are suggested for ${scope} chats; Teams takes at most ${MAX_SUGGESTED}`);
+    return commands;
+  };
   return [
-    { scopes: ['personal'], commands: list(MAIN_COMMANDS.personal) },
-    { scopes: ['team', 'groupChat'], commands: list(MAIN_COMMANDS.shared) },
+    { scopes: ['personal'], commands: list('personal') },
+    { scopes: ['team', 'groupChat'], commands: list('shared') },
   ];
 }
 

@@ -7,7 +7,7 @@ import { createSlackAdapter, slackConfigFromEnv } from '../adapters/slack/index.
 import { createTeamsAdapter } from '../adapters/teams/index.js';
 import type { Config } from './config.js';
 import type { RunningEngine } from './core/engine.js';
-import { hasRole, type RolePolicy } from './core/roles.js';
+import type { RolePolicy } from './core/roles.js';
 import type { HttpAdapter } from './http-adapter.js';
 import type { Store } from './store/types.js';
 
@@ -27,7 +27,6 @@ export async function platformAdapters(deps: AdapterDeps): Promise<HttpAdapter[]
       store: deps.store,
       log: deps.log,
       config: { appId: env.MicrosoftAppId, appPassword: env.MicrosoftAppPassword, appType: env.MicrosoftAppType, tenantId: env.MicrosoftAppTenantId },
-      isApprover: (id) => hasRole(deps.policy, id, 'approver'),
     }),
   ];
   const slack = slackConfigFromEnv(env);

@@ -15,12 +15,12 @@ const origin: Origin = { platform: 'console', location: { terminal: 'stdin' }, s
 
 const publisher: ApprovalPublisher = {
   platform: 'console',
-  async publish(record, card) {
-    out(`\n${renderText(card)}`);
-    return [{ card: { platform: 'console', location: { terminal: 'stdin', id: record.id } }, where: 'this terminal' }];
+  async publish(post) {
+    out(`\n${renderText(post.card)}`);
+    return [{ card: { platform: 'console', location: { terminal: 'stdin', id: post.view.id } }, where: 'this terminal' }];
   },
-  async update(_card, _record, view) {
-    out(`\n${renderText(view)}`);
+  async update(_card, post) {
+    out(`\n${renderText(post.card)}`);
   },
 };
 

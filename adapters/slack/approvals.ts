@@ -6,9 +6,8 @@
  */
 import type { webApi } from '@slack/bolt';
 import type { Logger } from 'pino';
-import type { ApprovalPublisher, PublishedCard } from '../../src/core/context.js';
-import type { Reply } from '../../src/core/reply.js';
-import type { ApprovalCard, ApprovalRecord } from '../../src/store/types.js';
+import type { ApprovalPost, ApprovalPublisher, PublishedCard } from '../../src/core/context.js';
+import type { ApprovalCard } from '../../src/store/types.js';
 import { renderReply } from './render.js';
 
 type WebClient = webApi.WebClient;
@@ -35,42 +34,43 @@ function slackError(error: unknown): string {
 export function createSlackPublisher(options: SlackPublisherOptions): ApprovalPublisher {
   const { client, log } = options;
 
-  function targetFor(record: ApprovalRecord): { channel: string; where: string } | null {
+  function targetFor(post: ApprovalPost): { channel: string; where: string } | null {
     if (options.approvalChannel) return { channel: options.approvalChannel, where: `the approval channel (${channelLabel(options.approvalChannel)})` };
-    if (record.origin.platform !== SLACK_PLATFORM) return null;
-    const channel = record.origin.location.channel;
+    if (post.origin.platform !== SLACK_PLATFORM) return null;
+    const channel = post.origin.location.channel;
     if (!channel) return null;
-    const name = record.origin.location.channelName;
+    const name = post.origin.location.channelName;
     return { channel, where: name && name !== 'directmessage' && name !== 'privategroup' ? `this channel (#${name})` : 'this conversation' };
   }
 
   return {
     platform: SLACK_PLATFORM,
 
-    async publish(record: ApprovalRecord, card: Reply): Promise<PublishedCard[]> {
-      const target = targetFor(record);
+    async publish(post: ApprovalPost): Promise<PublishedCard[]> {
+      const target = targetFor(post);
       if (!target) return [];
-      const message = renderReply(card);
+      const message = renderReply(post.card);
+      const approvalId = post.view.id;
       try {
         const res = await client.chat.postMessage({ channel: target.channel, text: message.text, blocks: message.blocks, unfurl_links: false, unfurl_media: false });
         if (!res.ok || !res.ts || !res.channel) throw new Error(res.error ?? 'no ts in the chat.postMessage answer');
-        log.info({ approvalId: record.id, channel: res.channel, ts: res.ts }, 'slack approval card posted');
+        log.info({ approvalId, channel: res.channel, ts: res.ts }, 'slack approval card posted');
         return [{ card: { platform: SLACK_PLATFORM, location: { channel: res.channel, ts: res.ts } }, where: target.where }];
       } catch (error) {
         // not_in_channel / channel_not_found: the bot must be invited to private channels.
-        log.warn({ approvalId: record.id, channel: target.channel, err: slackError(error) }, 'could not post the slack approval card');
+        log.warn({ approvalId, channel: target.channel, err: slackError(error) }, 'could not post the slack approval card');
         return [];
       }
     },
 
-    async update(card: ApprovalCard, record: ApprovalRecord, view: Reply): Promise<void> {
+    async update(card: ApprovalCard, post: ApprovalPost): Promise<void> {
       const { channel, ts } = card.location;
       if (card.platform !== SLACK_PLATFORM || !channel || !ts) return;
-      const message = renderReply(view);
+      const message = renderReply(post.card);
       try {
         await client.chat.update({ channel, ts, text: message.text, blocks: message.blocks });
       } catch (error) {
-        log.warn({ approvalId: record.id, channel, ts, err: slackError(error) }, 'could not update the slack approval card');
+        log.warn({ approvalId: post.view.id, channel, ts, err: slackError(error) }, 'could not update the slack approval card');
         throw error;
       }
     },

@@ -11,6 +11,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CloudAdapter, ConfigurationBotFrameworkAuthentication, type ConfigurationBotFrameworkAuthenticationOptions } from 'botbuilder';
 import type { Logger } from 'pino';
 import type { Engine } from '../../src/core/engine-api.js';
+import { BOT_FAILURE_TEXT } from '../../src/errors.js';
 import type { HttpAdapter } from '../../src/http-adapter.js';
 import type { Store } from '../../src/store/types.js';
 import { TeamsBot } from './bot.js';
@@ -41,8 +42,6 @@ export interface TeamsAdapterDeps {
   store: Store;
   log: Logger;
   config: TeamsConfig;
-  /** Whether an actor (`teams:<object id>`) holds the approver role: who gets cards in their personal chat and buttons on shared cards. */
-  isApprover?: (actorId: string) => boolean;
   /** How long a card action may take before it is answered "working on it" (default 4 s). */
   invokeBudgetMs?: number;
   /** Request body limit (default 256 KiB). */
@@ -69,12 +68,12 @@ export async function createTeamsAdapter(deps: TeamsAdapterDeps): Promise<TeamsH
     log.error({ err: error instanceof Error ? error.message : String(error), activityType: context.activity.type }, 'teams: turn failed');
     if (context.activity.type === 'message') {
       await context
-        .sendActivity(replyActivity({ visibility: 'private', blocks: [{ type: 'text', text: 'Something went wrong on the bot side; the details are in its log.', tone: 'error' }], summary: 'Something went wrong' }))
+        .sendActivity(replyActivity({ visibility: 'private', blocks: [{ type: 'text', text: BOT_FAILURE_TEXT, tone: 'error' }], summary: 'Something went wrong' }))
         .catch(() => undefined);
     }
   };
 
-  const publisher = createTeamsPublisher({ adapter, appId, store: deps.store, log, localMode, isApprover: deps.isApprover });
+  const publisher = createTeamsPublisher({ adapter, appId, store: deps.store, log, localMode });
   const bot = new TeamsBot({ engine: deps.engine, store: deps.store, log, publisher, budgetMs: deps.invokeBudgetMs ?? DEFAULT_INVOKE_BUDGET_MS });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -13,8 +13,8 @@
 import { createHash } from 'node:crypto';
 import type { Activity, AdaptiveCardInvokeResponse, AdaptiveCardInvokeValue, TurnContext } from 'botbuilder';
 import type { Logger } from 'pino';
-import type { Engine, FormOutcome } from '../../src/core/engine-api.js';
-import type { ButtonAction, FormSpec, Reply, Tone } from '../../src/core/reply.js';
+import type { ButtonOutcome, Engine, FormOutcome } from '../../src/core/engine-api.js';
+import { errorReply, type ButtonAction, type FormSpec, type Reply, type Tone } from '../../src/core/reply.js';
 import type { Store } from '../../src/store/types.js';
 import { PAYLOAD_KEY, parseActionData, type ActionPayload } from './actions.js';
 import { actorOf, originOf, referenceOf, rememberConversation } from './conversations.js';
@@ -68,7 +68,6 @@ function noticeOf(reply: Reply): Notice {
   return { text: texts.map((t) => t.text).join('\n') || reply.summary, tone };
 }
 
-const isApprovalCard = (reply: Reply) => reply.blocks.some((b) => b.type === 'approval');
 
 /**
  * The key an invoke is claimed under: its activity id, or (no id) a digest of the
@@ -114,6 +113,19 @@ function inputValues(inputs: Record<string, unknown>): Record<string, unknown> {
   return out;
 }
 
+/** The reply a non-approval button's outcome carries. */
+function replyOf(outcome: ButtonOutcome): Reply {
+  switch (outcome.type) {
+    case 'reply':
+      return outcome.reply;
+    case 'decided':
+      return outcome.card;
+    case 'refused':
+    case 'unknown':
+      return errorReply(outcome.reason);
+  }
+}
+
 export async function handleCardAction(context: TurnContext, value: AdaptiveCardInvokeValue, deps: InvokeDeps): Promise<AdaptiveCardInvokeResponse> {
   const { engine, store, log, publisher } = deps;
   const activity = context.activity;
@@ -130,11 +142,9 @@ export async function handleCardAction(context: TurnContext, value: AdaptiveCard
 
   /** The approval card as this clicker should see it now. */
   async function approvalAnswer(approvalId: string, notice?: Notice): Promise<AdaptiveCardInvokeResponse> {
-    const view = await engine.approvalCard(approvalId);
-    if (!view) return cardResponse(renderReply({ visibility: 'private', blocks: [{ type: 'text', text: notice?.text ?? `There is no approval request ${approvalId}.`, tone: 'error' }], summary: 'Unknown approval request' }));
-    const record = await store.getApproval(approvalId);
-    const mode = publisher.modeOf(record, activity.replyToId);
-    return cardResponse(await publisher.render(view, mode, record?.requester.actor ?? '', { notice, viewer: actor.id, record }));
+    const post = await engine.approval(approvalId);
+    if (!post) return cardResponse(renderReply({ visibility: 'private', blocks: [{ type: 'text', text: notice?.text ?? `There is no approval request ${approvalId}.`, tone: 'error' }], summary: 'Unknown approval request' }));
+    return cardResponse(await publisher.render(post, publisher.modeOf(post, activity.replyToId), { notice, viewer: actor.id }));
   }
 
   /** Posts a result that came too late for the invoke answer. */
@@ -168,21 +178,21 @@ export async function handleCardAction(context: TurnContext, value: AdaptiveCard
 
   async function decide(action: Extract<ButtonAction, { type: 'approval' }>): Promise<AdaptiveCardInvokeResponse> {
     const work = engine.handleButton(actor, origin, action);
-    const reply = await withinBudget(work, deps.budgetMs);
-    if (reply === TIMEOUT) {
-      later(work, (r) => (isApprovalCard(r) ? null : r)); // a refusal that comes late is posted; the card updates itself
+    const outcome = await withinBudget(work, deps.budgetMs);
+    const refusal = (o: ButtonOutcome): Reply | null => (o.type === 'refused' || o.type === 'unknown' ? errorReply(o.reason) : null);
+    if (outcome === TIMEOUT) {
+      later(work, refusal); // a refusal that comes late is posted; the card updates itself
       return approvalAnswer(action.approvalId, { text: 'Working on it…', tone: 'info' });
     }
-    if (!isApprovalCard(reply)) return approvalAnswer(action.approvalId, noticeOf(reply));
-    // Decided. The engine re-renders every recorded card for everyone (updateActivity);
+    if (outcome.type !== 'decided') return approvalAnswer(action.approvalId, outcome.type === 'reply' ? noticeOf(outcome.reply) : { text: outcome.reason, tone: 'error' });
+    // Decided. The core re-renders every recorded card for everyone (updateActivity);
     // a card it does not know of (not posted by a publisher) is updated here.
-    const record = await store.getApproval(action.approvalId);
+    const post = await engine.approval(action.approvalId);
     const replyToId = activity.replyToId;
-    if (replyToId && record && !record.cards.some((c) => c.location.activityId === replyToId)) {
+    if (replyToId && post && !post.cards.some((c) => c.location.activityId === replyToId)) {
       try {
-        const view = (await engine.approvalCard(action.approvalId)) ?? reply;
-        const card = await publisher.render(view, 'open', record.requester.actor);
-        await context.updateActivity({ type: 'message', id: replyToId, attachments: [attachment(card)], summary: view.summary });
+        const card = await publisher.render(post, 'open');
+        await context.updateActivity({ type: 'message', id: replyToId, attachments: [attachment(card)], summary: post.card.summary });
       } catch (error) {
         log.warn({ err: (error as Error).message }, 'teams: could not update the clicked card');
       }
@@ -191,7 +201,7 @@ export async function handleCardAction(context: TurnContext, value: AdaptiveCard
   }
 
   async function button(p: Extract<ActionPayload, { t: 'button' }>): Promise<AdaptiveCardInvokeResponse> {
-    const work = engine.handleButton(actor, origin, p.action);
+    const work = engine.handleButton(actor, origin, p.action).then(replyOf);
     const reply = await withinBudget(work, deps.budgetMs);
     if (reply === TIMEOUT) {
       later(work, (r) => r);

@@ -15,18 +15,19 @@
  *   bot knows (up to 60); Teams asks the bot to refresh the card for them, and the
  *   refresh answer carries the buttons for an approver who is not the requester.
  * - `open`: a shared card when no approver's MRI is known yet: the buttons are shown to
- *   everyone and the engine refuses anyone who may not decide (the refusal shows on the
+ *   everyone and the core refuses anyone who may not decide (the refusal shows on the
  *   clicker's card). The text twin `approve <id>` always works.
  * - `status`: the requesting conversation, when no other card went there (a personal chat,
  *   or a channel while `approvals here` points elsewhere): a read-only card that follows
  *   the request, so the requester sees the outcome. Posted only when at least one card
  *   went to an approver.
+ *
+ * Who may decide is the core's answer (`ApprovalPost.mayDecide`); this module only asks.
  */
 import type { CloudAdapter, TurnContext } from 'botbuilder';
 import type { Logger } from 'pino';
-import type { ApprovalPublisher, PublishedCard } from '../../src/core/context.js';
-import type { Reply } from '../../src/core/reply.js';
-import type { ApprovalCard, ApprovalRecord, Store } from '../../src/store/types.js';
+import type { ApprovalPost, ApprovalPublisher, PublishedCard } from '../../src/core/context.js';
+import type { ApprovalCard, Store } from '../../src/store/types.js';
 import { convKey, PLATFORM, referenceFromLocation, USER_KEY_PREFIX, type StoredRef } from './conversations.js';
 import { isLoopbackServiceUrl } from './local-mode.js';
 import { attachment, MAX_REFRESH_USERS, renderReply } from './render.js';
@@ -42,8 +43,6 @@ export interface ProactiveDeps {
   store: Store;
   log: Logger;
   localMode: boolean;
-  /** Whether an actor (`teams:<object id>`) holds the approver role; without it, nobody's personal chat gets cards. */
-  isApprover?: (actorId: string) => boolean;
 }
 
 interface Target {
@@ -53,14 +52,12 @@ interface Target {
 }
 
 export interface TeamsPublisher extends ApprovalPublisher {
-  /** MRIs (`29:…`) of the approvers the bot knows, the requester left out. */
-  approverMris(requesterActor?: string): Promise<string[]>;
-  /** Whether this actor may press Approve / Reject on this request. */
-  canDecide(actorId: string, record: ApprovalRecord | null): boolean;
+  /** MRIs (`29:…`) of the users the bot knows who may decide this request. */
+  deciderMris(post: ApprovalPost): Promise<string[]>;
   /** The mode a posted card was rendered in (by its activity id); `open` when unknown. */
-  modeOf(record: ApprovalRecord | null, activityId: string | undefined): CardMode;
-  /** Renders an approval view for a card of the given mode. */
-  render(view: Reply, mode: CardMode, requesterActor: string, options?: { notice?: { text: string; tone: 'info' | 'success' | 'warning' | 'error' }; viewer?: string; record?: ApprovalRecord | null }): Promise<ReturnType<typeof renderReply>>;
+  modeOf(post: ApprovalPost, activityId: string | undefined): CardMode;
+  /** Renders a request's card in the given mode; with `viewer`, buttons only for someone who may decide. */
+  render(post: ApprovalPost, mode: CardMode, options?: { notice?: { text: string; tone: 'info' | 'success' | 'warning' | 'error' }; viewer?: string }): Promise<ReturnType<typeof renderReply>>;
   /** Runs `logic` in a stored conversation (proactive); false when it cannot. */
   continueIn(ref: StoredRef, logic: (context: TurnContext) => Promise<void>): Promise<boolean>;
 }
@@ -105,39 +102,32 @@ export function createTeamsPublisher(deps: ProactiveDeps): TeamsPublisher {
     return true;
   }
 
-  async function knownApprovers(requesterActor?: string): Promise<Array<{ actor: string; ref: StoredRef }>> {
-    if (!deps.isApprover) return [];
+  /** The Teams users the bot knows (from their personal chats) who may decide this request. */
+  async function knownDeciders(post: ApprovalPost): Promise<Array<{ actor: string; ref: StoredRef }>> {
     const records = await store.listConversations(PLATFORM, { keyPrefix: USER_KEY_PREFIX });
-    return records
-      .map((r) => ({ actor: `teams:${r.key.slice(USER_KEY_PREFIX.length)}`, ref: r.ref as StoredRef }))
-      .filter((a) => a.actor !== requesterActor && deps.isApprover!(a.actor));
+    return records.map((r) => ({ actor: `teams:${r.key.slice(USER_KEY_PREFIX.length)}`, ref: r.ref as StoredRef })).filter((a) => post.mayDecide(a.actor));
   }
 
-  async function approverMris(requesterActor?: string): Promise<string[]> {
-    const mris = (await knownApprovers(requesterActor)).map((a) => a.ref.user?.id).filter((id): id is string => !!id);
+  async function deciderMris(post: ApprovalPost): Promise<string[]> {
+    const mris = (await knownDeciders(post)).map((a) => a.ref.user?.id).filter((id): id is string => !!id);
     return [...new Set(mris)].slice(0, MAX_REFRESH_USERS);
   }
 
-  function canDecide(actorId: string, record: ApprovalRecord | null): boolean {
-    if (record && (record.state !== 'pending' || record.requester.actor === actorId)) return false;
-    return deps.isApprover ? deps.isApprover(actorId) : true;
-  }
-
-  function modeOf(record: ApprovalRecord | null, activityId: string | undefined): CardMode {
-    const card = record?.cards.find((c) => c.platform === PLATFORM && c.location.activityId === activityId);
+  function modeOf(post: ApprovalPost, activityId: string | undefined): CardMode {
+    const card = post.cards.find((c) => c.platform === PLATFORM && c.location.activityId === activityId);
     const mode = card?.location.mode;
     return mode === 'personal' || mode === 'shared' || mode === 'open' || mode === 'status' ? mode : 'open';
   }
 
-  async function render(view: Reply, mode: CardMode, requesterActor: string, options: { notice?: { text: string; tone: 'info' | 'success' | 'warning' | 'error' }; viewer?: string; record?: ApprovalRecord | null } = {}) {
-    const mris = mode === 'shared' ? await approverMris(requesterActor) : [];
+  async function render(post: ApprovalPost, mode: CardMode, options: { notice?: { text: string; tone: 'info' | 'success' | 'warning' | 'error' }; viewer?: string } = {}) {
+    const mris = mode === 'shared' ? await deciderMris(post) : [];
     // A viewer-specific rendering (invoke answers) shows buttons only to someone who may decide.
-    const buttons = mode === 'status' ? false : options.viewer !== undefined ? canDecide(options.viewer, options.record ?? null) : mode !== 'shared';
+    const buttons = mode === 'status' ? false : options.viewer !== undefined ? post.mayDecide(options.viewer) : mode !== 'shared';
     const hint = mode === 'status' ? 'Sent to the approvers; this card follows the request to its outcome.' : undefined;
-    return renderReply(view, { approvalButtons: buttons, refreshUserIds: mris, notice: options.notice, approvalHint: hint });
+    return renderReply(post.card, { approvalButtons: buttons, refreshUserIds: mris, notice: options.notice, approvalHint: hint });
   }
 
-  async function targets(record: ApprovalRecord): Promise<Target[]> {
+  async function targets(post: ApprovalPost): Promise<Target[]> {
     const out: Target[] = [];
     const seen = new Set<string>();
     const add = (t: Target) => {
@@ -146,10 +136,10 @@ export function createTeamsPublisher(deps: ProactiveDeps): TeamsPublisher {
       seen.add(id);
       out.push(t);
     };
-    const mris = await approverMris(record.requester.actor);
+    const mris = await deciderMris(post);
     const sharedMode: CardMode = mris.length > 0 ? 'shared' : 'open';
     const here = locationOfSetting(await store.getSetting(APPROVALS_HERE_SETTING));
-    const origin = record.origin.platform === PLATFORM ? record.origin.location : null;
+    const origin = post.origin.platform === PLATFORM ? post.origin.location : null;
     if (here) {
       const ref = await refFor(here);
       const mode = here.conversationType === 'channel' || here.conversationType === 'groupChat' ? sharedMode : 'personal';
@@ -158,7 +148,7 @@ export function createTeamsPublisher(deps: ProactiveDeps): TeamsPublisher {
       const ref = await refFor(origin);
       if (ref) add({ ref, mode: sharedMode, where: 'this conversation' });
     }
-    for (const approver of await knownApprovers(record.requester.actor)) {
+    for (const approver of await knownDeciders(post)) {
       add({ ref: approver.ref, mode: 'personal', where: `the personal chat of ${approver.ref.user?.name ?? approver.actor}` });
     }
     if (out.length > 0 && origin) {
@@ -170,17 +160,17 @@ export function createTeamsPublisher(deps: ProactiveDeps): TeamsPublisher {
 
   return {
     platform: PLATFORM,
-    approverMris,
-    canDecide,
+    deciderMris,
     modeOf,
     render,
     continueIn,
 
-    async publish(record: ApprovalRecord, view: Reply): Promise<PublishedCard[]> {
+    async publish(post: ApprovalPost): Promise<PublishedCard[]> {
+      const view = post.card;
       const posted = await Promise.all(
-        (await targets(record)).map(async (target): Promise<PublishedCard | null> => {
+        (await targets(post)).map(async (target): Promise<PublishedCard | null> => {
           try {
-            const card = await render(view, target.mode, record.requester.actor);
+            const card = await render(post, target.mode);
             let activityId: string | undefined;
             const sent = await continueIn(target.ref, async (context) => {
               activityId = (await context.sendActivity({ type: 'message', attachments: [attachment(card)], summary: view.summary }))?.id;
@@ -193,7 +183,7 @@ export function createTeamsPublisher(deps: ProactiveDeps): TeamsPublisher {
             if (target.ref.bot?.id) location.botId = target.ref.bot.id;
             return { card: { platform: PLATFORM, location }, where: target.where };
           } catch (error) {
-            log.warn({ approvalId: record.id, conversationId: target.ref.conversation?.id, err: (error as Error).message }, 'teams: could not post an approval card');
+            log.warn({ approvalId: post.view.id, conversationId: target.ref.conversation?.id, err: (error as Error).message }, 'teams: could not post an approval card');
             return null;
           }
         }),
@@ -201,14 +191,13 @@ export function createTeamsPublisher(deps: ProactiveDeps): TeamsPublisher {
       return posted.filter((p): p is PublishedCard => p !== null);
     },
 
-    async update(card: ApprovalCard, record: ApprovalRecord, view: Reply): Promise<void> {
+    async update(card: ApprovalCard, post: ApprovalPost): Promise<void> {
       const { activityId } = card.location;
       const ref = await refFor(card.location);
       if (!ref || !activityId) return;
-      const mode = modeOf(record, activityId);
-      const rendered = await render(view, mode, record.requester.actor);
+      const rendered = await render(post, modeOf(post, activityId));
       await continueIn(ref, async (context) => {
-        await context.updateActivity({ type: 'message', id: activityId, attachments: [attachment(rendered)], summary: view.summary });
+        await context.updateActivity({ type: 'message', id: activityId, attachments: [attachment(rendered)], summary: post.card.summary });
       });
     },
   };

@@ -19,7 +19,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { canonicalJson, sha256Hex } from './canonical.js';
-import { isDestructive, operationSchema, type DestructiveOperation, type Role } from './operations.js';
+import type { Registry } from './command.js';
+import { REGISTRY } from './commands/index.js';
 import {
   StoreConflictError,
   type ApprovalRecord,
@@ -30,7 +31,9 @@ import {
   type Principal,
   type Store,
   type StoredAuditEntry,
-} from '../store/types.js';
+  type StoredOperation,
+} from './records.js';
+import type { Role } from './roles.js';
 
 export const DEFAULT_APPROVAL_TTL_MINUTES = 60;
 export const SYSTEM_ACTOR = 'system';
@@ -52,25 +55,17 @@ export function normalizeApprovalId(input: string): string {
   return input.trim().toUpperCase();
 }
 
-/** One line describing the operation, for cards and lists. */
-export function summarizeOperation(op: DestructiveOperation): string {
-  switch (op.kind) {
-    case 'scans.delete': {
-      const shown = op.ids.slice(0, 5).join(', ');
-      const more = op.ids.length > 5 ? ` and ${op.ids.length - 5} more` : '';
-      return `Delete ${op.ids.length} scan definition${op.ids.length === 1 ? '' : 's'}: ${shown}${more}`;
-    }
-    case 'av-scan':
-      return `${op.scanType} antivirus scan on ${op.machine}`;
-  }
+/** The hash that binds a request to its exact operation. */
+export function operationHash(operation: StoredOperation): string {
+  return sha256Hex(canonicalJson(operation));
 }
 
 export interface RequestApprovalInput {
-  operation: DestructiveOperation;
+  operation: StoredOperation;
   requester: Principal;
   /** Where the request was made. */
   origin: PlatformLocation;
-  /** Defaults to `summarizeOperation(operation)`. */
+  /** One line for cards and lists; defaults to the operation's kind. */
   summary?: string;
   now?: Date;
 }
@@ -115,6 +110,8 @@ export interface ApprovalServiceOptions {
   onAudit?: (entry: StoredAuditEntry) => void;
   /** Id generator (tests). */
   newId?: () => string;
+  /** Which operations may be requested (commands that need approval); default: the bot's commands. */
+  registry?: Registry;
 }
 
 export interface ActorOptions {
@@ -162,6 +159,7 @@ export class ApprovalService {
   private readonly clock: () => Date;
   private readonly onAudit: ((entry: StoredAuditEntry) => void) | undefined;
   private readonly newId: () => string;
+  private readonly registry: Registry;
 
   constructor(options: ApprovalServiceOptions) {
     const ttl = options.ttlMinutes ?? DEFAULT_APPROVAL_TTL_MINUTES;
@@ -171,6 +169,15 @@ export class ApprovalService {
     this.clock = options.now ?? (() => new Date());
     this.onAudit = options.onAudit;
     this.newId = options.newId ?? newApprovalId;
+    this.registry = options.registry ?? REGISTRY;
+  }
+
+  /** The operation, validated by the schema of the command that needs approval for it; `null` if none. */
+  private validOperation(op: unknown): StoredOperation | null {
+    const kind = (op as { kind?: unknown } | null)?.kind;
+    const command = typeof kind === 'string' ? this.registry.forApprovalKind(kind) : undefined;
+    const parsed = command?.schema.safeParse(op);
+    return parsed?.success ? (parsed.data as StoredOperation) : null;
   }
 
   private async audit(entry: AuditEntry): Promise<StoredAuditEntry> {
@@ -194,18 +201,15 @@ export class ApprovalService {
 
   /** Creates a pending request bound to the exact operation; the reason is the operation's `--reason`. */
   async requestApproval(input: RequestApprovalInput): Promise<ApprovalRecord> {
-    const parsed = operationSchema.safeParse(input.operation);
-    if (!parsed.success || !isDestructive(parsed.data)) {
-      throw new TypeError(`requestApproval: not a valid destructive operation (${parsed.success ? parsed.data.kind : parsed.error.message})`);
-    }
-    const operation = parsed.data;
+    const operation = this.validOperation(input.operation);
+    if (!operation) throw new TypeError(`requestApproval: not a valid operation of a command that needs approval (${String((input.operation as { kind?: unknown }).kind)})`);
     const now = input.now ?? this.clock();
     const operationJson = canonicalJson(operation);
     const base = {
       operation,
       operationJson,
       operationHash: sha256Hex(operationJson),
-      summary: input.summary ?? summarizeOperation(operation),
+      summary: input.summary ?? operation.kind,
       requester: { ...input.requester },
       origin: { platform: input.origin.platform, location: { ...input.origin.location } },
       state: 'pending' as const,
@@ -260,8 +264,8 @@ export class ApprovalService {
     if (current.state !== 'pending') return this.refuseDecided(current);
 
     if (now.getTime() > Date.parse(current.expiresAt)) {
-      const expired = await this.expireOne(id, now);
-      return this.refuseDecided(expired ?? (await this.store.getApproval(id)) ?? current);
+      // Overdue but not yet swept: the caller expires it (expireDue) and re-renders its cards.
+      return { ok: false, code: 'expired', message: `${id} expired at ${current.expiresAt} without a decision; request the operation again.`, record: current };
     }
 
     const reason = input.reason?.trim().slice(0, REASON_MAX) || undefined;
@@ -293,13 +297,6 @@ export class ApprovalService {
     return { ok: false, code: rec.state === 'expired' ? 'expired' : 'already_decided', message: describeDecided(rec), record: rec };
   }
 
-  /** pending → expired for one request (CAS) with its audit entry; `null` if it was not pending. */
-  private async expireOne(id: string, now: Date): Promise<ApprovalRecord | null> {
-    const rec = await this.store.transitionApproval(id, 'pending', 'expired', { updatedAt: now.toISOString() });
-    if (rec) await this.auditExpired(rec, now);
-    return rec;
-  }
-
   private async auditExpired(rec: ApprovalRecord, now: Date): Promise<void> {
     await this.audit({ at: now.toISOString(), actor: SYSTEM_ACTOR, event: 'expired', approvalId: rec.id, detail: { expiresAt: rec.expiresAt } });
   }
@@ -311,9 +308,8 @@ export class ApprovalService {
     return expired;
   }
 
-  /** Pending requests (after expiring overdue ones), or with `all` the most recent ones in any state. */
-  async listForUser(options: { all?: boolean; limit?: number; now?: Date } = {}): Promise<ApprovalRecord[]> {
-    await this.expireDue(options.now ?? this.clock());
+  /** Pending requests, or with `all` the most recent ones in any state. Overdue ones are expired by `expireDue`, not here. */
+  async list(options: { all?: boolean; limit?: number } = {}): Promise<ApprovalRecord[]> {
     return options.all
       ? this.store.listApprovals({ limit: options.limit ?? 20 })
       : this.store.listApprovals({ states: ['pending'], limit: options.limit ?? 50 });
@@ -321,8 +317,7 @@ export class ApprovalService {
 
   /** Why the stored operation no longer matches its stored hash, or `null` when it does. */
   private integrityProblem(rec: ApprovalRecord): string | null {
-    const parsed = operationSchema.safeParse(rec.operation);
-    if (!parsed.success || !isDestructive(parsed.data)) return 'the stored operation is not a valid destructive operation';
+    if (!this.validOperation(rec.operation)) return 'the stored operation is not a valid operation of a command that needs approval';
     let hash: string;
     try {
       hash = sha256Hex(canonicalJson(rec.operation));
@@ -362,12 +357,8 @@ export class ApprovalService {
     const problem = this.integrityProblem(current);
     if (problem) return this.failTampered(current, 'approved', problem, actor, now);
     if (expectedHash !== current.operationHash) {
-      return {
-        ok: false,
-        code: 'operation_mismatch',
-        message: `${approvalId} approved a different operation; an approval cannot be used for another operation.`,
-        record: current,
-      };
+      const refused = await this.failTampered(current, 'approved', 'the stored operation is not the one that was approved', actor, now);
+      return { ...refused, code: 'operation_mismatch' };
     }
 
     const record = await this.store.transitionApproval(approvalId, 'approved', 'executing', { updatedAt: now.toISOString() });

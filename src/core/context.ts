@@ -2,8 +2,8 @@
  * Who is asking and where: what an adapter hands the core with every input, and what
  * the core asks of adapters in return (posting and re-rendering approval cards).
  */
-import type { ApprovalCard, ApprovalRecord, PlatformLocation } from '../store/types.js';
-import type { Reply } from './reply.js';
+import type { ApprovalCard, PlatformLocation } from './records.js';
+import type { ApprovalView, Reply } from './reply.js';
 
 export interface Actor {
   /** Platform-qualified id as in the role lists: `slack:U0123ABC`, `teams:<Entra object id>`. */
@@ -24,12 +24,28 @@ export interface PublishedCard {
 }
 
 /**
+ * An approval request as an adapter sees it: what to show, where it was asked, where its
+ * cards are, and the core's answer to "may this person decide it now?".
+ */
+export interface ApprovalPost {
+  view: ApprovalView;
+  /** The card as a Reply (one `approval` block), ready to render. */
+  card: Reply;
+  /** Where the request was made. */
+  origin: PlatformLocation;
+  /** Every card posted for the request so far. */
+  cards: readonly ApprovalCard[];
+  /** Whether this person may press Approve / Reject now (four eyes, roles, state). */
+  mayDecide(actorId: string): boolean;
+}
+
+/**
  * An adapter's side of the approval flow. The core calls `publish` for a new request
  * and `update` for every card of a request whenever its state changes, whichever
  * platform the change came from.
  */
 export interface ApprovalPublisher {
   readonly platform: string;
-  publish(record: ApprovalRecord, card: Reply): Promise<PublishedCard[]>;
-  update(card: ApprovalCard, record: ApprovalRecord, view: Reply): Promise<void>;
+  publish(post: ApprovalPost): Promise<PublishedCard[]>;
+  update(card: ApprovalCard, post: ApprovalPost): Promise<void>;
 }

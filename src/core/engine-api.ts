@@ -3,7 +3,7 @@
  * renders the Reply it gets back; approval cards reach adapters through the
  * ApprovalPublisher each one registers.
  */
-import type { ApprovalPublisher, Actor, Origin } from './context.js';
+import type { ApprovalPost, ApprovalPublisher, Actor, Origin } from './context.js';
 import type { ButtonAction, FormKind, FormSpec, Reply } from './reply.js';
 
 export type FormOutcome =
@@ -20,13 +20,24 @@ export interface FormSubmission {
   baseline?: Record<string, string>;
 }
 
+/** What pressing a button led to. */
+export type ButtonOutcome =
+  /** A command or form button: show the reply. */
+  | { type: 'reply'; reply: Reply }
+  /** An approval decision was taken; `card` is the request's card as it now stands (every posted card is re-rendered too). */
+  | { type: 'decided'; approvalId: string; card: Reply }
+  /** The decision was not taken; `reason` says why and `card` shows the request as it stands. */
+  | { type: 'refused'; approvalId: string; reason: string; card: Reply }
+  /** No such approval request. */
+  | { type: 'unknown'; approvalId: string; reason: string };
+
 export interface Engine {
   /** A chat command (without `/mde` or the bot mention). Never throws: errors come back as replies. */
   handleText(actor: Actor, origin: Origin, text: string): Promise<Reply>;
-  /** A button press. Approval decisions also re-render every card of the request. */
-  handleButton(actor: Actor, origin: Origin, action: ButtonAction): Promise<Reply>;
+  /** A button press. Never throws. */
+  handleButton(actor: Actor, origin: Origin, action: ButtonAction): Promise<ButtonOutcome>;
   handleForm(actor: Actor, origin: Origin, submission: FormSubmission): Promise<FormOutcome>;
-  /** The current view of an approval request's card (for refreshes), or null if unknown. */
-  approvalCard(approvalId: string): Promise<Reply | null>;
+  /** An approval request as adapters see it (for card refreshes), or null if unknown. */
+  approval(approvalId: string): Promise<ApprovalPost | null>;
   addPublisher(publisher: ApprovalPublisher): void;
 }

@@ -31,14 +31,14 @@ import {
   scanNameSchema,
   targetProblems,
 } from '../mde/requests.js';
-import { operationSchema, type Operation } from './operations.js';
+import { createOperationSchema, type CreateOperation } from './commands/scans-create.js';
+import { updateOperationSchema, type UpdateOperation } from './commands/scans-update.js';
 import type { FormField, FormSpec } from './reply.js';
 
 /** The longest value any field accepts. */
 export const MAX_VALUE_LENGTH = 2000;
 
-export type CreateOperation = Extract<Operation, { kind: 'scans.create' }>;
-export type UpdateOperation = Extract<Operation, { kind: 'scans.update' }>;
+export type { CreateOperation, UpdateOperation };
 export type SubmissionResult<T> = { ok: true; operation: T } | { ok: false; errors: Record<string, string>; message: string };
 
 interface FormInput {
@@ -539,8 +539,8 @@ const withoutUndefined = (o: Record<string, unknown>) => Object.fromEntries(Obje
 
 /** Final check against the operation schema; its issues are mapped back to fields. */
 function finish<K extends 'scans.create' | 'scans.update'>(r: Reader, candidate: Record<string, unknown>, kind: K, scanType?: ScanType) {
-  const parsed = operationSchema.safeParse(candidate);
-  if (parsed.success && parsed.data.kind === kind) return parsed.data as Extract<Operation, { kind: K }>;
+  const parsed = (kind === 'scans.create' ? createOperationSchema : updateOperationSchema).safeParse(candidate);
+  if (parsed.success) return parsed.data as K extends 'scans.create' ? CreateOperation : UpdateOperation;
   for (const issue of parsed.error?.issues ?? []) {
     r.fail(formFieldForPath(issue.path, scanType) ?? '', issue.message);
   }

@@ -4,7 +4,7 @@
  * their platform; `code` marks spans to show in monospace.
  */
 import { z } from 'zod';
-import type { ApprovalState } from '../store/types.js';
+import type { ApprovalState } from './records.js';
 
 export type Tone = 'info' | 'success' | 'warning' | 'error';
 
@@ -60,12 +60,16 @@ export interface Reply {
   blocks: Block[];
   /** One line for notifications and text-only surfaces. */
   summary: string;
+  /** The approval request this reply created or shows, when there is one. */
+  approvalId?: string;
 }
 
 /** Everything an approval card shows; rendered the same way wherever the card lives. */
 export interface ApprovalView {
   id: string;
   state: ApprovalState;
+  /** The state in words (the same everywhere). */
+  stateLabel: string;
   title: string;
   /** What will happen: targets, machine, scan type. */
   facts: Fact[];

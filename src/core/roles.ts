@@ -8,16 +8,17 @@
  * An invalid entry throws a `RoleConfigError` naming the variable and the entry.
  */
 import { z } from 'zod';
-import { REQUIRED_ROLE, ROLES, type Operation, type Role } from './operations.js';
+import { ConfigError } from '../errors.js';
+import type { CommandSpec } from './command.js';
+
+export const ROLES = ['viewer', 'operator', 'approver'] as const;
+export type Role = (typeof ROLES)[number];
 
 export const ROLE_VARIABLES = {
   viewer: 'BOT_VIEWERS',
   operator: 'BOT_OPERATORS',
   approver: 'BOT_APPROVERS',
 } as const satisfies Record<Role, string>;
-
-export const PLATFORMS = ['slack', 'teams'] as const;
-export type Platform = (typeof PLATFORMS)[number];
 
 /** Slack user ids: upper-case letters and digits (`U0123ABC`, `W…` on Enterprise Grid). */
 const SLACK_ID = /^slack:([A-Z0-9]{2,32})$/i;
@@ -43,15 +44,15 @@ export interface RoleList {
 
 export type RolePolicy = Readonly<Record<Role, RoleList>>;
 
-export class RoleConfigError extends Error {
+export class RoleConfigError extends ConfigError {
   constructor(
     readonly variable: string,
     readonly entry: string,
   ) {
     super(
       `${variable}: invalid entry "${safe(entry, 80)}": use slack:<user id> (e.g. slack:U0123ABC), teams:<Entra object id> (a GUID), or * for everyone`,
+      'role_config',
     );
-    this.name = 'RoleConfigError';
   }
 }
 
@@ -122,52 +123,25 @@ export function hasRole(policy: RolePolicy, actorId: string, role: Role): boolea
 
 export type AuthorizeResult = { ok: true } | { ok: false; message: string };
 
-/** The command the user typed for an operation, for messages. */
-function commandOf(op: Operation): string {
-  switch (op.kind) {
-    case 'scans.list':
-    case 'scans.show':
-    case 'scans.history':
-    case 'scans.delete':
-      return op.kind.replace('.', ' ');
-    case 'scans.createForm':
-    case 'scans.create':
-      return 'scans create';
-    case 'scans.updateForm':
-      return 'scans update';
-    case 'scans.update':
-      return op.active === true && Object.keys(op).length === 3 ? 'scans enable' : op.active === false && Object.keys(op).length === 3 ? 'scans disable' : 'scans update';
-    case 'approvals.list':
-      return 'approvals';
-    case 'approvals.here':
-      return 'approvals here';
-    case 'approvals.decide':
-      return op.decision;
-    default:
-      return op.kind;
-  }
-}
-
-/** Whether the actor may run the operation; a refusal says what to ask an admin for. */
-export function authorize(policy: RolePolicy, actorId: string, operation: Operation): AuthorizeResult {
-  const needed = REQUIRED_ROLE[operation.kind];
+/** Whether the actor may run the command; a refusal says what to ask an admin for. */
+export function authorize(policy: RolePolicy, actorId: string, command: Pick<CommandSpec, 'name' | 'role'>): AuthorizeResult {
+  const needed = command.role;
   if (needed === null) return { ok: true };
   const roles = rolesOf(policy, actorId);
   if (roles.includes(needed)) return { ok: true };
   const who = normalizeActorId(actorId) ?? safe(actorId, 80);
-  const command = commandOf(operation);
   if (roles.length === 0) {
     return {
       ok: false,
       message:
         `You are not allowed to use this bot yet. Your id is ${who}. ` +
-        `\`${command}\` needs the ${needed} role: ask an admin to add ${who} to ${ROLE_VARIABLES[needed]}` +
+        `\`${command.name}\` needs the ${needed} role: ask an admin to add ${who} to ${ROLE_VARIABLES[needed]}` +
         ` (${ROLE_VARIABLES.viewer}: read; ${ROLE_VARIABLES.operator}: change, request deletes and AV scans; ${ROLE_VARIABLES.approver}: approve).`,
     };
   }
   const current = roles[roles.length - 1] as Role;
   return {
     ok: false,
-    message: `\`${command}\` needs the ${needed} role; you are ${current === 'approver' || current === 'operator' ? 'an' : 'a'} ${current}. Ask an admin to add ${who} to ${ROLE_VARIABLES[needed]}.`,
+    message: `\`${command.name}\` needs the ${needed} role; you are ${current === 'approver' || current === 'operator' ? 'an' : 'a'} ${current}. Ask an admin to add ${who} to ${ROLE_VARIABLES[needed]}.`,
   };
 }

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { MdeApi } from '../mde/api.js';
 import { isMdeError } from '../mde/errors.js';
 import { isFinalActionStatus, type MachineAction } from '../mde/entities.js';
-import type { ApprovalRecord, Store } from '../store/types.js';
+import type { ApprovalRecord, Store } from './records.js';
 import type { ApprovalService } from './approvals.js';
 
 export interface TrackerDeps {
@@ -37,6 +37,8 @@ export function actionText(action: MachineAction): string {
 export function createTracker(deps: TrackerDeps) {
   const following = new Map<string, Promise<void>>();
   let stopped = false;
+  /** Actions whose following failed to start: their loop ends at once. */
+  const abandoned = new Set<string>();
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms).unref());
 
   async function record(approvalId: string, action: MachineAction) {
@@ -56,6 +58,7 @@ export function createTracker(deps: TrackerDeps) {
   async function loop(approvalId: string, first: MachineAction) {
     let last = first.status;
     let failures = 0;
+    if (abandoned.delete(first.id)) return;
     while (!stopped && !isFinalActionStatus(last)) {
       await sleep(deps.pollMs * Math.min(2 ** failures, 8));
       if (stopped) return;
@@ -82,10 +85,20 @@ export function createTracker(deps: TrackerDeps) {
     /** Starts following; the action's current status is recorded at once. */
     async follow(approvalId: string, action: MachineAction): Promise<void> {
       if (following.has(action.id)) return;
-      await deps.store.trackAction({ actionId: action.id, approvalId, status: action.status, updatedAt: new Date().toISOString() });
-      await record(approvalId, action);
-      const run = loop(approvalId, action).finally(() => following.delete(action.id));
+      // Claimed before the first await, so two concurrent calls start one loop.
+      let started!: () => void;
+      const ready = new Promise<void>((resolve) => (started = resolve));
+      const run = ready.then(() => loop(approvalId, action)).finally(() => following.delete(action.id));
       following.set(action.id, run);
+      try {
+        await deps.store.trackAction({ actionId: action.id, approvalId, status: action.status, updatedAt: new Date().toISOString() });
+        await record(approvalId, action);
+      } catch (error) {
+        abandoned.add(action.id);
+        throw error;
+      } finally {
+        started();
+      }
     },
 
     /** Picks up the actions that were being followed when the process stopped. */

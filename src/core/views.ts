@@ -2,11 +2,11 @@
  * Reply builders: MDE entities, help and approval records → the neutral Reply model.
  * Pure functions; no I/O.
  */
-import type { ScanDefinition, ScanHistoryEntry } from '../mde/entities.js';
-import type { ApprovalRecord, Json } from '../store/types.js';
-import type { CommandSpec } from './commands.js';
-import type { Role } from './operations.js';
-import type { HelpText } from './parser.js';
+import type { ScanAgent, ScanDefinition, ScanHistoryEntry } from '../mde/entities.js';
+import type { Command } from './command.js';
+import type { HelpText } from './help.js';
+import type { ApprovalRecord, Json } from './records.js';
+import type { Role } from './roles.js';
 import type { ApprovalView, Block, Fact, Reply, Tone } from './reply.js';
 
 export const PAGE_SIZE = 10;
@@ -107,7 +107,7 @@ export function historyView(rows: ScanHistoryEntry[], names: Map<string, string>
   };
 }
 
-function commandLines(c: CommandSpec, detailed: boolean): Block[] {
+function commandLines(c: Command, detailed: boolean): Block[] {
   const role = c.role ? `${c.role}${c.approval ? ', needs an approver' : ''}` : 'anyone';
   if (!detailed) return [{ type: 'text', text: `${c.usage}\n${c.summary} (${role})` }];
   const blocks: Block[] = [{ type: 'heading', text: c.name }, { type: 'text', text: `${c.summary} Role: ${role}.` }, { type: 'code', text: `Usage: ${c.usage}` }];
@@ -153,13 +153,14 @@ export function welcomeView(actor: { id: string; name?: string }, roles: Role[])
 // ---------------------------------------------------------------------------------------
 // Approvals
 
-const STATE_TEXT: Record<ApprovalRecord['state'], string> = {
+/** The one set of words for a request's state, used by every adapter and the console. */
+export const STATE_LABEL: Record<ApprovalRecord['state'], string> = {
   pending: 'Waiting for an approver',
   approved: 'Approved',
   rejected: 'Rejected',
   expired: 'Expired',
-  executing: 'Approved, running',
-  succeeded: 'Done',
+  executing: 'Running',
+  succeeded: 'Succeeded',
   failed: 'Failed',
 };
 
@@ -188,21 +189,14 @@ function outcomeOf(record: ApprovalRecord): ApprovalView['outcome'] {
   return undefined;
 }
 
-export function operationFacts(record: ApprovalRecord): Fact[] {
-  const op = record.operation;
-  if (op.kind === 'scans.delete') return [{ label: 'Definition ids', value: op.ids.join(', ') }];
-  return [
-    { label: 'Machine id', value: op.machine },
-    { label: 'Scan type', value: op.scanType },
-  ];
-}
-
-export function approvalView(record: ApprovalRecord): ApprovalView {
+/** The card of a request; `facts` say what will happen (from the command that needs approval). */
+export function approvalView(record: ApprovalRecord, facts: Fact[]): ApprovalView {
   return {
     id: record.id,
     state: record.state,
+    stateLabel: STATE_LABEL[record.state],
     title: `Approval request ${record.id}: ${record.summary}`,
-    facts: [...operationFacts(record), { label: 'Status', value: STATE_TEXT[record.state] }],
+    facts: [...facts, { label: 'Status', value: STATE_LABEL[record.state] }],
     requester: principal(record.requester),
     reason: record.reason,
     createdAt: when(record.createdAt),
@@ -221,9 +215,8 @@ export function approvalView(record: ApprovalRecord): ApprovalView {
   };
 }
 
-export function approvalCard(record: ApprovalRecord): Reply {
-  const view = approvalView(record);
-  return { visibility: 'public', blocks: [{ type: 'approval', approval: view }], summary: `${view.title} (${STATE_TEXT[record.state]})` };
+export function approvalCard(view: ApprovalView): Reply {
+  return { visibility: 'public', blocks: [{ type: 'approval', approval: view }], summary: `${view.title} (${view.stateLabel})`, approvalId: view.id };
 }
 
 export function approvalList(records: ApprovalRecord[], all: boolean): Reply {
@@ -240,7 +233,7 @@ export function approvalList(records: ApprovalRecord[], all: boolean): Reply {
         columns: ['Id', 'State', 'What', 'Requested by', 'Reason', ...(all ? ['Decided', 'Outcome'] : ['Expires'])],
         rows: records.map((r) => [
           r.id,
-          r.state,
+          STATE_LABEL[r.state],
           truncate(r.summary, 80),
           principal(r.requester),
           truncate(r.reason, 60),
@@ -256,6 +249,30 @@ export function approvalList(records: ApprovalRecord[], all: boolean): Reply {
 function decidedText(r: ApprovalRecord): string {
   if (!r.decidedBy) return '—';
   return `${principal(r.decidedBy)} ${when(r.decidedAt)}${r.decisionReason ? `: ${truncate(r.decisionReason, 60)}` : ''}`;
+}
+
+const STALE_AFTER_MS = 24 * 3_600_000;
+
+/** Scanner agents, most recently seen first; one not seen for over 24 h is flagged stale. */
+export function agentList(agents: ScanAgent[], now: Date): Reply {
+  const heading = `Scanner agents: ${agents.length}`;
+  if (agents.length === 0) {
+    return { visibility: 'public', blocks: [{ type: 'heading', text: heading }, { type: 'text', text: 'No scanner agents are registered.' }], summary: heading };
+  }
+  const seen = (a: ScanAgent) => (a.lastSeen ? Date.parse(a.lastSeen) : Number.NaN);
+  const stale = (a: ScanAgent) => !(now.getTime() - seen(a) <= STALE_AFTER_MS);
+  const sorted = [...agents].sort((a, b) => (seen(b) || 0) - (seen(a) || 0));
+  const staleCount = agents.filter(stale).length;
+  const blocks: Block[] = [
+    { type: 'heading', text: heading },
+    {
+      type: 'table',
+      columns: ['Name', 'Machine id', 'Last seen', 'Version', 'Health'],
+      rows: sorted.map((a) => [a.computerDnsName ?? '—', a.machineId, when(a.lastSeen), a.scannerSoftwareVersion ?? '—', stale(a) ? 'stale' : 'ok']),
+    },
+  ];
+  if (staleCount > 0) blocks.push({ type: 'text', text: `${staleCount} agent${staleCount === 1 ? ' has' : 's have'} not been seen for more than 24 hours: scans assigned to ${staleCount === 1 ? 'it' : 'them'} may not run.`, tone: 'warning' });
+  return { visibility: 'public', blocks, summary: `${heading}${staleCount ? ` (${staleCount} stale)` : ''}` };
 }
 
 export function truncate(text: string, max: number): string {

@@ -8,7 +8,6 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { MACHINE_ACTION_FINAL } from '../mde/entities.js';
-import type { DestructiveOperation } from '../core/operations.js';
 import {
   APPROVAL_STATES,
   AUDIT_EVENTS,
@@ -29,6 +28,7 @@ import {
   type Principal,
   type Store,
   type StoreOptions,
+  type StoredOperation,
   type StoredAuditEntry,
   type StoredTrackedAction,
   type TrackedAction,
@@ -292,7 +292,7 @@ export class SqliteStore implements Store {
     };
     const rec: ApprovalRecord = {
       id: row.id,
-      operation: parse<DestructiveOperation>(row.operation_json, 'operation'),
+      operation: parse<StoredOperation>(row.operation_json, 'operation'),
       operationJson: row.operation_json,
       operationHash: row.operation_hash,
       summary: row.summary,

@@ -5,14 +5,15 @@
  * with a new message, forms open as modals. A change of a controlling field inside a
  * modal re-renders the modal with the fields that now apply.
  */
+import type { ButtonOutcome } from '../../../src/core/engine-api.js';
 import type { ButtonAction, Reply } from '../../../src/core/reply.js';
 import { errorReply } from '../../../src/core/reply.js';
 import { showFormOrReply, sendReply, type Respond } from '../deliver.js';
 import { actorOf, originOf } from '../identity.js';
 import { buildFormModal, decodeMeta, readFormValues, type StateValue } from '../modal.js';
-import { ACTION_PATTERN, decodeAction, formOf, isApprovalCard } from '../render.js';
+import { ACTION_PATTERN, decodeAction, formOf } from '../render.js';
 import { claimDelivery, slackErrorCode, type SlackRuntime } from '../runtime.js';
-import { FAILURE_TEXT } from './command.js';
+import { BOT_FAILURE_TEXT } from '../../../src/errors.js';
 
 export interface BlockActionInput {
   user: { id: string; username?: string; name?: string };
@@ -58,16 +59,16 @@ export async function handleButton(rt: SlackRuntime, args: ButtonArgs): Promise<
     return;
   }
   rt.log.info({ actor: actor.id, channel, action: decoded.type, retryNum: args.retryNum }, 'slack button');
-  const reply: Promise<Reply> = rt.engine.handleButton(actor, origin, decoded).catch((error: unknown) => {
+  const outcome = rt.engine.handleButton(actor, origin, decoded).catch((error: unknown): ButtonOutcome => {
     rt.log.error({ err: (error as Error).message }, 'engine.handleButton failed');
-    return errorReply(FAILURE_TEXT);
+    return { type: 'reply', reply: errorReply(BOT_FAILURE_TEXT) };
   });
+  const reply: Promise<Reply> = outcome.then((o) => (o.type === 'reply' ? o.reply : o.type === 'decided' ? o.card : errorReply(o.reason)));
   switch (decoded.type) {
     case 'approval': {
-      const answer = await reply;
-      // Success: the core has already re-rendered the card for everyone (chat.update).
-      if (isApprovalCard(answer)) return;
-      await sendReply(rt, target, { ...answer, visibility: 'private' });
+      // Decided: the core re-renders the card for everyone (chat.update). Refused: tell the clicker.
+      if ((await outcome).type === 'decided') return;
+      await sendReply(rt, target, { ...(await reply), visibility: 'private' });
       return;
     }
     case 'form':
@@ -112,7 +113,7 @@ export async function handleFieldChange(rt: SlackRuntime, args: FieldChangeArgs)
     const again = await rt.engine
       .handleButton(actor, { ...origin, location: meta.channel ? { ...origin.location, channel: meta.channel } : origin.location }, { type: 'form', form: meta.kind, definitionId: meta.definitionId })
       .catch(() => undefined);
-    form = again ? formOf(again) : undefined;
+    form = again?.type === 'reply' ? formOf(again.reply) : undefined;
     if (!form) return;
     rt.forms.set(view.id, form);
   }

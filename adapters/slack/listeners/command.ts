@@ -7,6 +7,7 @@ import { errorReply, type Reply } from '../../../src/core/reply.js';
 import { respondVia, showFormOrReply, type Respond } from '../deliver.js';
 import { actorOf, originOf } from '../identity.js';
 import { claimDelivery, type SlackRuntime } from '../runtime.js';
+import { BOT_FAILURE_TEXT } from '../../../src/errors.js';
 
 export interface SlashCommandInput {
   text?: string;
@@ -32,7 +33,6 @@ export function isFormCommand(text: string): boolean {
   return parsed.ok && (parsed.operation.kind === 'scans.createForm' || parsed.operation.kind === 'scans.updateForm');
 }
 
-export const FAILURE_TEXT = 'Something went wrong on the bot side; the details are in its log.';
 
 export async function handleSlashCommand(rt: SlackRuntime, args: SlashCommandArgs): Promise<void> {
   const { command } = args;
@@ -45,7 +45,7 @@ export async function handleSlashCommand(rt: SlackRuntime, args: SlashCommandArg
   rt.log.info({ actor: actor.id, channel: command.channel_id, retryNum: args.retryNum }, 'slack /mde command');
   const reply: Promise<Reply> = rt.engine.handleText(actor, origin, text).catch((error: unknown) => {
     rt.log.error({ err: (error as Error).message }, 'engine.handleText failed');
-    return errorReply(FAILURE_TEXT);
+    return errorReply(BOT_FAILURE_TEXT);
   });
   await showFormOrReply(rt, {
     triggerId: command.trigger_id,

@@ -12,7 +12,7 @@ import { respondVia, sendReply } from '../deliver.js';
 import { actorOf, originOf } from '../identity.js';
 import { buildFormModal, decodeMeta, loadingModal, messageModal, placeErrors, readFormValues, type FlatValues, type ModalMeta, type StateValue } from '../modal.js';
 import { slackErrorCode, within, type SlackRuntime } from '../runtime.js';
-import { FAILURE_TEXT } from './command.js';
+import { BOT_FAILURE_TEXT } from '../../../src/errors.js';
 
 export interface ViewSubmissionInput {
   user: { id: string; name?: string; username?: string };
@@ -63,7 +63,7 @@ export async function handleFormSubmission(rt: SlackRuntime, args: ViewSubmissio
   const work = rt.engine.handleForm(actor, origin, submission).catch(
     (error: unknown): FormOutcome => {
       rt.log.error({ err: (error as Error).message }, 'engine.handleForm failed');
-      return { ok: true, reply: errorReply(FAILURE_TEXT) };
+      return { ok: true, reply: errorReply(BOT_FAILURE_TEXT) };
     },
   );
   const target = { respond: respondVia(meta.responseUrl), channel: meta.channel, user: body.user.id };

@@ -1,0 +1,272 @@
+/**
+ * The approval flow: request → decide → execute once → follow → re-render every card,
+ * plus recovery after a restart and the expiry sweep. Who may decide is answered here
+ * and only here (`mayDecide`); adapters receive views (`ApprovalPost`) and ask.
+ *
+ * The state machine itself (compare-and-set transitions, audit entries) is the
+ * `ApprovalService` (approvals.ts); this module drives it.
+ */
+import type { Logger } from 'pino';
+import type { MdeApi } from '../mde/api.js';
+import { isMdeError } from '../mde/errors.js';
+import { BOT_FAILURE_TEXT, UserError } from '../errors.js';
+import { operationHash, type ApprovalService } from './approvals.js';
+import type { Command, Registry } from './command.js';
+import type { Actor, ApprovalPost, ApprovalPublisher, Origin } from './context.js';
+import type { ApprovalRecord, Store, StoredOperation } from './records.js';
+import type { Reply } from './reply.js';
+import { rolesOf, type RolePolicy } from './roles.js';
+import { createTracker } from './tracker.js';
+import { approvalCard, approvalList, approvalView, when } from './views.js';
+
+export type DecisionOutcome =
+  | { type: 'decided'; approvalId: string; summary: string; card: Reply }
+  /** The request exists but this decision was not taken (self-approval, not an approver, already decided, expired). */
+  | { type: 'refused'; approvalId: string; reason: string; card: Reply }
+  | { type: 'unknown'; approvalId: string; reason: string };
+
+/** What commands (`approvals`, `approve`, `approvals here`) may ask of the flow. */
+export interface ApprovalsApi {
+  list(options: { all: boolean }): Promise<Reply>;
+  setHere(origin: Origin): Promise<void>;
+  decide(actor: Actor, id: string, decision: 'approve' | 'reject', reason?: string): Promise<DecisionOutcome>;
+}
+
+export interface ApprovalFlowDeps {
+  mde: MdeApi;
+  store: Store;
+  approvals: ApprovalService;
+  policy: RolePolicy;
+  registry: Registry;
+  log?: Logger;
+  /** How often a running AV scan is polled (ms). */
+  pollMs: number;
+  /** How often overdue requests are expired (ms). */
+  expirySweepMs: number;
+}
+
+export function failureText(error: unknown): string {
+  if (error instanceof UserError) return error.message;
+  if (isMdeError(error)) return error.message;
+  return BOT_FAILURE_TEXT;
+}
+
+export function createApprovalFlow(deps: ApprovalFlowDeps) {
+  const { store, approvals, registry, log } = deps;
+  const publishers = new Map<string, ApprovalPublisher>();
+  const background = new Set<Promise<unknown>>();
+  let sweep: NodeJS.Timeout | undefined;
+
+  const tracker = createTracker({ mde: deps.mde, store, approvals, changed: rerender, pollMs: deps.pollMs, log });
+
+  function inBackground(work: Promise<unknown>) {
+    const tracked = work.catch((error) => log?.error({ err: (error as Error).message }, 'background work failed')).finally(() => background.delete(tracked));
+    background.add(tracked);
+  }
+
+  function commandOf(record: ApprovalRecord): Command<StoredOperation> | undefined {
+    return registry.forApprovalKind(record.operation.kind);
+  }
+
+  /** Four eyes and roles: only a pending request, never by its requester, only by an approver. */
+  function mayDecide(actorId: string, record: ApprovalRecord): boolean {
+    return record.state === 'pending' && record.requester.actor !== actorId && rolesOf(deps.policy, actorId).includes('approver');
+  }
+
+  function postOf(record: ApprovalRecord): ApprovalPost {
+    const view = approvalView(record, commandOf(record)?.approval?.facts(record.operation) ?? []);
+    return {
+      view,
+      card: approvalCard(view),
+      origin: record.origin,
+      cards: record.cards,
+      mayDecide: (actorId) => mayDecide(actorId, record),
+    };
+  }
+
+  /** Re-renders every card of the request through the adapter that posted it. */
+  async function rerender(record: ApprovalRecord): Promise<void> {
+    const post = postOf(record);
+    await Promise.all(
+      record.cards.map(async (card) => {
+        const publisher = publishers.get(card.platform);
+        if (!publisher) return;
+        try {
+          await publisher.update(card, post);
+        } catch (error) {
+          log?.warn({ approvalId: record.id, platform: card.platform, err: (error as Error).message }, 'could not update an approval card');
+        }
+      }),
+    );
+  }
+
+  /** The one path that expires requests: every request it expires has its cards re-rendered. */
+  async function expireDue(): Promise<void> {
+    const expired = await approvals.expireDue();
+    await Promise.all(expired.map(rerender));
+  }
+
+  async function publish(record: ApprovalRecord): Promise<string[]> {
+    const where: string[] = [];
+    const post = postOf(record);
+    for (const publisher of publishers.values()) {
+      try {
+        for (const posted of await publisher.publish(post)) {
+          await store.addApprovalCard(record.id, posted.card);
+          where.push(posted.where);
+        }
+      } catch (error) {
+        log?.warn({ approvalId: record.id, platform: publisher.platform, err: (error as Error).message }, 'could not post an approval card');
+      }
+    }
+    return where;
+  }
+
+  async function request(actor: Actor, origin: Origin, command: Command, op: { readonly kind: string }): Promise<Reply> {
+    const spec = command.approval!;
+    const described = await spec.describe(op, deps.mde);
+    const record = await approvals.requestApproval({
+      operation: described.operation as unknown as StoredOperation,
+      summary: described.summary,
+      requester: { actor: actor.id, name: actor.name },
+      origin: { platform: origin.platform, location: origin.location },
+    });
+    const where = await publish(record);
+    const sentTo = where.length ? `The approval card went to ${where.join(', ')}.` : 'No approval card could be posted: an approver can decide with `approve ' + record.id + '`.';
+    return {
+      visibility: 'public',
+      blocks: [
+        { type: 'text', text: `Approval request ${record.id} created: ${record.summary}.`, tone: 'info' },
+        { type: 'text', text: `${sentTo} Another person with the approver role must approve it before ${when(record.expiresAt)}. Reason: ${record.reason}` },
+      ],
+      summary: `Approval request ${record.id} created`,
+      approvalId: record.id,
+    };
+  }
+
+  async function finish(id: string, outcome: 'succeeded' | 'failed', result: { text?: string; error?: string }) {
+    const finished = await approvals.finish(id, outcome, result);
+    if (finished.ok) await rerender(finished.record);
+  }
+
+  /** Runs an approved request once; `decided` is the request as it was approved. */
+  async function execute(decided: ApprovalRecord, approver: Actor): Promise<void> {
+    // The hash of what the approver approved, recomputed: a stored operation changed since
+    // the decision no longer matches it and is refused.
+    const begun = await approvals.beginExecution(decided.id, operationHash(decided.operation), { actor: approver.id });
+    if (!begun.ok) {
+      log?.warn({ approvalId: decided.id, code: begun.code }, begun.message);
+      if (begun.record) await rerender(begun.record);
+      return;
+    }
+    const record = begun.record;
+    const command = commandOf(record);
+    if (!command?.approval) {
+      await finish(record.id, 'failed', { error: `This bot no longer knows how to run ${record.operation.kind}; nothing was done.` });
+      return;
+    }
+    let result;
+    try {
+      result = await command.approval.execute(record.operation, deps.mde, {
+        approvalId: record.id,
+        requester: record.requester.name ?? record.requester.actor,
+        approver: approver.name ?? approver.id,
+      });
+    } catch (error) {
+      await finish(record.id, 'failed', { error: failureText(error) });
+      return;
+    }
+    if (result.done) {
+      await finish(record.id, result.ok ? 'succeeded' : 'failed', { text: result.text });
+      return;
+    }
+    try {
+      await tracker.follow(record.id, result.action);
+    } catch (error) {
+      // The scan runs on the device whatever happens here: say so rather than "failed".
+      log?.error({ approvalId: record.id, actionId: result.action.id, err: (error as Error).message }, 'could not follow a started machine action');
+      await finish(record.id, 'succeeded', {
+        text: `${result.text} Started (machine action ${result.action.id}), but no longer followed: check its progress in Defender.`,
+      });
+    }
+  }
+
+  /**
+   * After a restart: an approved request that never started runs now (the decision stands
+   * and the compare-and-set still allows one execution); one that was executing without a
+   * followed scan ended in an unknown state, which is said rather than guessed.
+   */
+  async function recoverInterrupted(): Promise<void> {
+    for (const record of await store.listApprovals({ states: ['approved', 'executing'] })) {
+      if (record.state === 'approved') {
+        inBackground(execute(record, { id: record.decidedBy?.actor ?? 'system', name: record.decidedBy?.name }));
+        continue;
+      }
+      const followed = await store.listTrackedActions({ approvalId: record.id, open: true });
+      if (followed.length > 0) continue;
+      await finish(record.id, 'failed', {
+        error: 'The bot restarted while this was running, so its outcome is unknown. Check in Defender before requesting it again.',
+      });
+    }
+  }
+
+  async function decide(actor: Actor, id: string, decision: 'approve' | 'reject', reason?: string): Promise<DecisionOutcome> {
+    const result = await approvals.decide({ id, decision, actor: actor.id, actorName: actor.name, actorRoles: rolesOf(deps.policy, actor.id), reason });
+    if (!result.ok) {
+      if (!result.record) return { type: 'unknown', approvalId: id, reason: result.message };
+      let record = result.record;
+      if (result.code === 'expired') {
+        await expireDue();
+        record = (await approvals.get(record.id)) ?? record;
+      }
+      return { type: 'refused', approvalId: record.id, reason: result.message, card: postOf(record).card };
+    }
+    const record = result.record;
+    // Execution first: card updates must never hold up the approved work.
+    if (record.state === 'approved') inBackground(execute(record, actor));
+    inBackground(rerender(record));
+    return { type: 'decided', approvalId: record.id, summary: record.summary, card: postOf(record).card };
+  }
+
+  const api: ApprovalsApi = {
+    async list({ all }) {
+      await expireDue();
+      return approvalList(await approvals.list({ all }), all);
+    },
+    async setHere(origin) {
+      await store.setSetting(`approvals.here.${origin.platform}`, origin.location);
+    },
+    decide,
+  };
+
+  return {
+    ...api,
+    request,
+    addPublisher(publisher: ApprovalPublisher) {
+      publishers.set(publisher.platform, publisher);
+    },
+    /** The request as adapters see it (for card refreshes), or `null` when unknown. */
+    async post(approvalId: string): Promise<ApprovalPost | null> {
+      const record = await approvals.get(approvalId);
+      return record ? postOf(record) : null;
+    },
+    async start(): Promise<void> {
+      await tracker.resume();
+      await recoverInterrupted();
+      sweep = setInterval(() => inBackground(expireDue()), deps.expirySweepMs);
+      sweep.unref();
+    },
+    async stop(): Promise<void> {
+      if (sweep) clearInterval(sweep);
+      tracker.stop();
+      await Promise.allSettled([...background]);
+    },
+    async idle(): Promise<void> {
+      while (background.size > 0) await Promise.allSettled([...background]);
+      await tracker.idle();
+      while (background.size > 0) await Promise.allSettled([...background]);
+    },
+  };
+}
+
+export type ApprovalFlow = ReturnType<typeof createApprovalFlow>;
