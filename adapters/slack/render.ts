@@ -317,20 +317,10 @@ const STATE_EMOJI: Record<ApprovalView['state'], string> = {
   expired: ':alarm_clock:',
 };
 
-const STATE_WORD: Record<ApprovalView['state'], string> = {
-  pending: 'Waiting for an approver',
-  approved: 'Approved',
-  executing: 'Approved, running',
-  succeeded: 'Succeeded',
-  failed: 'Failed',
-  rejected: 'Rejected',
-  expired: 'Expired',
-};
-
 /** The approval card: what, who asked, why, until when; the decision and outcome once there are. */
 export function renderApproval(view: ApprovalView, ids: ButtonIds = new ButtonIds()): KnownBlock[] {
   const blocks: KnownBlock[] = [{ type: 'header', text: { type: 'plain_text', text: fitPlain(view.title, LIMITS.header), emoji: false } }];
-  blocks.push(section(`${STATE_EMOJI[view.state]} *${STATE_WORD[view.state]}*`));
+  blocks.push(section(`${STATE_EMOJI[view.state]} *${escapeMrkdwn(view.stateLabel)}*`));
   blocks.push(...renderFacts(view.facts));
   const people: Fact[] = [
     { label: 'Requested by', value: view.requester },

@@ -199,18 +199,19 @@ function actionJson(button: Button): CardJson {
 // ---------------------------------------------------------------------------------------
 // Approval cards
 
-const STATE: Record<ApprovalState, { text: string; color: string; style: string }> = {
-  pending: { text: 'Waiting for an approver', color: 'Warning', style: 'warning' },
-  approved: { text: 'Approved', color: 'Accent', style: 'accent' },
-  executing: { text: 'Approved, running', color: 'Accent', style: 'accent' },
-  succeeded: { text: 'Done', color: 'Good', style: 'good' },
-  failed: { text: 'Failed', color: 'Attention', style: 'attention' },
-  rejected: { text: 'Rejected', color: 'Attention', style: 'attention' },
-  expired: { text: 'Expired', color: 'Default', style: 'emphasis' },
+/** Colours per state; the words are the core's (`view.stateLabel`), the same on every platform. */
+const STATE: Record<ApprovalState, { color: string; style: string }> = {
+  pending: { color: 'Warning', style: 'warning' },
+  approved: { color: 'Accent', style: 'accent' },
+  executing: { color: 'Accent', style: 'accent' },
+  succeeded: { color: 'Good', style: 'good' },
+  failed: { color: 'Attention', style: 'attention' },
+  rejected: { color: 'Attention', style: 'attention' },
+  expired: { color: 'Default', style: 'emphasis' },
 };
 
 export function renderApproval(view: ApprovalView, options: RenderOptions = {}): CardJson {
-  const state = STATE[view.state];
+  const state = { ...STATE[view.state], text: view.stateLabel };
   const facts = [
     ...view.facts,
     { label: 'Requested by', value: view.requester },

@@ -84,8 +84,30 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
     };
   }
 
-  /** Re-renders every card of the request through the adapter that posted it. */
+  /**
+   * Re-renders every card of the request through the adapter that posted it. One request's
+   * cards are updated one version at a time, newest last: a late update never shows an
+   * older state over a newer one, and versions that arrive while one is being sent are
+   * coalesced into the newest.
+   */
+  const newest = new Map<string, ApprovalRecord>();
+  const shown = new Map<string, number>();
   async function rerender(record: ApprovalRecord): Promise<void> {
+    const known = newest.get(record.id);
+    if (!known || record.version > known.version) newest.set(record.id, record);
+    if (known) return; // a loop for this request is running and will send the newest
+    try {
+      for (let next = newest.get(record.id); next && next.version > (shown.get(record.id) ?? 0); next = newest.get(record.id)) {
+        shown.set(record.id, next.version);
+        await renderAll(next);
+      }
+    } finally {
+      newest.delete(record.id);
+      if (shown.size > 10_000) shown.delete(shown.keys().next().value as string);
+    }
+  }
+
+  async function renderAll(record: ApprovalRecord): Promise<void> {
     const post = postOf(record);
     await Promise.all(
       record.cards.map(async (card) => {

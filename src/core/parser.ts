@@ -120,10 +120,10 @@ function unknownCommand(registry: Registry, tokens: Token[]): never {
   refuse(`unknown command "${echo(tokens[0]?.text ?? '')}"${suggestion ? `; did you mean \`${suggestion}\`?` : '.'} Commands: ${tops}. Try \`help\`.`, suggested ?? spec(registry, 'help'), suggestion ? { suggestion } : {});
 }
 
-/** Words after a command that has sub-commands (`scans create x`) must name one of them. */
+/** Words after a flagless command that has sub-commands (`scans create x`) must name one of them. */
 function checkSubcommand(registry: Registry, s: Command, rest: Token[]): void {
   const first = rest[0];
-  if (first === undefined) return;
+  if (first === undefined || s.flags.length > 0) return;
   const children = registry.commands.filter((c) => c.name.startsWith(s.name + ' ') && c.name.split(' ').length === s.name.split(' ').length + 1);
   if (children.length === 0) return;
   const names = children.map((c) => c.name.split(' ').pop() as string);

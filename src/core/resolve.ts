@@ -6,15 +6,9 @@
 import type { MdeApi } from '../mde/api.js';
 import type { Machine, ScanAgent, ScanDefinition } from '../mde/entities.js';
 import { MACHINE_ID } from '../mde/requests.js';
+import { UserError } from '../errors.js';
 import { truncate } from './views.js';
 
-/** A mistake the user can fix; its message goes to chat as it is. */
-export class UserError extends Error {
-  override readonly name = 'UserError';
-  constructor(message: string, readonly usage?: string) {
-    super(message);
-  }
-}
 
 const quote = (s: string) => `"${truncate(s, 80)}"`;
 

@@ -190,7 +190,7 @@ if (!haveChromium) {
       await step('approver presses Approve', async () => {
         await approverCard.locator('button[aria-label="Approve"]').click();
         await approverCard.locator(TEXT_BLOCK, { hasText: /^Deleted 1 scan definition/ }).waitFor({ timeout: REPLY_MS });
-        await approverCard.locator(TEXT_BLOCK, { hasText: /^Done$/ }).first().waitFor({ timeout: REPLY_MS });
+        await approverCard.locator(TEXT_BLOCK, { hasText: /^Succeeded$/ }).first().waitFor({ timeout: REPLY_MS });
         expect(await approverCard.locator('button[aria-label="Approve"]').count()).toBe(0);
         await expect(approverCard.textContent()).resolves.toContain('Adam Approver');
         await screenshot(approver, 'approver-done');
@@ -199,7 +199,7 @@ if (!haveChromium) {
       await step('operator sees the outcome', async () => {
         const operatorCard = operator.locator(CARD, { hasText: target }).last();
         await operatorCard.locator(TEXT_BLOCK, { hasText: /^Deleted 1 scan definition/ }).waitFor({ timeout: REPLY_MS });
-        await operatorCard.locator(TEXT_BLOCK, { hasText: /^Done$/ }).first().waitFor({ timeout: REPLY_MS });
+        await operatorCard.locator(TEXT_BLOCK, { hasText: /^Succeeded$/ }).first().waitFor({ timeout: REPLY_MS });
         await screenshot(operator, 'operator-done');
       });
 

@@ -11,7 +11,8 @@ import {
   type ApprovalServiceOptions,
 } from '../../src/core/approvals.js';
 import { canonicalJson, sha256Hex } from '../../src/core/canonical.js';
-import type { DestructiveOperation, Role } from '../../src/core/operations.js';
+import type { StoredOperation as DestructiveOperation } from '../../src/core/records.js';
+import type { Role } from '../../src/core/roles.js';
 import { openStore, type Store, type StoredAuditEntry } from '../../src/store/index.js';
 
 const T0 = new Date('2030-01-01T10:00:00.000Z');
@@ -77,7 +78,7 @@ describe('requestApproval', () => {
     expect(rec).toMatchObject({
       state: 'pending',
       reason: 'suspicious process',
-      summary: `Quick antivirus scan on ${MACHINE}`,
+      summary: 'av-scan',
       requester: REQUESTER,
       origin: ORIGIN,
       createdAt: '2030-01-01T10:00:00.000Z',
@@ -99,7 +100,7 @@ describe('requestApproval', () => {
     expect((await svc.requestApproval({ operation: DELETE, requester: REQUESTER, origin: ORIGIN })).id).toBe('A3333333');
     await expect(
       svc.requestApproval({ operation: { kind: 'whoami' } as unknown as DestructiveOperation, requester: REQUESTER, origin: ORIGIN }),
-    ).rejects.toThrow(/not a valid destructive operation/);
+    ).rejects.toThrow(/not a valid operation of a command that needs approval/);
   });
 });
 
@@ -134,12 +135,13 @@ describe('decide', () => {
     ]);
   });
 
-  it('refuses an expired request, moves it to expired and audits that once', async () => {
+  it('refuses an overdue request; expireDue (the one expiry path) moves it to expired and audits that once', async () => {
     const { svc, store, clock, audited } = await harness();
     const rec = await svc.requestApproval({ operation: AV, requester: REQUESTER, origin: ORIGIN });
     clock.now = new Date(Date.parse(rec.expiresAt) + 1);
     const res = await svc.decide({ id: rec.id, decision: 'approve', actor: 'slack:U2', actorRoles: APPROVER });
-    expect(res).toMatchObject({ ok: false, code: 'expired', record: { state: 'expired' } });
+    expect(res).toMatchObject({ ok: false, code: 'expired', record: { state: 'pending' } });
+    expect((await svc.expireDue()).map((r) => r.id)).toEqual([rec.id]);
     expect((await svc.get(rec.id))?.state).toBe('expired');
     const again = await svc.decide({ id: rec.id, decision: 'reject', actor: 'slack:U3', actorRoles: APPROVER });
     expect(again).toMatchObject({ ok: false, code: 'expired' });
@@ -224,14 +226,13 @@ describe('execution', () => {
     expect(starts.filter((s) => s.ok)).toHaveLength(1);
   });
 
-  it('an approval cannot be used for another operation', async () => {
+  it('an approval cannot be used for another operation: the request fails and nothing runs', async () => {
     const h = await harness();
     const rec = await approved(h);
     const other: DestructiveOperation = { ...AV, scanType: 'Full' } as DestructiveOperation;
     const res = await h.svc.beginExecution(rec.id, sha256Hex(canonicalJson(other)));
-    expect(res).toMatchObject({ ok: false, code: 'operation_mismatch' });
-    expect((await h.svc.get(rec.id))?.state).toBe('approved');
-    expect(await h.svc.beginExecution(rec.id, rec.operationHash)).toMatchObject({ ok: true, record: { state: 'executing' } });
+    expect(res).toMatchObject({ ok: false, code: 'operation_mismatch', record: { state: 'failed' } });
+    expect(await h.svc.beginExecution(rec.id, rec.operationHash)).toMatchObject({ ok: false, code: 'already_started' });
   });
 
   it('refuses, and fails, a request whose stored operation was changed after approval', async () => {
@@ -256,9 +257,9 @@ describe('execution', () => {
     const raw = new Database(file);
     raw.prepare('UPDATE approvals SET operation_json = ?, operation_hash = ? WHERE id = ?').run(other, sha256Hex(other), rec.id);
     raw.close();
-    // the engine passes the hash held by the record its decision returned, read before any later change
+    // the engine passes the hash recomputed from the operation its decision returned, read before any later change
     expect(await h.svc.beginExecution(rec.id, rec.operationHash)).toMatchObject({ ok: false, code: 'operation_mismatch' });
-    expect((await h.svc.get(rec.id))?.state).toBe('approved');
+    expect((await h.svc.get(rec.id))?.state).toBe('failed');
   });
 
   it('finishes once, records progress, and audits each step', async () => {
@@ -280,7 +281,7 @@ describe('execution', () => {
 });
 
 describe('listing and expiry', () => {
-  it('lists pending requests after expiring overdue ones; --all shows decided ones too', async () => {
+  it('expires overdue requests, then lists pending ones; --all shows decided ones too', async () => {
     const h = await harness();
     const old = await h.svc.requestApproval({ operation: AV, requester: REQUESTER, origin: ORIGIN });
     h.clock.now = new Date(T0.getTime() + 30 * 60_000);
@@ -288,9 +289,10 @@ describe('listing and expiry', () => {
     const decided = await h.svc.requestApproval({ operation: DELETE, requester: REQUESTER, origin: ORIGIN });
     await h.svc.decide({ id: decided.id, decision: 'reject', actor: 'slack:U2', actorRoles: APPROVER });
     h.clock.now = new Date(T0.getTime() + 61 * 60_000);
-    expect((await h.svc.listForUser()).map((r) => r.id)).toEqual([fresh.id]);
+    expect((await h.svc.expireDue()).map((r) => r.id)).toEqual([old.id]);
+    expect((await h.svc.list()).map((r) => r.id)).toEqual([fresh.id]);
     expect((await h.svc.get(old.id))?.state).toBe('expired');
-    expect(new Set((await h.svc.listForUser({ all: true })).map((r) => r.id))).toEqual(new Set([old.id, fresh.id, decided.id]));
+    expect(new Set((await h.svc.list({ all: true })).map((r) => r.id))).toEqual(new Set([old.id, fresh.id, decided.id]));
     expect((await h.svc.history(old.id)).map((e) => e.event)).toEqual(['requested', 'expired']);
     expect(await h.svc.expireDue()).toEqual([]);
   });
@@ -307,7 +309,7 @@ describe('restart', () => {
 
     const second = await openStore(url);
     const svc2 = new ApprovalService({ store: second, now: () => new Date(T0.getTime() + 10 * 60_000) });
-    const pending = await svc2.listForUser();
+    const pending = await svc2.list();
     expect(pending.map((r) => r.id)).toEqual([rec.id]);
     expect(pending[0]?.cards).toEqual([{ platform: 'slack', location: { channel: 'C1', ts: '1.1' } }]);
     expect(await svc2.decide({ id: rec.id, decision: 'approve', actor: 'teams:obj-2', actorRoles: APPROVER })).toMatchObject({ ok: true });

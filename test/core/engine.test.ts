@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SEED } from '../../src/emulator/index.js';
-import { approvalIdIn, engineHarness, tempStoreUrl, ORIGIN, textOf, USERS } from '../helpers/engine.js';
+import { approvalIdIn, engineHarness, replyOf, tempStoreUrl, ORIGIN, textOf, USERS } from '../helpers/engine.js';
 
 let h: Awaited<ReturnType<typeof engineHarness>>;
 const run = (who: keyof typeof USERS, text: string) => h.engine.handleText(USERS[who], ORIGIN, text);
@@ -86,7 +86,7 @@ describe('writes', () => {
 
   it('rotates credentials and moves the scanner agent through the update form', async () => {
     const id = SEED.definitions.networkCore;
-    const form = await h.engine.handleButton(USERS.operator, ORIGIN, { type: 'form', form: 'update', definitionId: id });
+    const form = replyOf(await h.engine.handleButton(USERS.operator, ORIGIN, { type: 'form', form: 'update', definitionId: id }));
     expect(form.blocks[0]?.type === 'form' && form.blocks[0].form.fields.some((f) => f.name === 'credentials')).toBe(true);
     const outcome = await h.engine.handleForm(USERS.operator, ORIGIN, {
       kind: 'update',
@@ -103,7 +103,7 @@ describe('writes', () => {
   it('sends only what the user changed in the update form, not values changed meanwhile', async () => {
     const id = SEED.definitions.windowsFinance;
     h.emulator.state.definitions.get(id)!.isActive = true;
-    const opened = await h.engine.handleButton(USERS.operator, ORIGIN, { type: 'form', form: 'update', definitionId: id });
+    const opened = replyOf(await h.engine.handleButton(USERS.operator, ORIGIN, { type: 'form', form: 'update', definitionId: id }));
     const form = opened.blocks[0]?.type === 'form' ? opened.blocks[0].form : undefined;
     expect(form?.baseline).toMatchObject({ active: 'true', credentials: 'keep' });
     const baseline = form!.baseline!;
@@ -134,7 +134,7 @@ describe('approvals', () => {
     const requested = await run('operator', `scans delete ${id} --reason "retired printers"`);
     const approvalId = approvalIdIn(requested);
     expect(textOf(requested)).toContain('#approvals');
-    expect(h.publisher.published.at(-1)?.id).toBe(approvalId);
+    expect(h.publisher.published.at(-1)?.view.id).toBe(approvalId);
 
     expect(textOf(await run('operator', `approve ${approvalId}`))).toContain('approver role');
     expect(h.emulator.state.definitions.has(id)).toBe(true);
@@ -143,7 +143,7 @@ describe('approvals', () => {
     expect(textOf(approved)).toContain(`Approved ${approvalId}`);
     await h.engine.idle();
     expect(h.emulator.state.definitions.has(id)).toBe(false);
-    expect(h.publisher.statesOf(approvalId)).toEqual(['approved', 'executing', 'succeeded']);
+    expect(h.publisher.statesOf(approvalId).at(-1)).toBe('succeeded');
 
     const again = await run('approver', `approve ${approvalId}`);
     expect(textOf(again)).toContain('already approved');
@@ -153,12 +153,12 @@ describe('approvals', () => {
 
   it('runs an AV scan after approval and follows it to Succeeded', async () => {
     const approvalId = approvalIdIn(await run('operator', 'av-scan ws-hr-01.contoso.local quick --reason "alert 3212"'));
-    const card = await h.engine.handleButton(USERS.approver, ORIGIN, { type: 'approval', approvalId, decision: 'approve' });
-    expect(card.blocks[0]?.type).toBe('approval');
+    const outcome = await h.engine.handleButton(USERS.approver, ORIGIN, { type: 'approval', approvalId, decision: 'approve' });
+    expect(outcome.type).toBe('decided');
     await h.engine.idle();
     const record = await h.approvals.get(approvalId);
     expect(record?.state).toBe('succeeded');
-    const texts = h.publisher.updates.filter((u) => u.record.id === approvalId).map((u) => JSON.stringify(u.record.result ?? null));
+    const texts = h.publisher.updatesOf(approvalId).map((u) => u.view.outcome?.text ?? '');
     expect(texts.some((t) => t.includes('Pending'))).toBe(true);
     expect(texts.some((t) => t.includes('InProgress'))).toBe(true);
     expect(texts.at(-1)).toContain('Succeeded');
@@ -203,7 +203,7 @@ describe('approvals', () => {
     h.emulator.resetStats();
     const clicks = await Promise.all([1, 2, 3].map(() => h.engine.handleButton(USERS.approver, ORIGIN, { type: 'approval', approvalId, decision: 'approve' })));
     await h.engine.idle();
-    expect(clicks.filter((c) => c.blocks[0]?.type === 'approval')).toHaveLength(1);
+    expect(clicks.filter((c) => c.type === 'decided')).toHaveLength(1);
     expect(h.emulator.stats().byEndpoint['POST /api/DeviceAuthenticatedScanDefinitions/BatchDelete']).toBe(1);
   });
 
@@ -224,8 +224,8 @@ describe('approvals', () => {
       const approvalId = approvalIdIn(await short.engine.handleText(USERS.operator, ORIGIN, `scans delete ${SEED.definitions.networkCore} --reason "too slow"`));
       await new Promise((r) => setTimeout(r, 400));
       expect(short.publisher.statesOf(approvalId)).toContain('expired');
-      const expiredCard = short.publisher.updates.find((u) => u.record.id === approvalId && u.record.state === 'expired')!;
-      expect(textOf(expiredCard.view)).toContain('Expired at');
+      const expiredCard = short.publisher.updatesOf(approvalId).find((u) => u.view.state === 'expired')!;
+      expect(textOf(expiredCard.card)).toContain('Expired at');
       expect(textOf(await short.engine.handleText(USERS.approver, ORIGIN, `approve ${approvalId}`))).toContain('expired');
       expect(h.emulator.state.definitions.has(SEED.definitions.networkCore)).toBe(true);
     } finally {

@@ -8,7 +8,8 @@ import {
   parseUpdateSubmission,
   updateFormSpec,
 } from '../../src/core/forms.js';
-import { operationSchema } from '../../src/core/operations.js';
+import { createOperationSchema } from '../../src/core/commands/scans-create.js';
+import { updateOperationSchema } from '../../src/core/commands/scans-update.js';
 import type { FormSpec } from '../../src/core/reply.js';
 import type { ScanAgent, ScanDefinition } from '../../src/mde/entities.js';
 import { SNMP_AUTH_ODATA, SNMP_AUTH_TYPES, WINDOWS_AUTH_ODATA } from '../../src/mde/requests.js';
@@ -79,7 +80,7 @@ function errorsOf(values: Record<string, unknown>) {
 function operationOf(values: Record<string, unknown>) {
   const result = parseCreateSubmission(values);
   if (!result.ok) throw new Error(`expected an operation, got ${result.message}`);
-  expect(operationSchema.safeParse(result.operation).success).toBe(true);
+  expect((result.operation.kind === 'scans.create' ? createOperationSchema : updateOperationSchema).safeParse(result.operation).success).toBe(true);
   return result.operation;
 }
 

@@ -1,6 +1,5 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { isDestructive, operationSchema } from '../../src/core/operations.js';
 import { parseCommand, type ParseResult } from '../../src/core/parser.js';
 import { normalizeChatText } from '../../src/core/tokenize.js';
 
@@ -12,8 +11,8 @@ const REASON_FLAG = /(?:--|[\u2012-\u2015\u2212])reason/i;
 
 function check(input: string, result: ParseResult): void {
   if (result.ok) {
-    expect(operationSchema.safeParse(result.operation).success).toBe(true);
-    if (isDestructive(result.operation)) {
+    expect(result.command.schema.safeParse(result.operation).success).toBe(true);
+    if (result.command.approval) {
       const text = normalizeChatText(input);
       expect(DESTRUCTIVE_START.test(text), `destructive from: ${JSON.stringify(input.slice(0, 200))}`).toBe(true);
       expect(REASON_FLAG.test(text)).toBe(true);
@@ -106,7 +105,7 @@ describe('parseCommand fuzz', () => {
       fc.property(mutated, (input) => {
         const result = parseCommand(input);
         check(input, result);
-        if (result.ok && isDestructive(result.operation)) accepted++;
+        if (result.ok && result.command.approval) accepted++;
         else refused++;
       }),
       { numRuns: 2000 },

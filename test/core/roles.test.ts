@@ -1,30 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { REQUIRED_ROLE, ROLES, type Operation, type OperationKind, type Role } from '../../src/core/operations.js';
+import type { Command } from '../../src/core/command.js';
+import { COMMANDS } from '../../src/core/commands/index.js';
 import { parseCommand } from '../../src/core/parser.js';
-import { RoleConfigError, authorize, createRolePolicy, hasRole, normalizeActorId, parseRoleList, rolePolicyFromEnv, rolesOf } from '../../src/core/roles.js';
+import { ROLES, RoleConfigError, authorize, type Role, createRolePolicy, hasRole, normalizeActorId, parseRoleList, rolePolicyFromEnv, rolesOf } from '../../src/core/roles.js';
 
 const ID = '289224fb-1686-472c-9751-5555960854ca';
-const COMMAND_OF: Record<OperationKind, string> = {
-  help: 'help',
-  whoami: 'whoami',
-  'scans.list': 'scans list',
-  'scans.show': `scans show ${ID}`,
-  'scans.history': `scans history ${ID}`,
-  'scans.createForm': 'scans create',
-  'scans.create': 'scans create network --name n --target 10.0.0.1 --interval 1 --agent a --username u',
-  'scans.updateForm': `scans update ${ID}`,
-  'scans.update': `scans update ${ID} --interval 2`,
-  'scans.delete': `scans delete ${ID} --reason r`,
-  'av-scan': 'av-scan pc-1 quick --reason r',
-  'approvals.list': 'approvals',
-  'approvals.here': 'approvals here',
-  'approvals.decide': 'approve a1',
-};
 
-function op(kind: OperationKind): Operation {
-  const result = parseCommand(COMMAND_OF[kind]);
-  if (!result.ok || result.operation.kind !== kind) throw new Error(`bad fixture for ${kind}`);
-  return result.operation;
+/** The command a chat line resolves to, as dispatch would authorize it. */
+function commandOf(text: string): Command {
+  const result = parseCommand(text);
+  if (!result.ok) throw new Error(`bad fixture: ${text}`);
+  return result.command;
 }
 
 const VIEWER = 'slack:UVIEW0001';
@@ -48,13 +34,12 @@ const ACTORS: Array<[string, ReturnType<typeof createRolePolicy>, string, Role |
   ['viewer by *, operator by name', createRolePolicy({ viewer: ['*'], operator: [OPERATOR] }), OPERATOR, 'operator'],
 ];
 
-const KINDS = Object.keys(REQUIRED_ROLE) as OperationKind[];
-const MATRIX = ACTORS.flatMap(([label, p, actor, highest]) => KINDS.map((kind) => [label, kind, p, actor, highest] as const));
+const MATRIX = ACTORS.flatMap(([label, p, actor, highest]) => COMMANDS.map((command) => [label, command.name, command, p, actor, highest] as const));
 
 describe('role matrix', () => {
-  it.each(MATRIX)('%s × %s', (_label, kind, p, actor, highest) => {
-    const needed = REQUIRED_ROLE[kind];
-    const result = authorize(p, actor, op(kind));
+  it.each(MATRIX)('%s × %s', (_label, _name, command, p, actor, highest) => {
+    const needed = command.role;
+    const result = authorize(p, actor, command);
     const allowed = needed === null || rank(highest) >= rank(needed);
     expect(result.ok).toBe(allowed);
     if (!result.ok) {
@@ -71,14 +56,15 @@ describe('role matrix', () => {
   });
 
   it('names the command the user typed', () => {
-    const scanDelete = authorize(policy, VIEWER, op('scans.delete'));
+    const scanDelete = authorize(policy, VIEWER, commandOf(`scans delete ${ID} --reason r`));
     expect(!scanDelete.ok && scanDelete.message).toContain('`scans delete` needs the operator role');
-    const disable = parseCommand(`scans disable ${ID}`);
-    const refused = disable.ok ? authorize(policy, VIEWER, disable.operation) : undefined;
-    expect(refused?.ok === false && refused.message).toContain('`scans disable`');
-    const reject = parseCommand('reject a1');
-    const refusedReject = reject.ok ? authorize(policy, OPERATOR, reject.operation) : undefined;
-    expect(refusedReject?.ok === false && refusedReject.message).toContain('`reject` needs the approver role');
+    // enable and disable build the same operation; the command, not the operation's shape, names it
+    const refused = authorize(policy, VIEWER, commandOf(`scans disable ${ID}`));
+    expect(refused.ok === false && refused.message).toContain('`scans disable`');
+    const enable = authorize(policy, VIEWER, commandOf(`scans enable ${ID}`));
+    expect(enable.ok === false && enable.message).toContain('`scans enable`');
+    const refusedReject = authorize(policy, OPERATOR, commandOf('reject a1'));
+    expect(refusedReject.ok === false && refusedReject.message).toContain('`reject` needs the approver role');
   });
 });
 
@@ -102,7 +88,7 @@ describe('rolesOf', () => {
   it('a malformed actor id gets only what * grants, and its refusal is safe to show', () => {
     expect(rolesOf(policy, 'mallory')).toEqual([]);
     expect(rolesOf(createRolePolicy({ viewer: ['*'] }), 'mallory')).toEqual(['viewer']);
-    const refused = authorize(policy, `x\u0000${'y'.repeat(500)}`, op('scans.list'));
+    const refused = authorize(policy, `x\u0000${'y'.repeat(500)}`, commandOf('scans list'));
     expect(refused.ok).toBe(false);
     if (!refused.ok) {
       expect(refused.message).not.toMatch(/\p{Cc}/u);
@@ -124,8 +110,8 @@ describe('configuration', () => {
     expect(p.approver.everyone).toBe(false);
     const none = rolePolicyFromEnv({});
     expect(rolesOf(none, APPROVER)).toEqual([]);
-    expect(authorize(none, APPROVER, op('help')).ok).toBe(true);
-    expect(authorize(none, APPROVER, op('whoami')).ok).toBe(true);
+    expect(authorize(none, APPROVER, commandOf('help')).ok).toBe(true);
+    expect(authorize(none, APPROVER, commandOf('whoami')).ok).toBe(true);
   });
 
   it.each([

@@ -3,13 +3,13 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createApprovalService } from '../../src/core/approvals.js';
-import type { Actor, ApprovalPublisher, Origin } from '../../src/core/context.js';
+import type { Actor, ApprovalPost, ApprovalPublisher, Origin } from '../../src/core/context.js';
 import { createEngine } from '../../src/core/engine.js';
+import type { ButtonOutcome } from '../../src/core/engine-api.js';
 import type { Reply } from '../../src/core/reply.js';
 import { createRolePolicy } from '../../src/core/roles.js';
 import { startEmulator, type Emulator } from '../../src/emulator/index.js';
 import { openStore } from '../../src/store/index.js';
-import type { ApprovalRecord } from '../../src/store/types.js';
 import { clientFor } from './mde.js';
 
 export const USERS = {
@@ -22,19 +22,23 @@ export const USERS = {
 
 export const ORIGIN: Origin = { platform: 'test', location: { channel: 'C1' }, scope: 'channel' };
 
+/** A publisher that keeps what it was asked to post and update (the view adapters get). */
 export class RecordingPublisher implements ApprovalPublisher {
   readonly platform = 'test';
-  readonly published: ApprovalRecord[] = [];
-  readonly updates: Array<{ record: ApprovalRecord; view: Reply }> = [];
-  async publish(record: ApprovalRecord) {
-    this.published.push(record);
+  readonly published: ApprovalPost[] = [];
+  readonly updates: ApprovalPost[] = [];
+  async publish(post: ApprovalPost) {
+    this.published.push(post);
     return [{ card: { platform: 'test', location: { channel: 'C-approvals', ts: String(this.published.length) } }, where: '#approvals' }];
   }
-  async update(_card: unknown, record: ApprovalRecord, view: Reply) {
-    this.updates.push({ record, view });
+  async update(_card: unknown, post: ApprovalPost) {
+    this.updates.push(post);
+  }
+  updatesOf(id: string): ApprovalPost[] {
+    return this.updates.filter((u) => u.view.id === id);
   }
   statesOf(id: string): string[] {
-    return this.updates.filter((u) => u.record.id === id).map((u) => u.record.state);
+    return this.updatesOf(id).map((u) => u.view.state);
   }
 }
 
@@ -67,15 +71,21 @@ export async function engineHarness(options: { storeUrl?: string; emulator?: Emu
   };
 }
 
+/** The reply of a command or form button's outcome. */
+export function replyOf(outcome: ButtonOutcome): Reply {
+  if (outcome.type !== 'reply') throw new Error(`expected a reply, got ${outcome.type}`);
+  return outcome.reply;
+}
+
 /** All text of a reply, for assertions. */
 export function textOf(reply: Reply): string {
   return JSON.stringify(reply.blocks);
 }
 
+/** The approval request a reply created, from its structured field. */
 export function approvalIdIn(reply: Reply): string {
-  const id = /Approval request (A[2-9A-Z]{6})/.exec(textOf(reply))?.[1];
-  if (!id) throw new Error(`no approval id in ${textOf(reply)}`);
-  return id;
+  if (!reply.approvalId) throw new Error(`no approval id in ${textOf(reply)}`);
+  return reply.approvalId;
 }
 
 /** A SQLite file in a fresh temp folder, for tests that restart the store. */

@@ -5,52 +5,24 @@ import { webApi } from '@slack/bolt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createSlackPublisher } from '../../adapters/slack/approvals.js';
 import { createSlackAdapter, SlackConfigError, slackConfigFromEnv, type SlackAdapter } from '../../adapters/slack/index.js';
-import type { ApprovalPublisher } from '../../src/core/context.js';
-import type { Engine } from '../../src/core/engine-api.js';
 import { textReply, type Reply } from '../../src/core/reply.js';
 import { createLogger } from '../../src/log.js';
-import { openStore, type ApprovalRecord, type Store } from '../../src/store/index.js';
+import { openStore, type Store } from '../../src/store/index.js';
+import { approvalPost, FakeEngine } from '../helpers/fake-engine.js';
 import { startSlackStub, type SlackStub } from '../helpers/slack-stub.js';
 import { postSigned, slashCommandBody } from '../helpers/slack-requests.js';
 
 const log = createLogger('silent');
 const SECRET = 'unit-signing-secret';
 
-function fakeEngine(handle: (text: string) => Promise<Reply> = async (t) => textReply(`ran ${t}`)) {
-  const publishers: ApprovalPublisher[] = [];
-  const seen: string[] = [];
-  const engine: Engine = {
-    handleText: async (_a, _o, text) => {
-      seen.push(text);
-      return handle(text);
-    },
-    handleButton: async () => textReply('button'),
-    handleForm: async () => ({ ok: true, reply: textReply('form') }),
-    approvalCard: async () => null,
-    addPublisher: (p) => void publishers.push(p),
-  };
-  return { engine, publishers, seen };
+function fakeEngine(handle?: (text: string) => Promise<Reply>) {
+  const engine = new FakeEngine(handle);
+  return { engine, publishers: engine.publishers, get seen() { return engine.seen; } };
 }
 
-const record = (over: Partial<ApprovalRecord> = {}): ApprovalRecord => ({
-  id: 'A234567',
-  operation: { kind: 'scans.delete', ids: ['d1'], reason: 'r' },
-  operationJson: '{}',
-  operationHash: 'h',
-  summary: 'delete 1 scan definition',
-  requester: { actor: 'slack:U1', name: 'ann' },
-  origin: { platform: 'slack', location: { channel: 'C0REQ', channelName: 'secops' } },
-  state: 'pending',
-  reason: 'r',
-  createdAt: '2030-01-01T10:00:00Z',
-  expiresAt: '2030-01-01T11:00:00Z',
-  cards: [],
-  version: 1,
-  updatedAt: '2030-01-01T10:00:00Z',
-  ...over,
-});
-
+const record = approvalPost;
 const card: Reply = { visibility: 'public', blocks: [{ type: 'text', text: 'card' }], summary: 'card' };
+const withCard = (post: ReturnType<typeof approvalPost>, reply: Reply = card) => ({ ...post, card: reply });
 
 let stub: SlackStub;
 let store: Store;
@@ -69,25 +41,25 @@ describe('approval publisher', () => {
 
   it('posts to the requesting channel when no approval channel is set, and updates by channel + ts', async () => {
     const publisher = createSlackPublisher({ client: client(), log });
-    const posted = await publisher.publish(record(), card);
+    const posted = await publisher.publish(withCard(record()));
     expect(posted).toEqual([{ card: { platform: 'slack', location: { channel: 'C0REQ', ts: expect.any(String) } }, where: 'this channel (#secops)' }]);
     expect(stub.callsTo('chat.postMessage')[0]!.body).toMatchObject({ channel: 'C0REQ', text: 'card' });
-    await publisher.update(posted[0]!.card, record(), { ...card, summary: 'changed' });
+    await publisher.update(posted[0]!.card, withCard(record(), { ...card, summary: 'changed' }));
     expect(stub.callsTo('chat.update')[0]!.body).toMatchObject({ channel: 'C0REQ', ts: posted[0]!.card.location.ts, text: 'changed' });
   });
 
   it('posts to SLACK_APPROVAL_CHANNEL, also for requests made in Teams', async () => {
     const publisher = createSlackPublisher({ client: client(), approvalChannel: 'C0APPROVE', log });
-    const posted = await publisher.publish(record({ origin: { platform: 'teams', location: { conversationId: 'x' } } }), card);
+    const posted = await publisher.publish(withCard(record({ origin: { platform: 'teams', location: { conversationId: 'x' } } })));
     expect(posted[0]?.card.location.channel).toBe('C0APPROVE');
     expect(posted[0]?.where).toContain('approval channel');
   });
 
   it('posts nothing for a Teams request without an approval channel, and nothing (no throw) when Slack refuses', async () => {
     const publisher = createSlackPublisher({ client: client(), log });
-    expect(await publisher.publish(record({ origin: { platform: 'teams', location: {} } }), card)).toEqual([]);
+    expect(await publisher.publish(withCard(record({ origin: { platform: 'teams', location: {} } })))).toEqual([]);
     stub.fail('chat.postMessage', 'not_in_channel');
-    expect(await publisher.publish(record(), card)).toEqual([]);
+    expect(await publisher.publish(withCard(record()))).toEqual([]);
   });
 });
 

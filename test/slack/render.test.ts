@@ -183,6 +183,7 @@ describe('approval card', () => {
   const pending: ApprovalView = {
     id: 'A234567',
     state: 'pending',
+    stateLabel: 'Waiting for an approver',
     title: 'Approval request A234567: delete 1 scan definition',
     facts: [{ label: 'Definition ids', value: 'abc' }],
     requester: 'Olivia <script> (slack:U1)',

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { canonicalJson, sha256Hex } from '../../src/core/canonical.js';
-import type { DestructiveOperation } from '../../src/core/operations.js';
+import type { StoredOperation as DestructiveOperation } from '../../src/core/records.js';
 import { openStore, parseStoreUrl, StoreClosedError, StoreConfigError, StoreConflictError, type NewApprovalRecord } from '../../src/store/index.js';
 import { openSqliteStore, SQLITE_MIGRATIONS, SqliteStore } from '../../src/store/sqlite.js';
 

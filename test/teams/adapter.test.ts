@@ -12,40 +12,14 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createTeamsAdapter, type TeamsHttpAdapter } from '../../adapters/teams/index.js';
-import type { Actor, ApprovalPublisher, Origin } from '../../src/core/context.js';
-import type { Engine, FormOutcome, FormSubmission } from '../../src/core/engine-api.js';
 import { createRolePolicy, hasRole, normalizeActorId } from '../../src/core/roles.js';
-import { textReply, type ButtonAction, type Reply } from '../../src/core/reply.js';
 import { createLogger } from '../../src/log.js';
 import { openStore } from '../../src/store/index.js';
 import type { Store } from '../../src/store/types.js';
+import { FakeEngine } from '../helpers/fake-engine.js';
 import { expectValidCard } from '../helpers/teams-cards.js';
 import { cardsOf, cardText, startConnectorStub, type ConnectorStub } from '../helpers/teams-connector.js';
 import { invokeActivity, messageActivity, otherLocalAddress, postActivity, type TeamsUser, type Where } from '../helpers/teams.js';
-
-class FakeEngine implements Engine {
-  texts: Array<{ actor: Actor; origin: Origin; text: string }> = [];
-  buttons: ButtonAction[] = [];
-  forms: FormSubmission[] = [];
-  buttonDelayMs = 0;
-  async handleText(actor: Actor, origin: Origin, text: string): Promise<Reply> {
-    this.texts.push({ actor, origin, text });
-    return textReply(`echo: ${text}`);
-  }
-  async handleButton(_actor: Actor, _origin: Origin, action: ButtonAction): Promise<Reply> {
-    this.buttons.push(action);
-    await new Promise((r) => setTimeout(r, this.buttonDelayMs));
-    return textReply(`pressed ${JSON.stringify(action)}`);
-  }
-  async handleForm(_actor: Actor, _origin: Origin, submission: FormSubmission): Promise<FormOutcome> {
-    this.forms.push(submission);
-    return { ok: true, reply: textReply(`form ${submission.kind}`) };
-  }
-  async approvalCard(): Promise<Reply | null> {
-    return null;
-  }
-  addPublisher(_publisher: ApprovalPublisher): void {}
-}
 
 const USER: TeamsUser = { aad: '55555555-5555-4555-8555-555555555555', name: 'Una User' };
 

@@ -8,7 +8,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTeamsAdapter, type TeamsHttpAdapter } from '../../adapters/teams/index.js';
 import { addPagingProbes } from '../helpers/emulator.js';
 import { startApp, type App } from '../../src/app.js';
-import { hasRole } from '../../src/core/roles.js';
 import { DEMO_USERS } from '../../src/demo.js';
 import { SEED } from '../../src/emulator/index.js';
 import { createLogger } from '../../src/log.js';
@@ -50,7 +49,6 @@ beforeAll(async () => {
         store: deps.store,
         log: deps.log,
         config: {},
-        isApprover: (id) => hasRole(deps.policy, id, 'approver'),
       });
       return [teams];
     },
@@ -305,7 +303,7 @@ describe('Teams approvals', () => {
     const before = stub.calls.length;
     const byApprover = await press(approve, APPROVER, personal(APPROVER), { replyToId: mine.id });
     expect(byApprover.type).toBe('application/vnd.microsoft.card.adaptive');
-    expect(textOf(byApprover.value)).toMatch(/Approved|Done/);
+    expect(textOf(byApprover.value)).toMatch(/Approved|Succeeded/);
     expect(actionTitles(byApprover.value)).toEqual([]);
     await until(async () => (await app.store.getApproval(id))!.state === 'succeeded', 'the delete to finish');
     expect(app.emulator!.state.findDefinition(target)).toBeUndefined();
@@ -314,7 +312,7 @@ describe('Teams approvals', () => {
       [groupChat().conversationId, shared.id],
       [personal(APPROVER).conversationId, mine.id],
     ]) {
-      await stub.waitFor((c) => c.kind === 'update' && c.conversationId === conversationId && c.activityId === activityId && /Done/.test(textOf(cardsOf(c)[0])), { from: before });
+      await stub.waitFor((c) => c.kind === 'update' && c.conversationId === conversationId && c.activityId === activityId && /Succeeded/.test(textOf(cardsOf(c)[0])), { from: before });
     }
     const final = stub.since(before).filter((c) => c.kind === 'update' && c.activityId === shared.id).pop()!;
     expect(textOf(cardsOf(final)[0])).toContain('Adam Approver');
@@ -349,7 +347,7 @@ describe('Teams approvals', () => {
     expect(textOf(answer.value)).toMatch(/Approved/);
     const progress: string[] = [];
     for (const card of [mine, status]) {
-      const done = await stub.waitFor((c) => c.kind === 'update' && c.activityId === card.id && /Done/.test(textOf(cardsOf(c)[0])), { from: mark, timeoutMs: 10_000 });
+      const done = await stub.waitFor((c) => c.kind === 'update' && c.activityId === card.id && /Succeeded/.test(textOf(cardsOf(c)[0])), { from: mark, timeoutMs: 10_000 });
       expect(textOf(cardsOf(done)[0])).toMatch(/Succeeded/);
     }
     for (const c of stub.since(mark)) if (c.kind === 'update' && c.activityId === mine.id) progress.push(textOf(cardsOf(c)[0]));

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildManifest, buildPackage, colorIcon, commandLists, crc32, MANIFEST_DIR, outlineIcon, pngInfo, readManifestTemplate } from '../../scripts/package-teams.js';
-import { COMMANDS } from '../../src/core/commands.js';
+import { COMMANDS } from '../../src/core/commands/index.js';
 import { validate } from '../helpers/teams-json-schema.js';
 import { readZip } from '../helpers/teams-zip.js';
 

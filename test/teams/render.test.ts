@@ -1,4 +1,5 @@
 /** Reply → Adaptive Card: template choice, 1.5 validity, secrets, buttons and refresh, text handling. */
+import { STATE_LABEL } from '../../src/core/views.js';
 import { describe, expect, it } from 'vitest';
 import { parseActionData } from '../../adapters/teams/actions.js';
 import { cardKind, commandText, renderForm, renderReply } from '../../adapters/teams/index.js';
@@ -36,6 +37,7 @@ const approval = (state: ApprovalView['state'], extra: Partial<ApprovalView> = {
   const view: ApprovalView = {
     id: 'A234567',
     state,
+    stateLabel: STATE_LABEL[state],
     title: 'Approval request A234567: quick antivirus scan on pc-1',
     facts: [{ label: 'Machine id', value: 'abc' }],
     requester: 'Olivia (teams:1)',

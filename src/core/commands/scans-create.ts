@@ -70,7 +70,7 @@ export const scansCreate = defineCommand({
   summary: 'Open the form to create a scan definition (the only way to enter passwords or community strings).',
   usage: 'scans create [windows|network]',
   flags: [],
-  examples: ['scans create', 'scans create network'],
+  examples: ['scans create', 'scan create'],
   role: 'operator',
   suggested: ['personal'],
   schema,
