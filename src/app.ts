@@ -6,8 +6,7 @@ import type { Logger } from 'pino';
 import { loadConfig, type Config } from './config.js';
 import { createApprovalService } from './core/approvals.js';
 import { createEngine, type RunningEngine } from './core/engine.js';
-import { createRolePolicy, parseRoleList, type RolePolicy } from './core/roles.js';
-import { DEMO_ROLES } from './demo.js';
+import type { RolePolicy } from './core/roles.js';
 import type { Emulator, EmulatorOptions } from './emulator/index.js';
 import type { HttpAdapter } from './http-adapter.js';
 import { createLogger } from './log.js';
@@ -42,22 +41,6 @@ export interface App {
   close(): Promise<void>;
 }
 
-function rolePolicy(config: Config): RolePolicy {
-  const env = config.env;
-  const lists = {
-    viewer: parseRoleList(env.BOT_VIEWERS, 'BOT_VIEWERS'),
-    operator: parseRoleList(env.BOT_OPERATORS, 'BOT_OPERATORS'),
-    approver: parseRoleList(env.BOT_APPROVERS, 'BOT_APPROVERS'),
-  };
-  const entries = (value: string) => value.split(',').map((s) => s.trim()).filter(Boolean);
-  void lists; // validates the variables, naming any bad entry
-  return createRolePolicy({
-    viewer: [...entries(env.BOT_VIEWERS), ...(config.demo ? DEMO_ROLES.viewer : [])],
-    operator: [...entries(env.BOT_OPERATORS), ...(config.demo ? DEMO_ROLES.operator : [])],
-    approver: [...entries(env.BOT_APPROVERS), ...(config.demo ? DEMO_ROLES.approver : [])],
-  });
-}
-
 /**
  * MDE reachability for /healthz, which anyone can call: one probe at a time, its answer
  * kept for 30 s, so health checks cannot eat the MDE call budget. Details go to the log.
@@ -84,20 +67,21 @@ function healthProbe(probe: () => Promise<unknown>, log: Logger): () => Promise<
 export async function startApp(options: AppOptions = {}): Promise<App> {
   const config = loadConfig(options.env ?? process.env);
   const log = options.log ?? createLogger(config.env.LOG_LEVEL);
-  const policy = rolePolicy(config);
-  const store = await openStore(config.env.STORE_URL);
+  const policy = config.roles;
+  const store = await openStore(config.store.url);
   const cleanup: Array<() => Promise<void>> = [() => store.close()];
   try {
     const mde = await connectMde(config.mde, { log, emulator: options.emulator });
     cleanup.unshift(() => mde.close());
     const approvals = createApprovalService({
       store,
-      ttlMinutes: config.env.APPROVAL_TTL_MINUTES,
+      ttlMinutes: config.approvals.ttlMinutes,
       onAudit: (entry) => log.info({ audit: entry }, 'audit'),
     });
     const engine = createEngine({ mde: mde.api, store, approvals, policy, log, pollMs: options.pollMs ?? (config.demo ? 1000 : 10_000) });
     const deps: AdapterDeps = { engine, store, log, config, policy };
     const adapters = await (options.adapters ?? platformAdapters)(deps);
+    // Each adapter's publisher is registered here, once.
     for (const adapter of adapters) if (adapter.publisher) engine.addPublisher(adapter.publisher);
     for (const adapter of adapters) await adapter.start?.();
     cleanup.unshift(async () => {

@@ -5,7 +5,12 @@
  */
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
+import { createRolePolicy, parseRoleList, type RolePolicy } from './core/roles.js';
+import { DEMO_ROLES } from './demo.js';
+import { ConfigError } from './errors.js';
 import type { MsalTokenOptions } from './mde/token.js';
+
+export { ConfigError };
 
 const blankToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
 const optionalText = z.preprocess(blankToUndefined, z.string().trim().optional());
@@ -58,16 +63,34 @@ export type MdeConfig =
   | { mode: 'demo'; rate: { perMinute: number; perHour: number } }
   | ({ mode: 'live'; apiUrl: string; rate: { perMinute: number; perHour: number } } & MsalTokenOptions);
 
+/** Slack over HTTP (signing secret) or Socket Mode (app token); absent when Slack is off. */
+export interface SlackConfig {
+  botToken: string;
+  /** Set over HTTP: request signatures are checked with it. */
+  signingSecret?: string;
+  /** Set for Socket Mode (no public URL). */
+  appToken?: string;
+  apiUrl?: string;
+  approvalChannel?: string;
+}
+
+/** Teams: local mode (no MicrosoftAppId: loopback only, no inbound auth) or a registered bot. */
+export type TeamsConfig =
+  | { mode: 'local' }
+  | { mode: 'app'; appId: string; appType: 'SingleTenant' | 'MultiTenant' | 'UserAssignedMSI'; appPassword?: string; tenantId?: string };
+
 export interface Config {
   env: Env;
   port: number;
   host: string;
-  mde: MdeConfig;
   demo: boolean;
-}
-
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
+  mde: MdeConfig;
+  slack?: SlackConfig;
+  teams: TeamsConfig;
+  /** Who holds which role (the BOT_* lists, plus the demo users in demo mode). */
+  roles: RolePolicy;
+  store: { url: string };
+  approvals: { ttlMinutes: number };
 }
 
 export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
@@ -78,8 +101,49 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   }
   const env = parsed.data;
   const mde = mdeConfig(env);
-  checkSlack(env);
-  return { env, port: env.PORT, host: env.HOST, mde, demo: mde.mode === 'demo' };
+  const demo = mde.mode === 'demo';
+  const slack = slackConfig(env);
+  return {
+    env,
+    port: env.PORT,
+    host: env.HOST,
+    demo,
+    mde,
+    ...(slack ? { slack } : {}),
+    teams: teamsConfig(env),
+    roles: rolesConfig(env, demo),
+    store: { url: env.STORE_URL },
+    approvals: { ttlMinutes: env.APPROVAL_TTL_MINUTES },
+  };
+}
+
+/** The BOT_* lists (each entry checked, naming the variable), plus the demo users in demo mode. */
+function rolesConfig(env: Env, demo: boolean): RolePolicy {
+  const lists = { viewer: env.BOT_VIEWERS, operator: env.BOT_OPERATORS, approver: env.BOT_APPROVERS };
+  parseRoleList(lists.viewer, 'BOT_VIEWERS');
+  parseRoleList(lists.operator, 'BOT_OPERATORS');
+  parseRoleList(lists.approver, 'BOT_APPROVERS');
+  const entries = (value: string) => value.split(',').map((s) => s.trim()).filter(Boolean);
+  return createRolePolicy({
+    viewer: [...entries(lists.viewer), ...(demo ? DEMO_ROLES.viewer : [])],
+    operator: [...entries(lists.operator), ...(demo ? DEMO_ROLES.operator : [])],
+    approver: [...entries(lists.approver), ...(demo ? DEMO_ROLES.approver : [])],
+  });
+}
+
+function teamsConfig(env: Env): TeamsConfig {
+  const appId = env.MicrosoftAppId;
+  if (!appId) return { mode: 'local' };
+  const tenantId = env.MicrosoftAppTenantId;
+  const appType = env.MicrosoftAppType ?? (tenantId ? 'SingleTenant' : 'MultiTenant');
+  const appPassword = env.MicrosoftAppPassword;
+  if (appType !== 'UserAssignedMSI' && !appPassword) {
+    throw new ConfigError("MicrosoftAppPassword is missing: the client secret of the bot's app registration (MicrosoftAppId) is needed.");
+  }
+  if (appType !== 'MultiTenant' && !tenantId) {
+    throw new ConfigError(`MicrosoftAppTenantId is missing: it is needed with MicrosoftAppType=${appType} (the tenant of the bot's app registration).`);
+  }
+  return { mode: 'app', appId, appType, ...(appPassword ? { appPassword } : {}), ...(tenantId ? { tenantId } : {}) };
 }
 
 function mdeConfig(env: Env): MdeConfig {
@@ -116,7 +180,7 @@ function mdeConfig(env: Env): MdeConfig {
   };
 }
 
-function checkSlack(env: Env) {
+function slackConfig(env: Env): SlackConfig | undefined {
   if (env.SLACK_BOT_TOKEN && !env.SLACK_SIGNING_SECRET && !env.SLACK_APP_TOKEN) {
     throw new ConfigError('SLACK_SIGNING_SECRET is missing: it is needed with SLACK_BOT_TOKEN for Slack over HTTP (or set SLACK_APP_TOKEN for Socket Mode).');
   }
@@ -126,4 +190,11 @@ function checkSlack(env: Env) {
   if (env.SLACK_APP_TOKEN && !env.SLACK_APP_TOKEN.startsWith('xapp-')) {
     throw new ConfigError('SLACK_APP_TOKEN must be an app-level token starting with xapp- (Socket Mode).');
   }
+  if (!env.SLACK_BOT_TOKEN) return undefined;
+  return {
+    botToken: env.SLACK_BOT_TOKEN,
+    ...(env.SLACK_APP_TOKEN ? { appToken: env.SLACK_APP_TOKEN } : { signingSecret: env.SLACK_SIGNING_SECRET }),
+    ...(env.SLACK_API_URL ? { apiUrl: env.SLACK_API_URL } : {}),
+    ...(env.SLACK_APPROVAL_CHANNEL ? { approvalChannel: env.SLACK_APPROVAL_CHANNEL } : {}),
+  };
 }

@@ -3,7 +3,7 @@
  * MicrosoftAppId), Slack when its variables are set.
  */
 import type { Logger } from 'pino';
-import { createSlackAdapter, slackConfigFromEnv } from '../adapters/slack/index.js';
+import { createSlackAdapter } from '../adapters/slack/index.js';
 import { createTeamsAdapter } from '../adapters/teams/index.js';
 import type { Config } from './config.js';
 import type { RunningEngine } from './core/engine.js';
@@ -20,16 +20,8 @@ export interface AdapterDeps {
 }
 
 export async function platformAdapters(deps: AdapterDeps): Promise<HttpAdapter[]> {
-  const env = deps.config.env;
-  const adapters: HttpAdapter[] = [
-    await createTeamsAdapter({
-      engine: deps.engine,
-      store: deps.store,
-      log: deps.log,
-      config: { appId: env.MicrosoftAppId, appPassword: env.MicrosoftAppPassword, appType: env.MicrosoftAppType, tenantId: env.MicrosoftAppTenantId },
-    }),
-  ];
-  const slack = slackConfigFromEnv(env);
+  const adapters: HttpAdapter[] = [await createTeamsAdapter({ engine: deps.engine, store: deps.store, log: deps.log, config: deps.config.teams })];
+  const slack = deps.config.slack;
   if (slack) adapters.push(await createSlackAdapter({ engine: deps.engine, store: deps.store, log: deps.log, config: slack }));
   return adapters;
 }

@@ -10,6 +10,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { App, HTTPReceiver, type webApi } from '@slack/bolt';
 import type { Logger } from 'pino';
 import type { ApprovalPublisher } from '../../src/core/context.js';
+import type { SlackConfig } from '../../src/config.js';
+import { ConfigError } from '../../src/errors.js';
 import type { Engine } from '../../src/core/engine-api.js';
 import type { HttpAdapter } from '../../src/http-adapter.js';
 import type { Store } from '../../src/store/types.js';
@@ -21,17 +23,8 @@ import { DEFAULT_TIMING, FormCache, slackErrorCode, type SlackRuntime, type Timi
 export const SLACK_PATH = '/slack/events';
 export const SLACK_COMMAND = '/mde';
 
-export interface SlackAdapterConfig {
-  /** SLACK_SIGNING_SECRET: required over HTTP. */
-  signingSecret?: string;
-  /** SLACK_BOT_TOKEN (xoxb-…). */
-  botToken: string;
-  /** SLACK_APP_TOKEN (xapp-…): Socket Mode, no public URL. */
-  appToken?: string;
-  /** SLACK_API_URL: the Web API base (proxies, tests); default Slack's. */
-  apiUrl?: string;
-  /** SLACK_APPROVAL_CHANNEL: where approval cards go; default the requesting channel. */
-  approvalChannel?: string;
+/** The Slack section of the configuration (validated in src/config.ts), and knobs for tests. */
+export interface SlackAdapterConfig extends SlackConfig {
   /** Skip `auth.test` at start-up when both are known. */
   botId?: string;
   botUserId?: string;
@@ -59,9 +52,6 @@ export interface SlackAdapter extends HttpAdapter {
   readonly app: App;
 }
 
-export class SlackConfigError extends Error {
-  override readonly name = 'SlackConfigError';
-}
 
 function webApiUrl(apiUrl: string | undefined): string | undefined {
   if (!apiUrl) return undefined;
@@ -72,8 +62,6 @@ export async function createSlackAdapter(deps: SlackAdapterDeps): Promise<SlackA
   const { config } = deps;
   const log = deps.log.child({ component: 'slack' });
   const socketMode = Boolean(config.appToken);
-  if (!config.botToken) throw new SlackConfigError('SLACK_BOT_TOKEN is missing.');
-  if (!socketMode && !config.signingSecret) throw new SlackConfigError('SLACK_SIGNING_SECRET is missing: Slack over HTTP needs it to check request signatures (or set SLACK_APP_TOKEN for Socket Mode).');
 
   const logger = boltLogger(log);
   const retryConfig: webApi.RetryOptions = { retries: config.retries ?? 2, factor: 2, minTimeout: 300, maxTimeout: 3000, randomize: true };
@@ -109,7 +97,7 @@ export async function createSlackAdapter(deps: SlackAdapterDeps): Promise<SlackA
     try {
       await app.init();
     } catch (error) {
-      throw new SlackConfigError(`Slack rejected the bot token (auth.test: ${slackErrorCode(error)}); check SLACK_BOT_TOKEN${config.apiUrl ? ' and SLACK_API_URL' : ''}.`);
+      throw new ConfigError(`Slack rejected the bot token (auth.test: ${slackErrorCode(error)}); check SLACK_BOT_TOKEN${config.apiUrl ? ' and SLACK_API_URL' : ''}.`);
     }
   }
 
@@ -134,7 +122,6 @@ export async function createSlackAdapter(deps: SlackAdapterDeps): Promise<SlackA
   app.error(onError);
 
   const publisher = createSlackPublisher({ client: app.client, approvalChannel: config.approvalChannel, log });
-  deps.engine.addPublisher(publisher);
 
   let started = false;
   const adapter: SlackAdapter = {
@@ -185,22 +172,4 @@ function handleWith(receiver: HTTPReceiver, req: IncomingMessage, res: ServerRes
       }
     }
   });
-}
-
-/** The Slack part of the environment (see src/config.ts); undefined when Slack is off (no SLACK_BOT_TOKEN). */
-export function slackConfigFromEnv(env: {
-  SLACK_SIGNING_SECRET?: string;
-  SLACK_BOT_TOKEN?: string;
-  SLACK_APP_TOKEN?: string;
-  SLACK_API_URL?: string;
-  SLACK_APPROVAL_CHANNEL?: string;
-}): SlackAdapterConfig | undefined {
-  if (!env.SLACK_BOT_TOKEN) return undefined;
-  return {
-    botToken: env.SLACK_BOT_TOKEN,
-    signingSecret: env.SLACK_SIGNING_SECRET,
-    appToken: env.SLACK_APP_TOKEN,
-    apiUrl: env.SLACK_API_URL,
-    approvalChannel: env.SLACK_APPROVAL_CHANNEL,
-  };
 }

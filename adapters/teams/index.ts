@@ -10,6 +10,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CloudAdapter, ConfigurationBotFrameworkAuthentication, type ConfigurationBotFrameworkAuthenticationOptions } from 'botbuilder';
 import type { Logger } from 'pino';
+import type { TeamsConfig } from '../../src/config.js';
 import type { Engine } from '../../src/core/engine-api.js';
 import { BOT_FAILURE_TEXT } from '../../src/errors.js';
 import type { HttpAdapter } from '../../src/http-adapter.js';
@@ -25,17 +26,6 @@ export { checkLocalHeaders, checkLocalRequest, isJsonContentType, isLoopbackAddr
 export { cardKind, renderApproval, renderForm, renderReply, attachment } from './render.js';
 export { commandText } from './messages.js';
 export { APPROVALS_HERE_SETTING, type CardMode, type TeamsPublisher } from './proactive.js';
-
-export interface TeamsConfig {
-  /** `MicrosoftAppId`; unset or empty: local mode. */
-  appId?: string;
-  /** `MicrosoftAppPassword`. */
-  appPassword?: string;
-  /** `MicrosoftAppType`: SingleTenant (new registrations), MultiTenant, UserAssignedMSI. */
-  appType?: string;
-  /** `MicrosoftAppTenantId`. */
-  tenantId?: string;
-}
 
 export interface TeamsAdapterDeps {
   engine: Engine;
@@ -58,11 +48,11 @@ export interface TeamsHttpAdapter extends HttpAdapter {
 }
 
 export async function createTeamsAdapter(deps: TeamsAdapterDeps): Promise<TeamsHttpAdapter> {
-  const appId = deps.config.appId?.trim() ?? '';
-  const localMode = appId === '';
+  const localMode = deps.config.mode === 'local';
+  const appId = deps.config.mode === 'app' ? deps.config.appId : '';
   const log = deps.log.child({ adapter: 'teams' });
 
-  const auth: ConfigurationBotFrameworkAuthenticationOptions = localMode ? {} : authOptions(appId, deps.config);
+  const auth: ConfigurationBotFrameworkAuthenticationOptions = deps.config.mode === 'app' ? authOptions(deps.config) : {};
   const adapter = new CloudAdapter(new ConfigurationBotFrameworkAuthentication(auth));
   adapter.onTurnError = async (context, error) => {
     log.error({ err: error instanceof Error ? error.message : String(error), activityType: context.activity.type }, 'teams: turn failed');
@@ -110,28 +100,12 @@ export async function createTeamsAdapter(deps: TeamsAdapterDeps): Promise<TeamsH
   return { name: 'teams', path: '/api/messages', publisher, localMode, handle };
 }
 
-/** A half-configured Teams bot stops start-up with a message naming the variable. */
-export class TeamsConfigError extends Error {
-  override readonly name = 'TeamsConfigError';
-}
-
-function authOptions(appId: string, config: TeamsConfig): ConfigurationBotFrameworkAuthenticationOptions {
-  const tenantId = config.tenantId?.trim() || undefined;
-  const appType = config.appType?.trim() || (tenantId ? 'SingleTenant' : 'MultiTenant');
-  const password = config.appPassword?.trim() || undefined;
-  if (!['SingleTenant', 'MultiTenant', 'UserAssignedMSI'].includes(appType)) {
-    throw new TeamsConfigError(`MicrosoftAppType must be SingleTenant, MultiTenant or UserAssignedMSI, not "${appType}".`);
-  }
-  if (appType !== 'UserAssignedMSI' && !password) {
-    throw new TeamsConfigError('MicrosoftAppPassword is missing: the client secret of the bot\'s app registration (MicrosoftAppId) is needed.');
-  }
-  if (appType !== 'MultiTenant' && !tenantId) {
-    throw new TeamsConfigError(`MicrosoftAppTenantId is missing: it is needed with MicrosoftAppType=${appType} (the tenant of the bot's app registration).`);
-  }
+/** botbuilder's settings from the validated Teams section of the configuration. */
+function authOptions(config: Extract<TeamsConfig, { mode: 'app' }>): ConfigurationBotFrameworkAuthenticationOptions {
   return {
-    MicrosoftAppId: appId,
-    MicrosoftAppType: appType,
-    ...(password ? { MicrosoftAppPassword: password } : {}),
-    ...(tenantId ? { MicrosoftAppTenantId: tenantId } : {}),
+    MicrosoftAppId: config.appId,
+    MicrosoftAppType: config.appType,
+    ...(config.appPassword ? { MicrosoftAppPassword: config.appPassword } : {}),
+    ...(config.tenantId ? { MicrosoftAppTenantId: config.tenantId } : {}),
   };
 }

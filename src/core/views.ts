@@ -159,7 +159,7 @@ export const STATE_LABEL: Record<ApprovalRecord['state'], string> = {
   approved: 'Approved',
   rejected: 'Rejected',
   expired: 'Expired',
-  executing: 'Running',
+  executing: 'Approved, running',
   succeeded: 'Succeeded',
   failed: 'Failed',
 };

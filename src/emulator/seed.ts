@@ -113,11 +113,14 @@ function machineRecord(m: MachineSeed, now: number): MachineRecord {
   };
 }
 
+/** The lab's scanner agent has been silent for 30 hours (`agents list` flags it stale). */
+const AGENT_SILENT_HOURS: Record<string, number> = { [SEED.agents.lab]: 30 };
+
 function agentRecord(machineId: string, name: string, now: number): AgentRecord {
   return {
     machineId,
     computerDnsName: name,
-    lastSeen: iso(now - 0.1 * HOUR),
+    lastSeen: iso(now - (AGENT_SILENT_HOURS[machineId] ?? 0.1) * HOUR),
     assignedApplicationId: SEED.agentApplicationId,
     scannerSoftwareVersion: '7.6.0.0',
     lastCommandExecutionTimestamp: iso(now - 0.5 * HOUR),

@@ -4,7 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { webApi } from '@slack/bolt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createSlackPublisher } from '../../adapters/slack/approvals.js';
-import { createSlackAdapter, SlackConfigError, slackConfigFromEnv, type SlackAdapter } from '../../adapters/slack/index.js';
+import { createSlackAdapter, type SlackAdapter } from '../../adapters/slack/index.js';
+import { loadConfig } from '../../src/config.js';
 import { textReply, type Reply } from '../../src/core/reply.js';
 import { createLogger } from '../../src/log.js';
 import { openStore, type Store } from '../../src/store/index.js';
@@ -69,8 +70,9 @@ describe('createSlackAdapter', () => {
     for (const a of adapters.splice(0)) await a.stop?.();
   });
 
-  it('needs a signing secret over HTTP', async () => {
-    await expect(createSlackAdapter({ engine: fakeEngine().engine, store, log, config: { botToken: 'xoxb-x', apiUrl: stub.apiUrl } })).rejects.toThrow(SlackConfigError);
+  it('needs a signing secret over HTTP (checked once, by the configuration)', () => {
+    expect(() => loadConfig({ SLACK_BOT_TOKEN: 'xoxb-x' })).toThrow(/SLACK_SIGNING_SECRET/);
+    expect(() => loadConfig({ SLACK_SIGNING_SECRET: 's' })).toThrow(/SLACK_BOT_TOKEN/);
   });
 
   it('stops start-up when Slack rejects the token (auth.test)', async () => {
@@ -80,13 +82,13 @@ describe('createSlackAdapter', () => {
     );
   });
 
-  it('skips auth.test when botId and botUserId are given, and registers its publisher', async () => {
+  it('skips auth.test when botId and botUserId are given, and leaves registering its publisher to the app', async () => {
     const fake = fakeEngine();
     const adapter = await createSlackAdapter({ engine: fake.engine, store, log, config: { botToken: 'xoxb-x', signingSecret: SECRET, apiUrl: stub.apiUrl, botId: 'B1', botUserId: 'U1' } });
     adapters.push(adapter);
     expect(stub.callsTo('auth.test')).toHaveLength(0);
     expect(adapter.path).toBe('/slack/events');
-    expect(fake.publishers).toEqual([adapter.publisher]);
+    expect(fake.publishers).toEqual([]); // app.ts registers each adapter's publisher once
     expect(adapter.publisher.platform).toBe('slack');
   });
 
@@ -97,14 +99,13 @@ describe('createSlackAdapter', () => {
     expect(adapter.handle).toBeUndefined();
   });
 
-  it('reads its configuration from the environment', () => {
-    expect(slackConfigFromEnv({})).toBeUndefined();
-    expect(slackConfigFromEnv({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 's', SLACK_API_URL: 'http://127.0.0.1:1/api', SLACK_APPROVAL_CHANNEL: 'C1' })).toEqual({
+  it('gets its section from the configuration', () => {
+    expect(loadConfig({}).slack).toBeUndefined();
+    expect(loadConfig({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 's', SLACK_API_URL: 'http://127.0.0.1:1/api', SLACK_APPROVAL_CHANNEL: 'C1' }).slack).toEqual({
       botToken: 'xoxb-1',
       signingSecret: 's',
       apiUrl: 'http://127.0.0.1:1/api',
       approvalChannel: 'C1',
-      appToken: undefined,
     });
   });
 

@@ -4,7 +4,7 @@
  * Slack Web API stub that records every call and every response_url post.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSlackAdapter, slackConfigFromEnv } from '../../adapters/slack/index.js';
+import { createSlackAdapter } from '../../adapters/slack/index.js';
 import { decodeMeta } from '../../adapters/slack/modal.js';
 import { ACTION_PATTERN, decodeAction } from '../../adapters/slack/render.js';
 import { addPagingProbes } from '../helpers/emulator.js';
@@ -53,7 +53,7 @@ beforeAll(async () => {
     emulator: { actionTimings: { pendingMs: 300, inProgressMs: 400 } },
     pollMs: 100,
     adapters: async (deps) => {
-      const config = slackConfigFromEnv(deps.config.env);
+      const config = deps.config.slack;
       if (!config) throw new Error('slack config missing');
       return [await createSlackAdapter({ engine: deps.engine, store: deps.store, log: deps.log, config: { ...config, retries: 0 } })];
     },

@@ -13,6 +13,7 @@ import Database from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createTeamsAdapter, type TeamsHttpAdapter } from '../../adapters/teams/index.js';
 import { createRolePolicy, hasRole, normalizeActorId } from '../../src/core/roles.js';
+import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { openStore } from '../../src/store/index.js';
 import type { Store } from '../../src/store/types.js';
@@ -54,7 +55,7 @@ describe('with MicrosoftAppId: botbuilder authenticates every request', () => {
   it('refuses a request without a token (from this machine or another), and runs nothing', async () => {
     vi.spyOn(console, 'error').mockImplementation(() => undefined); // botbuilder logs auth failures itself
     const engine = new FakeEngine();
-    const adapter = await createTeamsAdapter({ engine, store, log, config: { appId: '5b2c1f7e-9d3a-4e8b-a6c1-0f2e3d4c5b6a', appPassword: 'not-used', appType: 'SingleTenant', tenantId: '72f988bf-86f1-41af-91ab-2d7cd011db47' } });
+    const adapter = await createTeamsAdapter({ engine, store, log, config: { mode: 'app', appId: '5b2c1f7e-9d3a-4e8b-a6c1-0f2e3d4c5b6a', appPassword: 'not-used', appType: 'SingleTenant', tenantId: '72f988bf-86f1-41af-91ab-2d7cd011db47' } });
     expect(adapter.localMode).toBe(false);
     const { server, url } = await serve(adapter);
     servers.push(server);
@@ -75,13 +76,14 @@ describe('configuration', () => {
     for (const name of ['CloudAdapter', 'ConfigurationBotFrameworkAuthentication', 'TeamsActivityHandler', 'TurnContext'] as const) expect(typeof bb[name]).toBe('function');
   });
 
-  it('a half-configured bot is refused with the variable named', async () => {
-    const engine = new FakeEngine();
-    const make = (config: Record<string, string>) => createTeamsAdapter({ engine, store, log, config: { appId: '5b2c1f7e-9d3a-4e8b-a6c1-0f2e3d4c5b6a', ...config } });
-    await expect(make({ appType: 'SingleTenant', tenantId: '72f988bf-86f1-41af-91ab-2d7cd011db47' })).rejects.toThrow(/MicrosoftAppPassword/);
-    await expect(make({ appType: 'SingleTenant', appPassword: 'x' })).rejects.toThrow(/MicrosoftAppTenantId/);
-    await expect(make({ appType: 'Everywhere', appPassword: 'x' })).rejects.toThrow(/MicrosoftAppType/);
-    await expect(make({ appPassword: 'x', tenantId: '72f988bf-86f1-41af-91ab-2d7cd011db47' })).resolves.toMatchObject({ localMode: false });
+  it('a half-configured bot is refused by the configuration, with the variable named', async () => {
+    const make = (env: Record<string, string>) => () => loadConfig({ MicrosoftAppId: '5b2c1f7e-9d3a-4e8b-a6c1-0f2e3d4c5b6a', ...env });
+    expect(make({ MicrosoftAppType: 'SingleTenant', MicrosoftAppTenantId: '72f988bf-86f1-41af-91ab-2d7cd011db47' })).toThrow(/MicrosoftAppPassword/);
+    expect(make({ MicrosoftAppType: 'SingleTenant', MicrosoftAppPassword: 'x' })).toThrow(/MicrosoftAppTenantId/);
+    expect(make({ MicrosoftAppType: 'Everywhere', MicrosoftAppPassword: 'x' })).toThrow(/MicrosoftAppType/);
+    const config = make({ MicrosoftAppPassword: 'x', MicrosoftAppTenantId: '72f988bf-86f1-41af-91ab-2d7cd011db47' })();
+    expect(config.teams).toMatchObject({ mode: 'app', appType: 'SingleTenant' });
+    await expect(createTeamsAdapter({ engine: new FakeEngine(), store, log, config: config.teams })).resolves.toMatchObject({ localMode: false });
   });
 });
 
@@ -90,7 +92,7 @@ describe('local mode with a fake engine', () => {
   let url: string;
   beforeAll(async () => {
     engine = new FakeEngine();
-    const adapter = await createTeamsAdapter({ engine, store, log, config: {}, invokeBudgetMs: 200 });
+    const adapter = await createTeamsAdapter({ engine, store, log, config: { mode: 'local' }, invokeBudgetMs: 200 });
     const s = await serve(adapter);
     servers.push(s.server);
     url = s.url;
@@ -181,7 +183,7 @@ describe('only Teams activities', () => {
   const lines: string[] = [];
   beforeAll(async () => {
     engine = new FakeEngine();
-    const adapter = await createTeamsAdapter({ engine, store, log: createLogger('info', { write: (l: string) => void lines.push(l) }), config: {} });
+    const adapter = await createTeamsAdapter({ engine, store, log: createLogger('info', { write: (l: string) => void lines.push(l) }), config: { mode: 'local' } });
     const s = await serve(adapter);
     servers.push(s.server);
     url = s.url;
@@ -231,7 +233,7 @@ describe('invoke claims never carry form inputs', () => {
     dir = mkdtempSync(join(tmpdir(), 'mde-teams-claims-'));
     fileStore = await openStore(`sqlite:${join(dir, 'bot.db')}`);
     engine = new FakeEngine();
-    const adapter = await createTeamsAdapter({ engine, store: fileStore, log, config: {} });
+    const adapter = await createTeamsAdapter({ engine, store: fileStore, log, config: { mode: 'local' } });
     const s = await serve(adapter);
     servers.push(s.server);
     url = s.url;

@@ -48,7 +48,7 @@ beforeAll(async () => {
         engine: deps.engine,
         store: deps.store,
         log: deps.log,
-        config: {},
+        config: { mode: 'local' },
       });
       return [teams];
     },
