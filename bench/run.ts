@@ -2,6 +2,7 @@
  * `npm run bench`: throughput and latency figures, printed (never asserted).
  * Everything runs on loopback against the in-process emulator; loops are bounded.
  */
+import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { createApprovalService } from '../src/core/approvals.js';
 import { createEngine } from '../src/core/engine.js';
@@ -54,7 +55,7 @@ async function engineLatency() {
   const limiter = createLimiter({ perMinute: 100_000, perHour: 1_000_000 });
   const mde = createMdeClient({ baseUrl: emulator.url, tokens: staticTokenProvider(TOKEN), limiter, listCacheMs: 0 });
   const store = await openStore('sqlite::memory:');
-  const approvals = createApprovalService({ store });
+  const approvals = createApprovalService({ store, key: randomBytes(32) });
   const policy = createRolePolicy({ viewer: ['*'], operator: ['slack:UOPER'], approver: ['slack:UAPPR'] });
   const engine = createEngine({ mde, store, approvals, policy, pollMs: 50 });
   const origin = { platform: 'bench', location: {}, scope: 'channel' as const };

@@ -3,6 +3,7 @@
  * approvals, the engine, the platform adapters and the HTTP server.
  */
 import type { Logger } from 'pino';
+import { loadApprovalKey } from './approval-key.js';
 import { loadConfig, type Config } from './config.js';
 import { createApprovalService } from './core/approvals.js';
 import { createEngine, type RunningEngine } from './core/engine.js';
@@ -75,6 +76,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
     cleanup.unshift(() => mde.close());
     const approvals = createApprovalService({
       store,
+      key: loadApprovalKey({ key: config.env.APPROVAL_KEY, keyFile: config.env.APPROVAL_KEY_FILE, storeUrl: config.store.url }),
       ttlMinutes: config.approvals.ttlMinutes,
       onAudit: (entry) => log.info({ audit: entry }, 'audit'),
     });

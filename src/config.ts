@@ -53,6 +53,8 @@ export const envSchema = z.object({
   BOT_OPERATORS: z.preprocess(blankToUndefined, z.string().default('')),
   BOT_APPROVERS: z.preprocess(blankToUndefined, z.string().default('')),
   APPROVAL_TTL_MINUTES: positiveInt('APPROVAL_TTL_MINUTES', 60),
+  APPROVAL_KEY: optionalText,
+  APPROVAL_KEY_FILE: optionalText,
   STORE_URL: z.preprocess(blankToUndefined, z.string().default('sqlite:./data/mde-chatops.db')),
   LOG_LEVEL: z.preprocess(blankToUndefined, z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent' }).default('info')),
 });

@@ -18,6 +18,7 @@ const SECRET_KEYS = [
   'SLACK_BOT_TOKEN',
   'SLACK_APP_TOKEN',
   'MicrosoftAppPassword',
+  'APPROVAL_KEY',
   'scanAuthenticationParams',
   'auth',
 ];

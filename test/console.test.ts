@@ -31,6 +31,8 @@ describe('console adapter', () => {
   it('lets one user request a delete and another approve it', async () => {
     const c = consoleSession();
     await c.waitFor(/You are slack:UDEMOOPER/);
+    c.send('agents list');
+    await c.waitFor(/Scanner agents: 3[\s\S]*stale/);
     c.send('scans list');
     await c.waitFor(/Printers floor 5/);
     c.send('scans delete 2b605eb2-913a-4ccf-918b-ce6198c93bfa --reason "retired printers"');

@@ -397,8 +397,14 @@ export function renderBlocks(reply: Reply, maxBlocks: number = LIMITS.blocks): K
   return kept;
 }
 
+/** The `block_id` prefix that names the approval request a message is about (tools and tests read it). */
+export const APPROVAL_BLOCK_PREFIX = 'mde-approval:';
+
 export function renderReply(reply: Reply): SlackMessage {
-  return { text: fitMrkdwn(reply.summary || 'mde-chatops', LIMITS.text), blocks: renderBlocks(reply) };
+  const blocks = renderBlocks(reply);
+  const first = blocks[0];
+  if (reply.approvalId && first && !('block_id' in first && first.block_id)) (first as { block_id?: string }).block_id = `${APPROVAL_BLOCK_PREFIX}${reply.approvalId}`;
+  return { text: fitMrkdwn(reply.summary || 'mde-chatops', LIMITS.text), blocks };
 }
 
 /** Whether a reply carries a form (the adapter opens it as a modal). */

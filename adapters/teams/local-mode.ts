@@ -48,13 +48,13 @@ export function checkLocalRequest(remoteAddress: string | undefined, activity: u
 /**
  * Headers that mark a request as not coming straight from a local process: a browser
  * (a page can POST to loopback, and DNS rebinding can make that page same-origin) or a
- * reverse proxy forwarding someone else's request. The Agents Playground and the tests
- * send none of them (server to server from Node).
+ * reverse proxy forwarding someone else's request. A browser always sends `Origin` and
+ * `Sec-Fetch-Site` on such a POST; `Sec-Fetch-Mode` alone is no sign of one (Node's own
+ * `fetch` sends `sec-fetch-mode: cors`), so a local tool written with fetch is answered.
  */
 export const REFUSED_LOCAL_HEADERS = [
   'origin',
   'sec-fetch-site',
-  'sec-fetch-mode',
   'forwarded',
   'x-forwarded-for',
   'x-forwarded-host',

@@ -91,7 +91,17 @@ export function cardKind(reply: Reply): CardTemplate {
 }
 
 /** Any reply as one card. */
+/** The element `id` prefix that names the approval request a card is about (tools and tests read it). */
+export const APPROVAL_ELEMENT_PREFIX = 'mde-approval:';
+
 export function renderReply(reply: Reply, options: RenderOptions = {}): CardJson {
+  const card = renderCard(reply, options);
+  const first = (card.body as CardJson[] | undefined)?.[0];
+  if (reply.approvalId && first && first.id === undefined) first.id = `${APPROVAL_ELEMENT_PREFIX}${reply.approvalId}`;
+  return card;
+}
+
+function renderCard(reply: Reply, options: RenderOptions): CardJson {
   const kind = cardKind(reply);
   const notices = [...(options.notice ? [options.notice] : [])];
   if (kind === 'approval' || kind === 'form') {

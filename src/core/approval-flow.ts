@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import type { MdeApi } from '../mde/api.js';
 import { isMdeError } from '../mde/errors.js';
 import { BOT_FAILURE_TEXT, UserError } from '../errors.js';
-import { operationHash, type ApprovalService } from './approvals.js';
+import type { ApprovalService } from './approvals.js';
 import type { Command, Registry } from './command.js';
 import type { Actor, ApprovalPost, ApprovalPublisher, Origin } from './context.js';
 import type { ApprovalRecord, Store, StoredOperation } from './records.js';
@@ -171,11 +171,33 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
     if (finished.ok) await rerender(finished.record);
   }
 
+  /**
+   * Why the decision on an approved request cannot be trusted, or `null`: the audit log
+   * must hold the approval, given by the person recorded as deciding, who is not the
+   * requester and holds the approver role. A row set to `approved` by hand fails here.
+   */
+  async function decisionProblem(record: ApprovalRecord): Promise<string | null> {
+    const decider = record.decidedBy?.actor;
+    if (!decider) return 'the request has no recorded approver';
+    const approvedBy = (await store.listAudit({ approvalId: record.id })).filter((e) => e.event === 'approved').map((e) => e.actor);
+    if (!approvedBy.includes(decider)) return 'the audit log holds no approval from the recorded approver';
+    if (decider === record.requester.actor) return 'the requester cannot approve their own request';
+    if (!rolesOf(deps.policy, decider).includes('approver')) return `${decider} does not hold the approver role`;
+    return null;
+  }
+
   /** Runs an approved request once; `decided` is the request as it was approved. */
   async function execute(decided: ApprovalRecord, approver: Actor): Promise<void> {
+    const problem = await decisionProblem(decided);
+    if (problem) {
+      log?.warn({ approvalId: decided.id, problem }, 'refused to execute an approval that cannot be verified');
+      const failed = await approvals.refuseApproved(decided.id, `${problem}; nothing was done`);
+      if (failed) await rerender(failed);
+      return;
+    }
     // The hash of what the approver approved, recomputed: a stored operation changed since
     // the decision no longer matches it and is refused.
-    const begun = await approvals.beginExecution(decided.id, operationHash(decided.operation), { actor: approver.id });
+    const begun = await approvals.beginExecution(decided.id, approvals.hashOf(decided.operation), { actor: approver.id });
     if (!begun.ok) {
       log?.warn({ approvalId: decided.id, code: begun.code }, begun.message);
       if (begun.record) await rerender(begun.record);

@@ -17,8 +17,8 @@
  * Every state change writes an audit entry to the store and hands it to `onAudit` (the
  * app logs it as a JSON line).
  */
-import { randomBytes } from 'node:crypto';
-import { canonicalJson, sha256Hex } from './canonical.js';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { canonicalJson } from './canonical.js';
 import type { Registry } from './command.js';
 import { REGISTRY } from './commands/index.js';
 import {
@@ -55,9 +55,13 @@ export function normalizeApprovalId(input: string): string {
   return input.trim().toUpperCase();
 }
 
-/** The hash that binds a request to its exact operation. */
-export function operationHash(operation: StoredOperation): string {
-  return sha256Hex(canonicalJson(operation));
+/**
+ * The hash that binds a request to its exact operation: HMAC-SHA256 of its canonical JSON
+ * under the bot's approval key, so nobody who can write the store but lacks the key can
+ * change an operation and recompute a matching hash.
+ */
+export function operationHash(key: Uint8Array, operationJson: string): string {
+  return createHmac('sha256', key).update(operationJson, 'utf8').digest('hex');
 }
 
 export interface RequestApprovalInput {
@@ -103,6 +107,8 @@ export type FinishResult = ApprovalResult<FinishErrorCode>;
 
 export interface ApprovalServiceOptions {
   store: Store;
+  /** The approval key (at least 32 bytes) that operation hashes are keyed with (`APPROVAL_KEY`, or the key file). */
+  key: Uint8Array;
   /** `APPROVAL_TTL_MINUTES`; default 60. */
   ttlMinutes?: number;
   now?: () => Date;
@@ -160,6 +166,7 @@ export class ApprovalService {
   private readonly onAudit: ((entry: StoredAuditEntry) => void) | undefined;
   private readonly newId: () => string;
   private readonly registry: Registry;
+  private readonly key: Uint8Array;
 
   constructor(options: ApprovalServiceOptions) {
     const ttl = options.ttlMinutes ?? DEFAULT_APPROVAL_TTL_MINUTES;
@@ -170,6 +177,13 @@ export class ApprovalService {
     this.onAudit = options.onAudit;
     this.newId = options.newId ?? newApprovalId;
     this.registry = options.registry ?? REGISTRY;
+    if (options.key.length < 32) throw new RangeError('the approval key must be at least 32 bytes');
+    this.key = options.key;
+  }
+
+  /** The keyed hash of an operation (what a request is bound to). */
+  hashOf(operation: StoredOperation): string {
+    return operationHash(this.key, canonicalJson(operation));
   }
 
   /** The operation, validated by the schema of the command that needs approval for it; `null` if none. */
@@ -208,7 +222,7 @@ export class ApprovalService {
     const base = {
       operation,
       operationJson,
-      operationHash: sha256Hex(operationJson),
+      operationHash: operationHash(this.key, operationJson),
       summary: input.summary ?? operation.kind,
       requester: { ...input.requester },
       origin: { platform: input.origin.platform, location: { ...input.origin.location } },
@@ -318,14 +332,16 @@ export class ApprovalService {
   /** Why the stored operation no longer matches its stored hash, or `null` when it does. */
   private integrityProblem(rec: ApprovalRecord): string | null {
     if (!this.validOperation(rec.operation)) return 'the stored operation is not a valid operation of a command that needs approval';
-    let hash: string;
+    let json: string;
     try {
-      hash = sha256Hex(canonicalJson(rec.operation));
+      json = canonicalJson(rec.operation);
     } catch {
       return 'the stored operation cannot be serialized';
     }
-    if (hash !== rec.operationHash || sha256Hex(rec.operationJson) !== rec.operationHash) return 'the stored operation no longer matches the approved one';
-    return null;
+    const expected = Buffer.from(operationHash(this.key, json), 'hex');
+    const stored = Buffer.from(rec.operationHash, 'hex');
+    const matches = json === rec.operationJson && stored.length === expected.length && timingSafeEqual(stored, expected);
+    return matches ? null : 'the stored operation no longer matches the approved one';
   }
 
   private async failTampered(rec: ApprovalRecord, from: ApprovalState, problem: string, actor: string, now: Date): Promise<Refusal<BeginErrorCode>> {
@@ -335,6 +351,14 @@ export class ApprovalService {
       await this.audit({ at: now.toISOString(), actor, event: 'failed', approvalId: rec.id, detail: { ...result, operationHash: rec.operationHash } });
     }
     return { ok: false, code: 'tampered', message: `${rec.id} cannot be executed: ${problem}. Request the operation again.`, record: failed ?? rec };
+  }
+
+  /** approved → failed, when the decision cannot be verified; nothing runs. */
+  async refuseApproved(id: string, problem: string, options: ActorOptions = {}): Promise<ApprovalRecord | null> {
+    const current = await this.store.getApproval(normalizeApprovalId(id));
+    if (!current || current.state !== 'approved') return null;
+    const refused = await this.failTampered(current, 'approved', problem, options.actor ?? SYSTEM_ACTOR, options.now ?? this.clock());
+    return refused.record?.state === 'failed' ? refused.record : null;
   }
 
   /**

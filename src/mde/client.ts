@@ -136,7 +136,6 @@ export function createMdeClient(options: MdeClientOptions): MdeApi {
       } catch (error) {
         // A retry after an unclear failure finds the definitions already gone (404): the
         // delete happened. Only a 404 while some of them still exist is a failure.
-        invalidate();
         if (!(error instanceof MdeError && error.kind === 'not_found')) throw error;
         const remaining = new Set((await readAllPages(DEFINITIONS, ScanDefinitionSchema)).map((d) => d.id.toLowerCase()));
         if (valid.ScanDefinitionIds.some((id) => remaining.has(id.toLowerCase()))) throw error;

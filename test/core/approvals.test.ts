@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +15,7 @@ import { canonicalJson, sha256Hex } from '../../src/core/canonical.js';
 import type { StoredOperation as DestructiveOperation } from '../../src/core/records.js';
 import type { Role } from '../../src/core/roles.js';
 import { openStore, type Store, type StoredAuditEntry } from '../../src/store/index.js';
+import { TEST_KEY } from '../helpers/engine.js';
 
 const T0 = new Date('2030-01-01T10:00:00.000Z');
 const MACHINE = 'a'.repeat(40);
@@ -36,7 +38,7 @@ async function harness(url = 'sqlite::memory:', options: Partial<ApprovalService
   opened.push(store);
   const audited: StoredAuditEntry[] = [];
   const clock = { now: T0 };
-  const svc = new ApprovalService({ store, now: () => clock.now, onAudit: (e) => audited.push(e), ...options });
+  const svc = new ApprovalService({ store, key: TEST_KEY, now: () => clock.now, onAudit: (e) => audited.push(e), ...options });
   return { store, svc, audited, clock };
 }
 
@@ -86,7 +88,9 @@ describe('requestApproval', () => {
       version: 1,
     });
     expect(rec.operationJson).toBe(canonicalJson(AV));
-    expect(rec.operationHash).toBe(sha256Hex(canonicalJson(AV)));
+    // keyed: HMAC-SHA256 under the approval key, never a plain hash anyone could recompute
+    expect(rec.operationHash).toBe(createHmac('sha256', TEST_KEY).update(canonicalJson(AV)).digest('hex'));
+    expect(rec.operationHash).not.toBe(sha256Hex(canonicalJson(AV)));
     const trail = await store.listAudit({ approvalId: rec.id });
     expect(trail.map((e) => [e.event, e.actor])).toEqual([['requested', 'slack:U1']]);
     expect(trail[0]?.detail).toMatchObject({ reason: 'suspicious process', operationHash: rec.operationHash });
@@ -249,7 +253,7 @@ describe('execution', () => {
     expect(await h.svc.beginExecution(rec.id, rec.operationHash)).toMatchObject({ ok: false, code: 'already_started' });
   });
 
-  it('refuses a changed operation even when its stored hash was recomputed to match', async () => {
+  it('refuses a changed operation even when its stored hash was recomputed (unkeyed) to match', async () => {
     const file = join(dir, 'tamper2.db');
     const h = await harness(`sqlite:${file}`);
     const rec = await approved(h, DELETE);
@@ -257,8 +261,7 @@ describe('execution', () => {
     const raw = new Database(file);
     raw.prepare('UPDATE approvals SET operation_json = ?, operation_hash = ? WHERE id = ?').run(other, sha256Hex(other), rec.id);
     raw.close();
-    // the engine passes the hash recomputed from the operation its decision returned, read before any later change
-    expect(await h.svc.beginExecution(rec.id, rec.operationHash)).toMatchObject({ ok: false, code: 'operation_mismatch' });
+    expect(await h.svc.beginExecution(rec.id, rec.operationHash)).toMatchObject({ ok: false, code: 'tampered' });
     expect((await h.svc.get(rec.id))?.state).toBe('failed');
   });
 
@@ -302,13 +305,13 @@ describe('restart', () => {
   it('a pending request survives a restart, is approved, and executes exactly once across restarts', async () => {
     const url = `sqlite:${join(dir, 'data', 'bot.db')}`;
     const first = await openStore(url);
-    const svc1 = new ApprovalService({ store: first, now: () => T0 });
+    const svc1 = new ApprovalService({ store: first, key: TEST_KEY, now: () => T0 });
     const rec = await svc1.requestApproval({ operation: AV, requester: REQUESTER, origin: ORIGIN });
     await first.addApprovalCard(rec.id, { platform: 'slack', location: { channel: 'C1', ts: '1.1' } });
     await first.close();
 
     const second = await openStore(url);
-    const svc2 = new ApprovalService({ store: second, now: () => new Date(T0.getTime() + 10 * 60_000) });
+    const svc2 = new ApprovalService({ store: second, key: TEST_KEY, now: () => new Date(T0.getTime() + 10 * 60_000) });
     const pending = await svc2.list();
     expect(pending.map((r) => r.id)).toEqual([rec.id]);
     expect(pending[0]?.cards).toEqual([{ platform: 'slack', location: { channel: 'C1', ts: '1.1' } }]);
@@ -318,7 +321,7 @@ describe('restart', () => {
     await second.close();
 
     const third = await openStore(url);
-    const svc3 = new ApprovalService({ store: third, now: () => new Date(T0.getTime() + 11 * 60_000) });
+    const svc3 = new ApprovalService({ store: third, key: TEST_KEY, now: () => new Date(T0.getTime() + 11 * 60_000) });
     expect(await svc3.beginExecution(rec.id, rec.operationHash)).toMatchObject({ ok: false, code: 'already_started' });
     expect((await svc3.history(rec.id)).map((e) => e.event)).toEqual(['requested', 'approved', 'executing']);
     await third.close();

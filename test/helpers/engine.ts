@@ -20,6 +20,9 @@ export const USERS = {
   stranger: { id: 'slack:UNOBODY' },
 } satisfies Record<string, Actor>;
 
+/** The approval key of test engines (the same across a restart, as a key file would be). */
+export const TEST_KEY = Buffer.alloc(32, 7);
+
 export const ORIGIN: Origin = { platform: 'test', location: { channel: 'C1' }, scope: 'channel' };
 
 /** A publisher that keeps what it was asked to post and update (the view adapters get). */
@@ -46,7 +49,7 @@ export async function engineHarness(options: { storeUrl?: string; emulator?: Emu
   const emulator = options.emulator ?? (await startEmulator({ actionTimings: { pendingMs: 60, inProgressMs: 60 } }));
   const { client, limiter } = await clientFor(emulator, { listCacheMs: 0 });
   const store = await openStore(options.storeUrl ?? 'sqlite::memory:');
-  const approvals = createApprovalService({ store, ttlMinutes: options.ttlMinutes ?? 60 });
+  const approvals = createApprovalService({ store, key: TEST_KEY, ttlMinutes: options.ttlMinutes ?? 60 });
   const policy = createRolePolicy({
     viewer: [USERS.viewer.id],
     operator: [USERS.operator.id, USERS.operator2.id],

@@ -12,15 +12,11 @@ import { startApp, type App } from '../../src/app.js';
 import { createLogger } from '../../src/log.js';
 import { DEMO_USERS } from '../../src/demo.js';
 import { SEED } from '../../src/emulator/index.js';
-import { startSlackStub, type ResponseUrlCall, type SlackCall, type SlackStub } from '../helpers/slack-stub.js';
+import { SlackDriver } from '../helpers/slack-driver.js';
+import { startSlackStub, type SlackCall, type SlackStub } from '../helpers/slack-stub.js';
 import {
   blockActionPayload,
-  interactionBody,
   modalFieldPayload,
-  postSigned,
-  slashCommandBody,
-  viewSubmissionPayload,
-  type SlackHttpResult,
   type UserRef,
 } from '../helpers/slack-requests.js';
 
@@ -59,6 +55,7 @@ beforeAll(async () => {
     },
   });
   events = `${app.url}/slack/events`;
+  drive = new SlackDriver(events, stub, SECRET, APPROVALS);
   addPagingProbes(app.emulator!);
 }, 30_000);
 
@@ -70,25 +67,14 @@ afterAll(async () => {
 // ---------------------------------------------------------------------------------------
 // helpers
 
-interface Sent {
-  http: SlackHttpResult;
-  responseUrl: string;
-  triggerId: string;
-}
-
-async function slash(user: UserRef, text: string, options: { retryNum?: number; timestamp?: number; signature?: string; triggerId?: string; responseUrl?: string } = {}): Promise<Sent> {
-  const responseUrl = options.responseUrl ?? stub.responseUrl();
-  const { body, triggerId } = slashCommandBody({ user, text, responseUrl, triggerId: options.triggerId });
-  const http = await postSigned(events, body, { secret: SECRET, ...options });
-  return { http, responseUrl, triggerId };
-}
-
-const idOf = (url: string) => url.slice(url.lastIndexOf('/') + 1);
-const responsesTo = (url: string) => stub.responses.filter((r) => r.id === idOf(url));
-
-function answerTo(url: string, timeoutMs = 10_000): Promise<ResponseUrlCall> {
-  return stub.waitFor(() => responsesTo(url)[0], timeoutMs);
-}
+let drive: SlackDriver;
+const slash = (...a: Parameters<SlackDriver['slash']>) => drive.slash(...a);
+const click = (...a: Parameters<SlackDriver['click']>) => drive.click(...a);
+const postPayload = (payload: unknown, retryNum?: number) => drive.postPayload(payload, retryNum);
+const answerTo = (url: string, timeoutMs?: number) => drive.answerTo(url, timeoutMs);
+const responsesTo = (url: string) => drive.responsesTo(url);
+const cardFor = (approvalId: string) => drive.cardFor(approvalId);
+const requestApproval = (user: UserRef, text: string) => drive.requestApproval(user, text);
 
 /** All texts of a message (blocks and fallback) as one string. */
 function textOf(body: Record<string, any>): string {
@@ -99,39 +85,12 @@ function buttons(blocks: any[]): any[] {
   return blocks.filter((b) => b.type === 'actions').flatMap((b) => b.elements);
 }
 
-async function click(user: UserRef, message: { ts: string; channel: string; blocks: any[] }, button: any, options: { actionTs?: string; retryNum?: number; responseUrl?: string } = {}) {
-  const responseUrl = options.responseUrl ?? stub.responseUrl();
-  const payload = blockActionPayload({ user, message, button, responseUrl, actionTs: options.actionTs });
-  const http = await postSigned(events, interactionBody(payload), { secret: SECRET, retryNum: options.retryNum });
-  return { http, responseUrl, payload };
-}
-
-async function postPayload(payload: unknown, retryNum?: number) {
-  return postSigned(events, interactionBody(payload), { secret: SECRET, retryNum });
-}
-
-/** The approval card posted for a request (chat.postMessage to the approval channel mentioning the id). */
-async function cardFor(approvalId: string): Promise<{ ts: string; channel: string; blocks: any[] }> {
-  const post = await stub.waitFor(() => stub.callsTo('chat.postMessage').find((c) => c.body.channel === APPROVALS && textOf(c.body).includes(approvalId)));
-  await stub.waitFor(() => post.response);
-  return { ts: post.response!.ts, channel: post.response!.channel, blocks: post.body.blocks };
-}
-
 /** The view id the stub gave a views.open call. */
 async function viewIdOf(open: SlackCall): Promise<string> {
   return stub.waitFor(() => open.response?.view?.id as string | undefined);
 }
 
 const updatesOf = (ts: string) => stub.callsTo('chat.update').filter((c) => c.body.ts === ts);
-
-async function requestApproval(user: UserRef, text: string): Promise<{ id: string; card: { ts: string; channel: string; blocks: any[] }; answer: ResponseUrlCall }> {
-  const sent = await slash(user, text);
-  expect(sent.http.status).toBe(200);
-  const answer = await answerTo(sent.responseUrl);
-  const id = /Approval request (A[0-9A-Z]{6})/.exec(textOf(answer.body))?.[1];
-  expect(id, textOf(answer.body)).toBeDefined();
-  return { id: id as string, card: await cardFor(id as string), answer };
-}
 
 const approveButton = (card: { blocks: any[] }) => buttons(card.blocks).find((b) => decodeAction(b.value)?.type === 'approval' && (decodeAction(b.value) as any).decision === 'approve');
 
@@ -173,6 +132,15 @@ describe('/mde commands', () => {
     expect(text).toMatch(/Scan definitions: 18/);
     expect(text).toContain('Page 1 of 2');
     expect(body.blocks.length).toBeLessThanOrEqual(50);
+  });
+
+  it('agents list: the scanner agents, the silent one flagged stale', async () => {
+    const sent = await slash(VIEWER, 'agents list');
+    const { body } = await answerTo(sent.responseUrl);
+    const text = textOf(body);
+    expect(text).toContain('Scanner agents: 3');
+    expect(text).toContain(SEED.agents.lab);
+    expect(text).toMatch(/stale/);
   });
 
   it('scans list pages with Next / Previous, replacing the list in place', async () => {
@@ -255,14 +223,14 @@ describe('create through the modal', () => {
     expect(agent.element.options.map((o: any) => o.value)).toContain(SEED.agents.hq);
 
     const values = { scanName: 'Slack modal scan', target: '10.1.2.3, 10.1.2.4', intervalInHours: '0', agent: SEED.agents.hq, username: 'svc-scan$', domain: 'contoso.com' };
-    const bad = await postPayload(viewSubmissionPayload(OPERATOR, view, values));
+    const bad = await drive.submit(OPERATOR, view, values);
     expect(bad.status).toBe(200);
     expect(bad.json.response_action).toBe('errors');
     expect(Object.keys(bad.json.errors)).toEqual(['intervalInHours']);
     expect(app.emulator!.state.definitions.size).toBeGreaterThan(0);
     expect([...app.emulator!.state.definitions.values()].some((d) => d.scanName === 'Slack modal scan')).toBe(false);
 
-    const good = await postPayload(viewSubmissionPayload(OPERATOR, view, { ...values, intervalInHours: '12' }));
+    const good = await drive.submit(OPERATOR, view, { ...values, intervalInHours: '12' });
     expect(good.status).toBe(200);
     expect(good.text).toBe(''); // ack(): the modal closes
     const created = [...app.emulator!.state.definitions.values()].find((d) => d.scanName === 'Slack modal scan');
@@ -295,7 +263,7 @@ describe('update through the modal', () => {
     const disabled = await slash(OPERATOR, `scans disable ${D.networkCore}`);
     expect(textOf((await answerTo(disabled.responseUrl)).body)).toContain('Disabled');
     expect(app.emulator!.state.definitions.get(D.networkCore)?.isActive).toBe(false);
-    const res = await postPayload(viewSubmissionPayload(OPERATOR, view, { intervalInHours: '5' })); // every other input as shown
+    const res = await drive.submit(OPERATOR, view, { intervalInHours: '5' }); // every other input as shown
     expect(res.status).toBe(200);
     expect(res.text).toBe('');
     expect(app.emulator!.state.definitions.get(D.networkCore)).toMatchObject({ isActive: false, intervalInHours: 5 });
@@ -340,7 +308,7 @@ describe('modal details', () => {
       authPassword: SECRET_VALUES[0],
       privPassword: SECRET_VALUES[1],
     };
-    const res = await postPayload(viewSubmissionPayload(OPERATOR, again, values));
+    const res = await drive.submit(OPERATOR, again, values);
     expect(res.status).toBe(200);
     expect(res.text).toBe('');
     const created = [...app.emulator!.state.definitions.values()].find((d) => d.scanName === 'SNMP secret scan');
@@ -356,7 +324,7 @@ describe('modal details', () => {
     app.emulator!.setLatency(2600);
     try {
       const values = { scanName: 'Slow modal scan', target: '10.7.7.7', intervalInHours: '6', agent: SEED.agents.lab, username: 'svc$', domain: 'contoso.com' };
-      const res = await postPayload(viewSubmissionPayload(OPERATOR, view, values));
+      const res = await drive.submit(OPERATOR, view, values);
       expect(res.status).toBe(200);
       expect(res.ms).toBeLessThan(3000);
       expect(res.json.response_action).toBe('update');
@@ -440,7 +408,7 @@ describe('approvals', () => {
     expect(audit.filter((e) => e.event === 'executing')).toHaveLength(1);
     // Repeats were acked and dropped: no "already decided" answers.
     await new Promise((r) => setTimeout(r, 200));
-    expect(stub.responses.filter((r) => r.id === idOf(responseUrl))).toHaveLength(0);
+    expect(responsesTo(responseUrl)).toHaveLength(0);
   });
 
   it('a real double click (two clicks) executes once; the second click is told', async () => {

@@ -13,7 +13,8 @@ import { SEED } from '../../src/emulator/index.js';
 import { createLogger } from '../../src/log.js';
 import { expectValidCard } from '../helpers/teams-cards.js';
 import { actionTitles, cardsOf, cardText, findAction, startConnectorStub, type ConnectorCall, type ConnectorStub } from '../helpers/teams-connector.js';
-import { invokeActivity, messageActivity, otherLocalAddress, postActivity, type PostResult, type TeamsUser, type Where } from '../helpers/teams.js';
+import { approvalIdOfCard, TeamsDriver } from '../helpers/teams-driver.js';
+import { invokeActivity, messageActivity, otherLocalAddress, postActivity, type TeamsUser, type Where } from '../helpers/teams.js';
 
 const OPERATOR: TeamsUser = { aad: DEMO_USERS.operator.teams.slice('teams:'.length), name: 'Olivia Operator' };
 const APPROVER: TeamsUser = { aad: DEMO_USERS.approver.teams.slice('teams:'.length), name: 'Adam Approver' };
@@ -28,8 +29,6 @@ let app: App;
 let teams: TeamsHttpAdapter;
 let endpoint: string;
 const logLines: string[] = [];
-/** Every card the bot returned in an invoke answer (they are checked like the sent ones). */
-const answeredCards: unknown[] = [];
 
 const personal = (user: TeamsUser): Where => ({ serviceUrl: stub.url, conversationId: `a:personal-${user.aad}` });
 const channel = (): Where => ({ serviceUrl: stub.url, conversationId: '19:general@thread.tacv2;messageid=1700000000000', kind: 'channel' });
@@ -54,6 +53,7 @@ beforeAll(async () => {
     },
   });
   endpoint = `${app.url}/api/messages`;
+  drive = new TeamsDriver(endpoint, stub);
   addPagingProbes(app.emulator!);
 }, 30_000);
 
@@ -65,40 +65,18 @@ afterAll(async () => {
 // ---------------------------------------------------------------------------------------
 // helpers
 
-async function post(activity: unknown): Promise<PostResult> {
-  const result = await postActivity(endpoint, activity);
-  expect(result.status, result.text).toBe(200);
-  return result;
-}
-
-/** Sends a message and returns the bot's answer (the first card it sends after it). */
-async function say(user: TeamsUser, text: string, where: Where = personal(user)): Promise<{ card: any; call: ConnectorCall }> {
-  const mark = stub.calls.length;
-  const activity = messageActivity(text, user, where);
-  await post(activity);
-  const call = await stub.waitFor((c) => c.kind === 'reply' && c.conversationId === where.conversationId && c.activityId === activity.id, { from: mark });
-  const [card] = cardsOf(call);
-  expect(card, JSON.stringify(call.body)).toBeDefined();
-  return { card, call };
-}
-
-/** Presses an Action.Execute; returns the invoke answer body. */
-async function press(action: any, user: TeamsUser, where: Where, options: { replyToId?: string; inputs?: Record<string, unknown>; id?: string } = {}): Promise<any> {
-  const result = await post(invokeActivity(action, user, where, options));
-  if (result.body?.type === 'application/vnd.microsoft.card.adaptive') answeredCards.push(result.body.value);
-  return result.body;
-}
-
+let drive: TeamsDriver;
+const post = (activity: unknown) => drive.post(activity);
+const say = (user: TeamsUser, text: string, where?: Where) => drive.say(user, text, where);
+const press = (...a: Parameters<TeamsDriver['press']>) => drive.press(...a);
+const approvalCardIn = (conversationId: string, approvalId: string, from: number) => drive.approvalCardIn(conversationId, approvalId, from);
 const textOf = (card: any) => cardText(card);
 
-async function approvalCardIn(conversationId: string, approvalId: string, from: number): Promise<ConnectorCall> {
-  return stub.waitFor((c) => c.kind === 'send' && c.conversationId === conversationId && cardsOf(c).some((card) => textOf(card).includes(approvalId)), { from });
-}
-
-function approvalIdOf(text: string): string {
-  const m = /Approval request (A[0-9A-Z]{6})/.exec(text);
-  if (!m) throw new Error(`no approval id in: ${text}`);
-  return m[1]!;
+/** The approval request a card names (a structured field of the card). */
+function approvalIdOf(card: any): string {
+  const id = approvalIdOfCard(card);
+  if (!id) throw new Error(`no approval id in: ${cardText(card)}`);
+  return id;
 }
 
 async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 8000): Promise<void> {
@@ -119,6 +97,15 @@ describe('Teams messages', () => {
     expect(card.body.some((b: any) => b.style === 'attention')).toBe(true);
     const stored = await app.store.getConversation(`teams:user:${APPROVER.aad}`);
     expect(stored?.ref).toMatchObject({ conversation: { id: personal(APPROVER).conversationId }, serviceUrl: stub.url, user: { id: `29:${APPROVER.aad}` } });
+  });
+
+  it('agents list: the scanner agents, the silent one flagged stale', async () => {
+    const { card } = await say(VIEWER, 'agents list');
+    const text = textOf(card);
+    expect(text).toContain('Scanner agents: 3');
+    expect(text).toContain(SEED.agents.lab);
+    expect(text).toMatch(/stale/);
+    expect(text).toContain('not been seen for more than 24 hours');
   });
 
   it('help', async () => {
@@ -273,7 +260,7 @@ describe('Teams approvals', () => {
     const ackText = textOf(ack);
     expect(ackText).toContain('this conversation');
     expect(ackText).toContain('the personal chat of Adam Approver');
-    const id = approvalIdOf(ackText);
+    const id = approvalIdOf(ack);
 
     const shared = await approvalCardIn(groupChat().conversationId, id, mark);
     const mine = await approvalCardIn(personal(APPROVER).conversationId, id, mark);
@@ -322,7 +309,7 @@ describe('Teams approvals', () => {
   it('AV scan: approved from the personal chat, the card follows the machine action to Succeeded', async () => {
     const mark = stub.calls.length;
     const { card: ack } = await say(OTTO, `av-scan ${SEED.names.wsFin01} quick --reason "suspicious download"`);
-    const id = approvalIdOf(textOf(ack));
+    const id = approvalIdOf(ack);
     expect(textOf(ack)).toContain('the personal chat of Adam Approver, this conversation (to follow it)');
     const mine = await approvalCardIn(personal(APPROVER).conversationId, id, mark);
     // The requester follows it on a read-only card in their own chat.
@@ -359,7 +346,7 @@ describe('Teams approvals', () => {
     const target = D.networkLab;
     const mark = stub.calls.length;
     const { card: ack } = await say(OPERATOR, `scans delete ${target} --reason "lab closed"`);
-    const id = approvalIdOf(textOf(ack));
+    const id = approvalIdOf(ack);
     const mine = await approvalCardIn(personal(APPROVER).conversationId, id, mark);
     const approve = findAction(cardsOf(mine)[0], 'Approve');
     const invokeId = `f:duplicate-${id}`;
@@ -387,7 +374,7 @@ describe('Teams approvals', () => {
     const mark = stub.calls.length;
     const { card: ack } = await say(OPERATOR, `scans delete ${D.networkBranch} --reason "moved to the new scan"`);
     expect(textOf(ack)).toContain('the channel General of the team Security');
-    const id = approvalIdOf(textOf(ack));
+    const id = approvalIdOf(ack);
     await approvalCardIn(where.conversationId, id, mark);
   });
 });
@@ -430,6 +417,15 @@ describe('Teams local mode', () => {
     await refused({ host: `rebind.evil.example:${new URL(endpoint).port}` }, /Host/);
   });
 
+  it('answers a local tool written with Node’s fetch (it sends sec-fetch-mode: cors, but no Origin or Sec-Fetch-Site)', async () => {
+    const mark = stub.calls.length;
+    const activity = messageActivity('whoami', VIEWER, personal(VIEWER));
+    const res = await fetch(endpoint, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(activity) });
+    expect(res.status).toBe(200);
+    const reply = await stub.waitFor((c) => c.kind === 'reply' && c.activityId === activity.id, { from: mark });
+    expect(textOf(cardsOf(reply)[0])).toContain(`teams:${VIEWER.aad}`);
+  });
+
   it('refuses a request from a browser (Origin)', async () => {
     await refused({ origin: 'http://rebind.evil.example' }, /origin/);
     await refused({ 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'no-cors' }, /sec-fetch/);
@@ -465,7 +461,7 @@ describe('Teams local mode', () => {
 
 describe('Teams cards', () => {
   it('every card the bot sent or answered with is a valid Adaptive Card 1.5', () => {
-    const cards = [...stub.cards(), ...answeredCards];
+    const cards = [...stub.cards(), ...drive.answeredCards]; // invoke answers are checked like the sent cards
     expect(cards.length).toBeGreaterThan(20);
     for (const card of cards) expectValidCard(card);
   });
