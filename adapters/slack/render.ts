@@ -412,8 +412,3 @@ export function formOf(reply: Reply): FormSpec | undefined {
   for (const b of reply.blocks) if (b.type === 'form') return b.form;
   return undefined;
 }
-
-/** Whether a reply is an approval card (after a successful click the card itself shows it). */
-export function isApprovalCard(reply: Reply): boolean {
-  return reply.blocks.some((b) => b.type === 'approval');
-}

@@ -34,7 +34,7 @@ export interface ParseError {
   suggestion?: string;
 }
 
-export const UNSAFE_CHARS = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\u2028\u2029]/gu;
+const UNSAFE_CHARS = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\u2028\u2029]/gu;
 
 /** User input made safe to quote in a message: no control characters, at most `max` characters. */
 export function echo(input: string, max = 40): string {
@@ -134,7 +134,7 @@ export function scanName(s: CommandSpec, value: string): string {
   return parsed.data;
 }
 
-export function summarizeProblems(s: CommandSpec, problems: string[]): never {
+function summarizeProblems(s: CommandSpec, problems: string[]): never {
   const more = problems.length > 1 ? ` (and ${problems.length - 1} more problem${problems.length > 2 ? 's' : ''})` : '';
   const first = (problems[0] ?? 'invalid').replace(/^"(.*)"(?= is )/s, (_, entry: string) => `"${echo(entry)}"`);
   refuse(`--target: ${echo(first, 120)}${more}`, s);
@@ -171,7 +171,7 @@ export function issuesText(error: z.ZodError, fieldFlags: Record<string, string>
     .join('; ');
 }
 
-export const AUTH_FIELD_FLAGS: Record<string, string> = {
+const AUTH_FIELD_FLAGS: Record<string, string> = {
   username: '--username',
   domain: '--domain',
   keyVaultUrl: '--key-vault-url',
@@ -207,7 +207,7 @@ export function windowsAuth(s: CommandSpec, args: Args): unknown {
   return parsed.data;
 }
 
-export const NEEDS_SECRET: readonly SnmpAuthType[] = SNMP_AUTH_TYPES.filter((t) =>
+const NEEDS_SECRET: readonly SnmpAuthType[] = SNMP_AUTH_TYPES.filter((t) =>
   SNMP_FIELDS[t].some((f) => f === 'communityString' || f === 'authPassword' || f === 'privPassword'),
 );
 

@@ -18,10 +18,6 @@ export function sha256Hex(text: string): string {
   return createHash('sha256').update(text, 'utf8').digest('hex');
 }
 
-/** `sha256Hex(canonicalJson(value))`. */
-export function hashCanonical(value: unknown): string {
-  return sha256Hex(canonicalJson(value));
-}
 
 function serialize(value: unknown, seen: Set<object>, path: string): string | undefined {
   if (value === null) return 'null';

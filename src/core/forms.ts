@@ -338,18 +338,6 @@ export function updateFormSpec(input: FormInput & { definition: ScanDefinition; 
   };
 }
 
-/** Whether a field is shown for these values, following `showWhen` transitively. */
-export function isFieldShown(form: FormSpec, name: string, values: Record<string, string | undefined>): boolean {
-  const byName = new Map(form.fields.map((f) => [f.name, f]));
-  let field = byName.get(name);
-  for (let depth = 0; field?.showWhen && depth < form.fields.length; depth++) {
-    const controlling = byName.get(field.showWhen.field);
-    const value = values[field.showWhen.field] ?? controlling?.value;
-    if (value === undefined || !field.showWhen.values.includes(value)) return false;
-    field = controlling;
-  }
-  return field !== undefined;
-}
 
 // ---------------------------------------------------------------------------------------
 // Reading submitted values

@@ -3,7 +3,6 @@ import {
   MAX_VALUE_LENGTH,
   createFormSpec,
   formFieldForPath,
-  isFieldShown,
   parseCreateSubmission,
   parseUpdateSubmission,
   updateFormSpec,
@@ -145,17 +144,6 @@ describe('createFormSpec', () => {
     expect(form.error).toBe('MDE said no');
     // a re-rendered Slack submission without the checkbox means it was unticked
     expect(field(createFormSpec({ agents, values: { scanName: 'x' } }), 'active').value).toBe('false');
-  });
-
-  it('shows fields by showWhen, transitively', () => {
-    const form = createFormSpec({ agents });
-    expect(isFieldShown(form, 'domain', {})).toBe(true);
-    expect(isFieldShown(form, 'domain', { scanType: 'Network' })).toBe(false);
-    expect(isFieldShown(form, 'privPassword', { scanType: 'Network', snmpType: 'AuthPriv' })).toBe(true);
-    expect(isFieldShown(form, 'privPassword', { scanType: 'Windows', snmpType: 'AuthPriv' })).toBe(false);
-    expect(isFieldShown(form, 'authPassword', { scanType: 'Network', snmpType: 'CommunityString' })).toBe(false);
-    expect(isFieldShown(form, 'keyVaultUrl', { scanType: 'Network' })).toBe(true);
-    expect(isFieldShown(form, 'nope', {})).toBe(false);
   });
 });
 

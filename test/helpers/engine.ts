@@ -9,7 +9,7 @@ import type { ButtonOutcome } from '../../src/core/engine-api.js';
 import type { Reply } from '../../src/core/reply.js';
 import { createRolePolicy } from '../../src/core/roles.js';
 import { startEmulator, type Emulator } from '../../src/emulator/index.js';
-import { openStore } from '../../src/store/index.js';
+import { openStore, type Store } from '../../src/store/index.js';
 import { clientFor } from './mde.js';
 
 export const USERS = {
@@ -45,17 +45,29 @@ export class RecordingPublisher implements ApprovalPublisher {
   }
 }
 
-export async function engineHarness(options: { storeUrl?: string; emulator?: Emulator; ttlMinutes?: number } = {}) {
+export interface HarnessOptions {
+  storeUrl?: string;
+  emulator?: Emulator;
+  ttlMinutes?: number;
+  /** The approval service's clock (the expiry of requests). */
+  now?: () => Date;
+  expirySweepMs?: number;
+  /** Wraps the store (fault injection: a store that fails or is tampered with at a given step). */
+  wrapStore?: (store: Store) => Store;
+}
+
+export async function engineHarness(options: HarnessOptions = {}) {
   const emulator = options.emulator ?? (await startEmulator({ actionTimings: { pendingMs: 60, inProgressMs: 60 } }));
   const { client, limiter } = await clientFor(emulator, { listCacheMs: 0 });
-  const store = await openStore(options.storeUrl ?? 'sqlite::memory:');
-  const approvals = createApprovalService({ store, key: TEST_KEY, ttlMinutes: options.ttlMinutes ?? 60 });
+  const opened = await openStore(options.storeUrl ?? 'sqlite::memory:');
+  const store = options.wrapStore ? options.wrapStore(opened) : opened;
+  const approvals = createApprovalService({ store, key: TEST_KEY, ttlMinutes: options.ttlMinutes ?? 60, ...(options.now ? { now: options.now } : {}) });
   const policy = createRolePolicy({
     viewer: [USERS.viewer.id],
     operator: [USERS.operator.id, USERS.operator2.id],
     approver: [USERS.approver.id],
   });
-  const engine = createEngine({ mde: client, store, approvals, policy, pollMs: 20, expirySweepMs: 50 });
+  const engine = createEngine({ mde: client, store, approvals, policy, pollMs: 20, expirySweepMs: options.expirySweepMs ?? 50 });
   const publisher = new RecordingPublisher();
   engine.addPublisher(publisher);
   await engine.start();
@@ -68,7 +80,7 @@ export async function engineHarness(options: { storeUrl?: string; emulator?: Emu
     async close() {
       await engine.stop();
       await limiter.stop();
-      await store.close();
+      await opened.close();
       if (!options.emulator) await emulator.close();
     },
   };

@@ -1,0 +1,155 @@
+/**
+ * The approval flow's defects found in review, each with the effect that shows it: cards
+ * left with live buttons, a changed operation executed, a machine action followed twice,
+ * a started scan reported as failed, a decision nobody made executed.
+ */
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { canonicalJson, sha256Hex } from '../../src/core/canonical.js';
+import { createTracker } from '../../src/core/tracker.js';
+import { approvalView } from '../../src/core/views.js';
+import { startEmulator, SEED, type Emulator } from '../../src/emulator/index.js';
+import type { Store } from '../../src/store/index.js';
+import { renderApproval } from '../../adapters/slack/render.js';
+import { approvalIdIn, engineHarness, ORIGIN, tempStoreUrl, textOf, USERS } from '../helpers/engine.js';
+import { clientFor } from '../helpers/mde.js';
+
+let emulator: Emulator;
+beforeAll(async () => {
+  emulator = await startEmulator({ actionTimings: { pendingMs: 60, inProgressMs: 60 } });
+});
+afterAll(async () => {
+  await emulator.close();
+});
+
+describe('expiry has one path, and it re-renders the cards', () => {
+  it('a request expired by the `approvals` listing gets its cards re-rendered without live buttons', async () => {
+    const clock = { now: new Date() };
+    const h = await engineHarness({ emulator, now: () => clock.now, expirySweepMs: 3_600_000 });
+    try {
+      const id = approvalIdIn(await h.engine.handleText(USERS.operator, ORIGIN, `scans delete ${SEED.definitions.networkLab} --reason "old lab"`));
+      expect(h.publisher.updatesOf(id)).toHaveLength(0);
+      clock.now = new Date(clock.now.getTime() + 61 * 60_000);
+      const listed = await h.engine.handleText(USERS.viewer, ORIGIN, 'approvals');
+      expect(textOf(listed)).not.toContain(id);
+      const [update] = h.publisher.updatesOf(id);
+      expect(update?.view.state).toBe('expired');
+      expect(update?.view.buttons).toEqual([]);
+      expect(textOf(update!.card)).toContain('Expired at');
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe('execution checks what was approved and who approved it', () => {
+  it('a pending operation changed in the store with a recomputed (unkeyed) hash is refused; MDE is never called', async () => {
+    const storeUrl = tempStoreUrl();
+    const h = await engineHarness({ emulator, storeUrl });
+    try {
+      const id = approvalIdIn(await h.engine.handleText(USERS.operator, ORIGIN, `scans delete ${SEED.definitions.windowsHr} --reason "one"`));
+      const other = canonicalJson({ kind: 'scans.delete', ids: [SEED.definitions.windowsFinance], reason: 'one' });
+      const raw = new Database(storeUrl.slice('sqlite:'.length));
+      raw.prepare('UPDATE approvals SET operation_json = ?, operation_hash = ? WHERE id = ?').run(other, sha256Hex(other), id);
+      raw.close();
+      emulator.resetStats();
+      await h.engine.handleText(USERS.approver, ORIGIN, `approve ${id}`);
+      await h.engine.idle();
+      const record = await h.approvals.get(id);
+      expect(record?.state).toBe('failed');
+      expect(JSON.stringify(record?.result)).toContain('no longer matches');
+      expect(emulator.stats().byEndpoint['POST /api/DeviceAuthenticatedScanDefinitions/BatchDelete']).toBeUndefined();
+      expect(emulator.state.definitions.has(SEED.definitions.windowsFinance)).toBe(true);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('recovery does not execute a row set to approved by hand (non-approver decider, no approval in the audit log)', async () => {
+    const storeUrl = tempStoreUrl();
+    const first = await engineHarness({ emulator, storeUrl });
+    const id = approvalIdIn(await first.engine.handleText(USERS.operator, ORIGIN, `scans delete ${SEED.definitions.networkBranch} --reason "by hand"`));
+    await first.close();
+    const raw = new Database(storeUrl.slice('sqlite:'.length));
+    raw.prepare("UPDATE approvals SET state = 'approved', decided_by = ? WHERE id = ?").run(JSON.stringify({ actor: USERS.operator2.id }), id);
+    raw.close();
+    emulator.resetStats();
+    const second = await engineHarness({ emulator, storeUrl });
+    try {
+      await second.engine.idle();
+      const record = await second.approvals.get(id);
+      expect(record?.state).toBe('failed');
+      expect(JSON.stringify(record?.result)).toContain('audit log holds no approval');
+      expect(emulator.stats().byEndpoint['POST /api/DeviceAuthenticatedScanDefinitions/BatchDelete']).toBeUndefined();
+      expect(emulator.state.definitions.has(SEED.definitions.networkBranch)).toBe(true);
+    } finally {
+      await second.close();
+    }
+  });
+});
+
+describe('following an AV scan', () => {
+  it('is one loop per machine action, even when follow is called twice at once (no status is recorded twice)', async () => {
+    const h = await engineHarness({ emulator });
+    try {
+      const id = approvalIdIn(await h.engine.handleText(USERS.operator, ORIGIN, 'av-scan ws-fin-02.contoso.local quick --reason twice'));
+      const decided = await h.approvals.decide({ id, decision: 'approve', actor: USERS.approver.id, actorRoles: ['viewer', 'operator', 'approver'] });
+      if (!decided.ok) throw new Error(decided.message);
+      await h.approvals.beginExecution(id, decided.record.operationHash);
+      const { client, limiter } = await clientFor(emulator);
+      const started = await client.runAntivirusScan(SEED.machines.wsFin02, { Comment: 'twice', ScanType: 'Quick' });
+      if (started.kind !== 'started') throw new Error('the scan did not start');
+      const tracker = createTracker({ mde: client, store: h.store, approvals: h.approvals, changed: async () => undefined, pollMs: 10 });
+      await Promise.all([tracker.follow(id, started.action), tracker.follow(id, started.action)]);
+      await tracker.idle();
+      await limiter.stop();
+      const statuses = (await h.store.listAudit({ approvalId: id })).filter((e) => e.event === 'progress').map((e) => (e.detail as { actionStatus?: string }).actionStatus);
+      expect(statuses).toEqual([...new Set(statuses)]);
+      expect((await h.approvals.get(id))?.state).toBe('succeeded');
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('a scan that started but cannot be followed is reported as started, not as failed', async () => {
+    const failing = (store: Store): Store =>
+      new Proxy(store, {
+        get(target, prop, receiver) {
+          if (prop === 'trackAction') return async () => Promise.reject(new Error('disk full'));
+          const value = Reflect.get(target, prop, receiver) as unknown;
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      });
+    const h = await engineHarness({ emulator, wrapStore: failing });
+    try {
+      const id = approvalIdIn(await h.engine.handleText(USERS.operator, ORIGIN, 'av-scan ws-hr-01.contoso.local full --reason "cannot follow"'));
+      emulator.resetStats();
+      await h.engine.handleText(USERS.approver, ORIGIN, `approve ${id}`);
+      await h.engine.idle();
+      const record = await h.approvals.get(id);
+      expect(record?.state).toBe('succeeded');
+      expect(JSON.stringify(record?.result)).toContain('no longer followed');
+      expect(emulator.stats().byEndpoint['POST /api/machines/{id}/runAntiVirusScan']).toBe(1);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe('one set of state words', () => {
+  it('the Slack card says the same word in its header line and its Status fact, for every state', async () => {
+    const h = await engineHarness({ emulator });
+    try {
+      const id = approvalIdIn(await h.engine.handleText(USERS.operator, ORIGIN, `scans delete ${SEED.definitions.networkPrinters} --reason words`));
+      await h.engine.handleText(USERS.approver, ORIGIN, `approve ${id}`);
+      await h.engine.idle();
+      const record = (await h.approvals.get(id))!;
+      const text = JSON.stringify(renderApproval(approvalView(record, [])));
+      expect(record.state).toBe('succeeded');
+      expect(text.match(/Succeeded/g)?.length).toBeGreaterThanOrEqual(2);
+      expect(text).not.toMatch(/\bDone\b/);
+    } finally {
+      await h.close();
+    }
+  });
+});
