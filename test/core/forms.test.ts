@@ -164,8 +164,12 @@ describe('updateFormSpec', () => {
     const names = form.fields.map((f) => f.name);
     expect(names).toEqual(expect.arrayContaining(['windowsAuthType', 'windowsCredential', 'username', 'domain', 'keyVaultUrl']));
     expect(names).not.toContain('communityString');
-    expect(isFieldShown(form, 'domain', { credentials: 'keep' })).toBe(false);
-    expect(isFieldShown(form, 'domain', { credentials: 'replace' })).toBe(true);
+    // Shown only when replacing: domain ← windowsCredential ← … ← credentials = replace (transitive showWhen).
+    const chain = (name: string): string[] => {
+      const when = field(form, name).showWhen;
+      return when ? [`${when.field}=${when.values.join('|')}`, ...chain(when.field)] : [];
+    };
+    expect(chain('domain').at(-1)).toBe('credentials=replace');
     expect(form.fields.filter((f) => f.kind === 'secret').every((f) => f.value === undefined)).toBe(true);
     const again = updateFormSpec({ definition, values: { scanName: 'New', intervalInHours: '0', active: 'true' }, errors: { intervalInHours: 'too small' } });
     expect(field(again, 'scanName').value).toBe('New');
