@@ -4,9 +4,11 @@
  * forms); references are resolved here.
  */
 import type { MdeApi } from '../mde/api.js';
+import { avScanWarning } from '../mde/avscan.js';
 import type { MachineAction } from '../mde/entities.js';
+import { targetTypeOf } from '../mde/requests.js';
 import type { OperationOf } from './operations.js';
-import { assertCanAvScan, findDefinition, resolveAgent, resolveDefinitions, resolveMachine, UserError } from './resolve.js';
+import { findDefinition, resolveAgent, resolveDefinitions, resolveMachine, UserError } from './resolve.js';
 import type { Reply } from './reply.js';
 import { definitionDetail, definitionList, historyView } from './views.js';
 
@@ -57,7 +59,7 @@ export async function createDefinition(mde: MdeApi, op: OperationOf<'scans.creat
 export async function updateDefinition(mde: MdeApi, op: OperationOf<'scans.update'>): Promise<Reply> {
   const [current] = await resolveDefinitions(mde, [op.id]);
   if (!current) throw new UserError(`No scan definition has the id ${op.id}.`);
-  const targetType = op.targetType ?? current.targetType ?? 'Ip';
+  const targetType = op.targetType ?? current.targetType ?? targetTypeOf(op.targets ?? current.target) ?? 'Ip';
   const agent = op.agent === undefined ? undefined : await resolveAgent(mde, op.agent);
   const body = {
     ...(agent ? { scannerAgent: { machineId: agent.machineId } } : {}),
@@ -82,11 +84,12 @@ export async function describeDestructive(mde: MdeApi, op: OperationOf<'scans.de
       summary: `Delete ${definitions.length} scan definition${definitions.length === 1 ? '' : 's'}: ${names.join('; ')}`,
     };
   }
+  // No platform is refused here: MDE decides (Windows, macOS, Linux) and its refusal is reported.
   const machine = await resolveMachine(mde, op.machine);
-  assertCanAvScan(machine);
+  const warning = avScanWarning(machine);
   return {
     operation: { ...op, machine: machine.id },
-    summary: `${op.scanType} antivirus scan on ${machine.computerDnsName ?? machine.id} (${machine.osPlatform ?? 'unknown OS'}, ${machine.healthStatus ?? 'unknown health'})`,
+    summary: `${op.scanType} antivirus scan on ${machine.computerDnsName ?? machine.id} (${machine.osPlatform ?? 'unknown OS'}, ${machine.healthStatus ?? 'unknown health'})${warning ? `. Warning: ${warning}` : ''}`,
   };
 }
 
@@ -109,6 +112,6 @@ export async function executeApproved(
   if (outcome.kind === 'started') return { done: false, action: outcome.action, text: `${op.scanType} scan requested: Pending.` };
   // Not a failure of the bot: the device is being scanned. The running scan belongs to
   // whoever started it, so it is not followed here (it may be followed by another request).
-  const running = outcome.action ? ` (machine action ${outcome.action.id}, ${outcome.action.status})` : '';
-  return { done: true, ok: true, text: `${outcome.message}${running} No second scan was started.` };
+  // The message says which scan (its real type, who started it), as MDE reported it.
+  return { done: true, ok: true, text: `${outcome.message} No second scan was started.` };
 }
