@@ -27,7 +27,7 @@ export const SEED = {
     linuxWeb: 'e6b5a183ac0d28f706ecc9ee95eb4eebbc815dc1',
     linuxDb: '42e010510f4789ade68213d622920f08d88299a3',
     mac: '1ecd3c52bd16cb757afd960f608527a630e27384',
-    /** Linux with a Defender client older than 101.98.84: MDE refuses its AV scan (OsPlatformNotSupported). */
+    /** Linux with a Defender client older than 101.98.84: MDE refuses its AV scan (ClientVersionNotSupported). */
     linuxLegacy: '9f1c2b7a8e4d3c6b5a0f9e8d7c6b5a4f3e2d1c0b',
     /** An iOS phone: MDE runs no AV scan there (OsPlatformNotSupported). */
     phone: '5d4c3b2a1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c',

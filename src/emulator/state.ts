@@ -144,17 +144,18 @@ export function checkModes(modes: Partial<EmulatorModes>): Partial<EmulatorModes
 }
 
 /**
- * Why MDE refuses an AV scan on this device (`OsPlatformNotSupported`), or null when it runs
- * one: Windows 10/11 and Windows Server, and macOS and Linux with client 101.98.84 or later.
+ * Why MDE refuses an AV scan on this device, with the code and message of common-errors.md,
+ * or null when it runs one: Windows 10/11 and Windows Server, and macOS and Linux with
+ * client 101.98.84 or later (an older client: ClientVersionNotSupported).
  */
-export function avScanUnsupported(machine: MachineRecord): string | null {
+export function avScanUnsupported(machine: MachineRecord): { code: string; message: string } | null {
   const os = machine.osPlatform;
   if (/^windows(10|11|server(2012r2|2016|2019|2022|2025))/i.test(os)) return null;
   if (/^(macos|linux|ubuntu|redhat|centos|debian|suse|oraclelinux|amazonlinux)/i.test(os)) {
     if (machine.agentVersion !== null && compareVersions(machine.agentVersion, MIN_AV_SCAN_CLIENT) >= 0) return null;
-    return `Antivirus scan is not supported on ${os} devices with Defender client ${machine.agentVersion ?? 'of an unknown version'}; it needs ${MIN_AV_SCAN_CLIENT} or later.`;
+    return { code: 'ClientVersionNotSupported', message: `RunAntiVirusScan is supported for client version ${MIN_AV_SCAN_CLIENT} and above (the device runs ${machine.agentVersion ?? 'an unknown version'}).` };
   }
-  return `Antivirus scan is not supported on the ${os} platform.`;
+  return { code: 'OsPlatformNotSupported', message: `OS Platform ${os} is not supported for this action.` };
 }
 
 /** Dotted version compare: negative when a < b. */

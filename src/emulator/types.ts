@@ -61,6 +61,8 @@ export interface FaultSpec {
   retryAfterSeconds?: number;
   /** MDE error code (default derived from the status). */
   code?: string;
+  /** MDE error message (default: one naming the injected status), e.g. a real tenant's 403 text. */
+  message?: string;
 }
 
 export interface Emulator {

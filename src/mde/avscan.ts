@@ -60,7 +60,7 @@ export function deviceText(machine: Machine | null, machineId: string): string {
 /** MDE's 400 to an AV scan, as a message that names the device's platform and quotes MDE. */
 export function avScanRefusal(error: MdeError, machine: Machine | null, machineId: string): MdeError {
   const said = error.details.message ?? error.message;
-  const platformCause = error.code === 'OsPlatformNotSupported' || /platform|not supported|operating system/i.test(said);
+  const platformCause = error.code === 'OsPlatformNotSupported' || error.code === 'ClientVersionNotSupported' || /platform|not supported|client version|operating system/i.test(said);
   const hint = platformCause ? ` MDE runs antivirus scans on ${AV_SCAN_PLATFORMS}.` : '';
   const code = error.code ? ` (${error.code})` : '';
   return new MdeError('api', `MDE refused the antivirus scan on ${deviceText(machine, machineId)}: "${said}"${code}.${hint}`, error.details);

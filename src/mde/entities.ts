@@ -95,7 +95,7 @@ export const ScanDefinitionSchema = tolerantObject({
   scannerAgent: ScannerAgentRefSchema.nullish().transform((v) => v ?? null),
   latestScan: LatestScanSchema.nullish().transform((v) => v ?? null),
   // Listed only so that any casing of the key is matched and then dropped below.
-  scanAuthenticationParams: z.unknown(),
+  scanAuthenticationParams: z.unknown().optional(),
 }).transform(({ scanAuthenticationParams: _secret, ...rest }) => rest as ScanDefinitionFields);
 
 type ScanDefinitionFields = {

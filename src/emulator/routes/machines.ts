@@ -51,7 +51,7 @@ function runAntivirusScan(ctx: RequestContext): ApiResult {
   const body = validBody(avScanBodySchema, jsonBody(ctx));
   const machine = requireMachine(ctx);
   const unsupported = avScanUnsupported(machine);
-  if (unsupported !== null) throw new ApiError(400, 'OsPlatformNotSupported', unsupported);
+  if (unsupported !== null) throw new ApiError(400, unsupported.code, unsupported.message);
   const active = ctx.state.activeScanOn(machine.id, ctx.now);
   if (active !== undefined) {
     switch (ctx.state.modes.repeatAvScan) {
