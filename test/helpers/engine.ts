@@ -8,6 +8,7 @@ import { createEngine } from '../../src/core/engine.js';
 import type { Reply } from '../../src/core/reply.js';
 import { createRolePolicy } from '../../src/core/roles.js';
 import { startEmulator, type Emulator } from '../../src/emulator/index.js';
+import type { MdeApi } from '../../src/mde/api.js';
 import { openStore } from '../../src/store/index.js';
 import type { ApprovalRecord } from '../../src/store/types.js';
 import { clientFor } from './mde.js';
@@ -38,7 +39,7 @@ export class RecordingPublisher implements ApprovalPublisher {
   }
 }
 
-export async function engineHarness(options: { storeUrl?: string; emulator?: Emulator; ttlMinutes?: number } = {}) {
+export async function engineHarness(options: { storeUrl?: string; emulator?: Emulator; ttlMinutes?: number; wrapMde?: (mde: MdeApi) => MdeApi } = {}) {
   const emulator = options.emulator ?? (await startEmulator({ actionTimings: { pendingMs: 60, inProgressMs: 60 } }));
   const { client, limiter } = await clientFor(emulator, { listCacheMs: 0 });
   const store = await openStore(options.storeUrl ?? 'sqlite::memory:');
@@ -48,7 +49,7 @@ export async function engineHarness(options: { storeUrl?: string; emulator?: Emu
     operator: [USERS.operator.id, USERS.operator2.id],
     approver: [USERS.approver.id],
   });
-  const engine = createEngine({ mde: client, store, approvals, policy, pollMs: 20, expirySweepMs: 50 });
+  const engine = createEngine({ mde: options.wrapMde ? options.wrapMde(client) : client, store, approvals, policy, pollMs: 20, expirySweepMs: 50 });
   const publisher = new RecordingPublisher();
   engine.addPublisher(publisher);
   await engine.start();
