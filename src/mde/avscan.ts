@@ -4,7 +4,7 @@
  * running, why MDE refused one, and what to warn an approver about. Pure functions; the
  * client (client.ts) and the executor call them.
  */
-import type { Machine, MachineAction } from './entities.js';
+import { isFinalActionStatus, type Machine, type MachineAction } from './entities.js';
 import { MdeError } from './errors.js';
 import type { AvScanBody } from './requests.js';
 
@@ -47,7 +47,10 @@ export function runningScanText(action: MachineAction | null): string {
   const comment = flat(action.requestorComment);
   const by = `started by ${action.requestor ?? 'someone MDE did not name'}${since ? ` at ${since}` : ''}`;
   const said = comment ? `, comment "${comment.length > 200 ? `${comment.slice(0, 199)}…` : comment}"` : '';
-  return `${type} is already ${action.status === 'InProgress' ? 'running' : action.status === 'Pending' ? 'pending' : action.status} on this device (machine action ${action.id}, ${by}${said}).`;
+  if (isFinalActionStatus(action.status)) {
+    return `MDE answered with an earlier antivirus scan instead of starting one: ${type.charAt(0).toLowerCase()}${type.slice(1)}, ${action.status} (machine action ${action.id}, ${by}${said}).`;
+  }
+  return `${type} is already ${action.status === 'InProgress' ? 'running' : 'pending'} on this device (machine action ${action.id}, ${by}${said}).`;
 }
 
 /** "ws-01.contoso.com (Linux, Defender client 101.23.64)". */

@@ -248,6 +248,15 @@ describe('machines and machine actions', () => {
     expect(new URLSearchParams(server.requests.at(-1)?.query).get('$filter')).toBe("machineId eq 'f46b9bb259ed4a7fb9981b73510e3cc7aa81ec1f' and type eq 'RunAntiVirusScan'");
   });
 
+  it('says so when MDE answers a scan request with an earlier, finished scan', async () => {
+    server.on('POST /api/machines/f46b9bb259ed4a7fb9981b73510e3cc7aa81ec1f/runAntiVirusScan', { status: 200, name: 'machine-action.olddocs.json' });
+    const outcome = await mde.runAntivirusScan('f46b9bb259ed4a7fb9981b73510e3cc7aa81ec1f', { Comment: 'new alert', ScanType: 'Full' });
+    expect(outcome.kind).toBe('already_running');
+    expect(outcome.kind === 'already_running' && outcome.message).toBe(
+      'MDE answered with an earlier antivirus scan instead of starting one: an antivirus scan (MDE did not say Quick or Full), Succeeded (machine action 2e9da30d-27f6-4208-81f2-9cd3d67893ba, started by Analyst@contoso.com at 2018-12-04 12:18 UTC, comment "Check machine for viruses due to alert 3212").',
+    );
+  });
+
   it.each([
     ['machine-action.docs.json', 'Succeeded', 'Scan finished: Succeeded.'],
     ['machine-action.olddocs.json', 'Succeeded', 'Scan finished: Succeeded.'],

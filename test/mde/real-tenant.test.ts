@@ -5,8 +5,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { SEED, startEmulator, type Emulator } from '../../src/emulator/index.js';
-import { DEFAULT_MODES } from '../../src/emulator/state.js';
+import { DEFAULT_MODES, SEED, startEmulator, type Emulator } from '../../src/emulator/index.js';
 import type { MdeApi } from '../../src/mde/api.js';
 import { isFinalActionStatus } from '../../src/mde/entities.js';
 import { MdeError } from '../../src/mde/errors.js';
