@@ -556,15 +556,20 @@ describe('scheduled scans of new definitions', () => {
   });
 });
 
+const SLOW = { pendingMs: 60_000, inProgressMs: 60_000 };
+
 describe('modes of real tenants', () => {
   let emu: Emulator;
   let call: ReturnType<typeof client>;
   beforeAll(async () => {
-    emu = await startEmulator({ limits: BIG_LIMITS, pageSize: 4, actionTimings: { pendingMs: 40, inProgressMs: 40 } });
+    emu = await startEmulator({ limits: BIG_LIMITS, pageSize: 4, actionTimings: SLOW });
     call = client(emu, await getToken(emu));
   });
   afterAll(() => emu.close());
-  afterEach(() => emu.setModes({ repeatAvScan: 'conflict', listPaging: 'topSkip', linkOrigin: null, updates: 'merge', clockOffsetMs: 0 }));
+  afterEach(() => {
+    emu.setModes({ repeatAvScan: 'conflict', listPaging: 'topSkip', linkOrigin: null, updates: 'merge', clockOffsetMs: 0 });
+    emu.state.actionTimings = SLOW;
+  });
 
   it('answers a second AV scan with the pending action (201), or a 400 without a code', async () => {
     emu.setModes({ repeatAvScan: 'existing' });
@@ -614,9 +619,13 @@ describe('modes of real tenants', () => {
     const inactive = (await call('POST', `/api/machines/${SEED.machines.wsHr02}/runAntiVirusScan`, { Comment: 'c', ScanType: 'Quick' })).json;
     emu.state.machines.get(SEED.machines.wsDev01)!.onboardingStatus = 'CanBeOnboarded';
     const discovered = (await call('POST', `/api/machines/${SEED.machines.wsDev01}/runAntiVirusScan`, { Comment: 'c', ScanType: 'Quick' })).json;
-    await sleep(60);
+    emu.state.actionTimings = { pendingMs: 1, inProgressMs: 60_000 };
+    await sleep(5);
+    // Past its pending time, an inactive device's scan is still Pending (the device never picks it up) ...
     expect((await call('GET', `/api/machineactions/${inactive.id}`)).json.status).toBe('Pending');
-    await sleep(60);
+    // ... and past its end it is TimeOut.
+    emu.state.actionTimings = { pendingMs: 1, inProgressMs: 1 };
+    await sleep(5);
     expect((await call('GET', `/api/machineactions/${inactive.id}`)).json.status).toBe('TimeOut');
     expect((await call('GET', `/api/machineactions/${discovered.id}`)).json.status).toBe('TimeOut');
     emu.state.machines.get(SEED.machines.wsDev01)!.onboardingStatus = 'Onboarded';

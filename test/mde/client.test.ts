@@ -118,9 +118,12 @@ describe('machines and antivirus scans', () => {
 
   it('starts a scan, reports a second one as already running, and follows the action to its end', async () => {
     const m = windowsMachine();
+    // Slow actions while the second request is made (a loaded machine must not let the first end first).
+    emulator.state.actionTimings = { pendingMs: 10_000, inProgressMs: 50 };
     const first = await client.runAntivirusScan(m.id, { Comment: 'alert 3212', ScanType: 'Quick' });
     expect(first.kind).toBe('started');
     const second = await client.runAntivirusScan(m.id, { Comment: 'again', ScanType: 'Full' });
+    emulator.state.actionTimings = { pendingMs: 50, inProgressMs: 50 };
     if (first.kind !== 'started') throw new Error('unreachable');
     // MDE's 400 names no scan: the pending one is read from MDE's action list, with its real type.
     expect(second).toMatchObject({ kind: 'already_running', action: { id: first.action.id, scope: 'Quick' } });

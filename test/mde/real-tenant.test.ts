@@ -19,7 +19,7 @@ const limiters: Limiter[] = [];
 
 const DEFS = 'GET /api/DeviceAuthenticatedScanDefinitions';
 const AGENTS = 'GET /api/DeviceAuthenticatedScanAgents';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const SLOW = { pendingMs: 60_000, inProgressMs: 60_000 };
 
 async function another(options: Parameters<typeof clientFor>[1] = {}) {
   const made = await clientFor(emulator, { listCacheMs: 0, ...options });
@@ -28,11 +28,15 @@ async function another(options: Parameters<typeof clientFor>[1] = {}) {
 }
 
 beforeAll(async () => {
-  emulator = await startEmulator({ actionTimings: { pendingMs: 60, inProgressMs: 60 }, limits: { perMinute: 100_000, perHour: 100_000 } });
+  // Scans stay pending unless a test shortens the timings (a loaded machine must not end them early).
+  emulator = await startEmulator({ actionTimings: SLOW, limits: { perMinute: 100_000, perHour: 100_000 } });
   ({ client, limiter } = await clientFor(emulator, { listCacheMs: 0 }));
 });
 
-afterEach(() => emulator.setModes(DEFAULT_MODES));
+afterEach(() => {
+  emulator.setModes(DEFAULT_MODES);
+  emulator.state.actionTimings = SLOW;
+});
 
 afterAll(async () => {
   await Promise.all([limiter, ...limiters].map((l) => l.stop()));
@@ -245,7 +249,9 @@ describe('emulator fidelity, read through the client', () => {
     const after = await client.cancelMachineAction(cancelled.action.id, 'not needed');
     expect(after).toMatchObject({ status: 'Cancelled' });
     expect(isFinalActionStatus(after.status)).toBe(true);
-    await sleep(150);
+    expect((await client.getMachineAction(timedOut.action.id)).status).toBe('Pending');
+    // Actions advance by their age: with short timings this one is long past its end.
+    emulator.state.actionTimings = { pendingMs: 1, inProgressMs: 1 };
     const read = await client.getMachineAction(timedOut.action.id);
     expect(read.status).toBe('TimeOut');
     expect(isFinalActionStatus(read.status)).toBe(true);
