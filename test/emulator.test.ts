@@ -81,10 +81,10 @@ describe('seed data', () => {
   });
   afterAll(() => emu.close());
 
-  it('has 3 agents, 6 definitions with valid stored credentials and 2-4 history rows each, and 13 machines', () => {
+  it('has 3 agents, 6 definitions with valid stored credentials and 2-4 history rows each, and 15 machines', () => {
     const { state } = emu;
     expect(state.agents.size).toBe(3);
-    expect(state.machines.size).toBe(13);
+    expect(state.machines.size).toBe(15);
     expect(state.definitions.size).toBe(6);
     for (const def of state.definitions.values()) {
       expect(authParamsSchema.safeParse(def.credentials).success).toBe(true);
@@ -287,7 +287,8 @@ describe('scan definitions', () => {
     expect(all.status).toBe(200);
     expect(all.json.value).toHaveLength(7);
     const row = all.json.value[0];
-    expect(Object.keys(row).sort()).toEqual(['LastScanned', 'ScanDefinitionIds', 'ScanStatus', 'ScannerId', 'SessionId']);
+    // As Get-scan-history-by-definition.md shows the rows: no SessionId.
+    expect(Object.keys(row).sort()).toEqual(['LastScanned', 'ScanDefinitionIds', 'ScanStatus', 'ScannerId']);
     expect(row).toMatchObject({ ScanDefinitionIds: SEED.definitions.networkCore, ScanStatus: 'Partial Success', ScannerId: SEED.agents.hq });
     const times = all.json.value.map((r: { LastScanned: string }) => Date.parse(r.LastScanned));
     expect(times).toEqual([...times].sort((a, b) => b - a));
@@ -301,7 +302,10 @@ describe('scan definitions', () => {
   it('lists scanner agents', async () => {
     const res = await call('GET', '/api/DeviceAuthenticatedScanAgents');
     expect(res.json.value).toHaveLength(3);
-    expect(res.json.value[0]).toMatchObject({ id: `${SEED.orgId}_${SEED.agents.hq}`, machineId: SEED.agents.hq, computerDnsName: 'srv-scan-01.contoso.local', scannerSoftwareVersion: '7.6.0.0' });
+    // PascalCase version fields, as get-all-scan-agents.md shows them.
+    expect(res.json.value[0]).toMatchObject({ id: `${SEED.orgId}_${SEED.agents.hq}`, machineId: SEED.agents.hq, computerDnsName: 'srv-scan-01.contoso.local', ScannerSoftwareVersion: '7.6.0.0', AssignedApplicationId: SEED.agentApplicationId });
+    expect(res.json.value[0].LastCommandExecutionTimestamp).toMatch(/^\d{4}-/);
+    expect(res.json.value[0]).not.toHaveProperty('scannerSoftwareVersion');
   });
 });
 
@@ -326,8 +330,9 @@ describe('machines, AV scans and machine actions', () => {
     expect(found.json.value.map((m: { id: string }) => m.id)).toEqual([SEED.machines.obrien]);
     const prefix = await call('GET', `/api/machines?$filter=${encodeURIComponent("startswith(computerDnsName,'ws-fin-')")}`);
     expect(prefix.json.value).toHaveLength(2);
+    // get-machines.md: the list answers 404 when no machine matches.
     const none = await call('GET', `/api/machines?$filter=${encodeURIComponent("computerDnsName eq 'obrien-pc.contoso.local'")}`);
-    expect(none.json.value).toEqual([]);
+    expectError(none, 404, 'ResourceNotFound');
     expectError(await call('GET', `/api/machines?$filter=${encodeURIComponent('riskScore gt 3')}`), 400, 'BadRequest', /Unsupported \$filter/);
     expect((await call('GET', '/api/machines?$top=3&$skip=2')).json.value).toHaveLength(3);
   });
@@ -335,14 +340,18 @@ describe('machines, AV scans and machine actions', () => {
   it('starts an AV scan (201) and refuses a second one while it runs', async () => {
     const first = await call('POST', `/api/machines/${SEED.machines.wsFin02}/runAntiVirusScan`, { Comment: 'alert 3212', ScanType: 'Full' });
     expect(first.status).toBe(201);
-    expect(first.json).toMatchObject({ type: 'RunAntiVirusScan', scope: 'Full', requestor: 'test-client', requestorComment: 'alert 3212', status: 'Pending', machineId: SEED.machines.wsFin02, computerDnsName: 'ws-fin-02.contoso.local', errorHResult: 0, requestSource: 'PublicApi' });
+    expect(first.json).toMatchObject({ type: 'RunAntiVirusScan', scope: 'Full', requestor: emu.state.appDisplayName, requestorComment: 'alert 3212', status: 'Pending', machineId: SEED.machines.wsFin02, computerDnsName: 'ws-fin-02.contoso.local', errorHResult: 0, requestSource: 'PublicApi' });
     expect(first.json.id).toMatch(UUID);
     const second = await call('POST', `/api/machines/${SEED.machines.wsFin02}/runAntiVirusScan`, { Comment: 'again', ScanType: 'Quick' });
     expectError(second, 400, 'ActiveRequestAlreadyExists', 'Action is already in progress');
   });
 
-  it('refuses non-Windows devices, bad bodies and unknown machines', async () => {
-    expectError(await call('POST', `/api/machines/${SEED.machines.linuxWeb}/runAntiVirusScan`, { Comment: 'x', ScanType: 'Quick' }), 400, 'InvalidInput', /Windows 10 version 1709 or later, or Windows 11.*Linux/);
+  it('scans macOS, Linux and Windows Server; refuses unsupported devices with the documented codes, bad bodies and unknown machines', async () => {
+    for (const id of [SEED.machines.linuxWeb, SEED.machines.mac, SEED.machines.scannerLab]) {
+      expect((await call('POST', `/api/machines/${id}/runAntiVirusScan`, { Comment: 'x', ScanType: 'Quick' })).status).toBe(201);
+    }
+    expectError(await call('POST', `/api/machines/${SEED.machines.linuxLegacy}/runAntiVirusScan`, { Comment: 'x', ScanType: 'Quick' }), 400, 'ClientVersionNotSupported', /supported for client version 101\.98\.84 and above.*101\.23\.64/);
+    expectError(await call('POST', `/api/machines/${SEED.machines.phone}/runAntiVirusScan`, { Comment: 'x', ScanType: 'Quick' }), 400, 'OsPlatformNotSupported', 'OS Platform iOS is not supported for this action.');
     expectError(await call('POST', `/api/machines/${SEED.machines.wsHr01}/runAntiVirusScan`, { Comment: 'x', ScanType: 'Deep' }), 400, 'InvalidInput', 'ScanType: the scan type must be Quick or Full');
     expectError(await call('POST', `/api/machines/${SEED.machines.wsHr01}/runAntiVirusScan`, { comment: 'x', ScanType: 'Quick' }), 400, 'InvalidInput', /Comment: a comment is required/);
     expectError(await call('POST', `/api/machines/${'0'.repeat(40)}/runAntiVirusScan`, { Comment: 'x', ScanType: 'Quick' }), 404, 'ResourceNotFound');
@@ -544,5 +553,96 @@ describe('scheduled scans of new definitions', () => {
     await new Promise((r) => setTimeout(r, 60));
     expect((await history()).value.map((r) => r.ScanStatus)).toEqual(['Success']);
     await emu.close();
+  });
+});
+
+const SLOW = { pendingMs: 60_000, inProgressMs: 60_000 };
+
+describe('modes of real tenants', () => {
+  let emu: Emulator;
+  let call: ReturnType<typeof client>;
+  beforeAll(async () => {
+    emu = await startEmulator({ limits: BIG_LIMITS, pageSize: 4, actionTimings: SLOW });
+    call = client(emu, await getToken(emu));
+  });
+  afterAll(() => emu.close());
+  afterEach(() => {
+    emu.setModes({ repeatAvScan: 'conflict', listPaging: 'topSkip', linkOrigin: null, updates: 'merge', clockOffsetMs: 0 });
+    emu.state.actionTimings = SLOW;
+  });
+
+  it('answers a second AV scan with the pending action (201), or a 400 without a code', async () => {
+    emu.setModes({ repeatAvScan: 'existing' });
+    const first = await call('POST', `/api/machines/${SEED.machines.wsFin01}/runAntiVirusScan`, { Comment: 'one', ScanType: 'Full' });
+    const second = await call('POST', `/api/machines/${SEED.machines.wsFin01}/runAntiVirusScan`, { Comment: 'two', ScanType: 'Quick' });
+    expect(second.status).toBe(201);
+    expect(second.json).toMatchObject({ id: first.json.id, scope: 'Full', requestorComment: 'one' });
+    emu.setModes({ repeatAvScan: 'conflictWithoutCode' });
+    const third = await call('POST', `/api/machines/${SEED.machines.wsFin01}/runAntiVirusScan`, { Comment: 'three', ScanType: 'Quick' });
+    expect(third.status).toBe(400);
+    expect(third.json.error).toEqual({ message: 'Action is already in progress', target: expect.stringMatching(UUID) });
+  });
+
+  it('ignores $top/$skip, or pages by nextLink even with $top, on definitions and scanner agents', async () => {
+    emu.setModes({ listPaging: 'ignoreTopSkip' });
+    expect((await call('GET', `${DEFS}?$top=2&$skip=4`)).json.value).toHaveLength(6);
+    expect((await call('GET', '/api/DeviceAuthenticatedScanAgents?$top=1&$skip=1')).json.value).toHaveLength(3);
+    emu.setModes({ listPaging: 'nextLink' });
+    const first = await call('GET', `${DEFS}?$top=100&$skip=0`);
+    expect(first.json.value).toHaveLength(4);
+    expect(first.json['@odata.nextLink']).toBe(`${emu.url}${DEFS}?$top=96&$skip=4`);
+    const second = await call('GET', first.json['@odata.nextLink'].slice(emu.url.length));
+    expect(second.json.value).toHaveLength(2);
+    expect(second.json['@odata.nextLink']).toBeUndefined();
+  });
+
+  it('writes links with its own idea of its host', async () => {
+    emu.setModes({ linkOrigin: 'https://localhost:1059' });
+    const page = await call('GET', DEFS);
+    expect(page.json['@odata.context']).toBe('https://localhost:1059/api/$metadata#DeviceAuthenticatedScanDefinitions');
+    expect(page.json['@odata.nextLink']).toBe(`https://localhost:1059${DEFS}?$skip=4`);
+    expect(() => emu.setModes({ linkOrigin: 'not a url' })).toThrow(RangeError);
+    expect(() => emu.setModes({ listPaging: 'sometimes' as never })).toThrow(/topSkip/);
+  });
+
+  it('can want the whole definition on PATCH, and keeps the stored credentials', async () => {
+    emu.setModes({ updates: 'replace' });
+    const id = SEED.definitions.networkCore;
+    const credentials = emu.state.findDefinition(id)!.credentials;
+    expectError(await call('PATCH', `${DEFS}/${id}`, { intervalInHours: 6 }), 400, 'MissingRequiredParameter', /scanName, isActive, target, targetType/);
+    const whole = { scanName: 'Core switches', isActive: true, target: '10.0.0.1,10.0.0.2,10.0.0.3', intervalInHours: 6, targetType: 'Ip' };
+    expect((await call('PATCH', `${DEFS}/${id}`, whole)).json).toMatchObject({ id, intervalInHours: 6 });
+    expect(emu.state.findDefinition(id)!.credentials).toEqual(credentials);
+  });
+
+  it('ends a scan on an inactive or not onboarded device in TimeOut', async () => {
+    const inactive = (await call('POST', `/api/machines/${SEED.machines.wsHr02}/runAntiVirusScan`, { Comment: 'c', ScanType: 'Quick' })).json;
+    emu.state.machines.get(SEED.machines.wsDev01)!.onboardingStatus = 'CanBeOnboarded';
+    const discovered = (await call('POST', `/api/machines/${SEED.machines.wsDev01}/runAntiVirusScan`, { Comment: 'c', ScanType: 'Quick' })).json;
+    emu.state.actionTimings = { pendingMs: 1, inProgressMs: 60_000 };
+    await sleep(5);
+    // Past its pending time, an inactive device's scan is still Pending (the device never picks it up) ...
+    expect((await call('GET', `/api/machineactions/${inactive.id}`)).json.status).toBe('Pending');
+    // ... and past its end it is TimeOut.
+    emu.state.actionTimings = { pendingMs: 1, inProgressMs: 1 };
+    await sleep(5);
+    expect((await call('GET', `/api/machineactions/${inactive.id}`)).json.status).toBe('TimeOut');
+    expect((await call('GET', `/api/machineactions/${discovered.id}`)).json.status).toBe('TimeOut');
+    emu.state.machines.get(SEED.machines.wsDev01)!.onboardingStatus = 'Onboarded';
+  });
+
+  it('answers a machine action id that is not a GUID with the Edm.Guid 400, and lists actions by $filter', async () => {
+    expectError(await call('GET', `/api/machineactions/${SEED.machines.wsFin01}`), 400, 'BadRequest', /Edm\.Guid/);
+    expectError(await call('POST', `/api/machineactions/${SEED.machines.wsFin01}/cancel`, { Comment: 'x' }), 400, 'BadRequest', /Edm\.Guid/);
+    const scan = (await call('POST', `/api/machines/${SEED.machines.wsHr01}/runAntiVirusScan`, { Comment: 'listed', ScanType: 'Full' })).json;
+    const filter = encodeURIComponent(`machineId eq '${SEED.machines.wsHr01}' and type eq 'RunAntiVirusScan'`);
+    const listed = await call('GET', `/api/machineactions?$filter=${filter}`);
+    expect(listed.json.value[0]).toMatchObject({ id: scan.id, requestor: emu.state.appDisplayName, requestorComment: 'listed' });
+  });
+
+  it('stamps times with its own clock', async () => {
+    emu.setModes({ clockOffsetMs: -120_000 });
+    const action = (await call('POST', `/api/machines/${SEED.machines.obrien}/runAntiVirusScan`, { Comment: 'c', ScanType: 'Quick' })).json;
+    expect(Date.now() - Date.parse(action.creationDateTimeUtc)).toBeGreaterThan(100_000);
   });
 });

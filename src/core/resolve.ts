@@ -66,11 +66,3 @@ export async function resolveMachine(mde: MdeApi, ref: string): Promise<Machine>
   if (machine) return machine;
   throw new UserError(`No device is named ${quote(wanted)}. Give its full DNS name (e.g. ws-01.contoso.local) or its 40-character machine id.`);
 }
-
-/** AV scans run only on Windows 10 1709+ and Windows 11. */
-export function assertCanAvScan(machine: Machine): void {
-  const os = machine.osPlatform ?? '';
-  if (!/^windows(10|11)/i.test(os)) {
-    throw new UserError(`${machine.computerDnsName ?? machine.id} runs ${os || 'an unknown OS'}; MDE runs antivirus scans only on Windows 10 (1709 or later) and Windows 11 devices.`);
-  }
-}

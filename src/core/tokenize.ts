@@ -11,8 +11,8 @@
  * - An unterminated quote is an error.
  *
  * `normalizeChatText` first undoes what the platforms do to typed text: Slack's `&lt;`
- * `&gt;` `&amp;` escapes and `<https://…|label>` link markup, Teams' `&nbsp;`, and
- * invisible zero-width characters pasted along with text.
+ * `&gt;` `&amp;` escapes and `<https://…|label>` link markup (the label is what was typed),
+ * Teams' `&nbsp;`, and invisible zero-width characters pasted along with text.
  */
 
 export interface Token {
@@ -35,12 +35,24 @@ const ENTITIES: Readonly<Record<string, string>> = {
   '#160': ' ',
 };
 
+/**
+ * Slack link markup → what the user typed. With escaping on, a typed `ws-01.contoso.com`
+ * arrives as `<http://ws-01.contoso.com|ws-01.contoso.com>`: the label is the text. Without a
+ * label, `<http://host>` is the bare host and any other link (`<https://kv.vault.azure.net/>`)
+ * is the URL as typed.
+ */
+export function slackLinkText(url: string, label: string | undefined): string {
+  if (label !== undefined && label !== '') return label;
+  const bare = /^http:\/\/([^/?#\s]+?)\/?$/i.exec(url) ?? /^mailto:(.+)$/i.exec(url);
+  return bare?.[1] ?? url;
+}
+
 /** Decodes platform escapes; one pass, so `&amp;lt;` becomes `&lt;`, not `<`. */
 export function normalizeChatText(text: string): string {
   return (
     text
-      // Slack link markup: <https://x|label> or <https://x> → the URL. Real `<` only comes from markup.
-      .replace(/<(https?:\/\/[^|>\s]*)(?:\|[^>]*)?>/gi, '$1')
+      // Slack link markup: <url|label> or <url>. Real `<` only comes from markup.
+      .replace(/<((?:https?:\/\/|mailto:)[^|>\s]*)(?:\|([^>]*))?>/gi, (_m, url: string, label: string | undefined) => slackLinkText(url, label))
       .replace(/&(lt|gt|amp|nbsp|quot|apos|#39|#x27|#160);/gi, (m, name: string) => ENTITIES[name.toLowerCase()] ?? m)
       // zero-width space, word joiner, byte-order mark
       .replace(/[\u200B\u2060\uFEFF]/g, '')

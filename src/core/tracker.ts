@@ -41,10 +41,10 @@ export function createTracker(deps: TrackerDeps) {
   const abandoned = new Set<string>();
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms).unref());
 
-  async function record(approvalId: string, action: MachineAction) {
+  async function record(approvalId: string, action: MachineAction, text = actionText(action)) {
     const now = new Date().toISOString();
     await deps.store.updateTrackedAction(action.id, { status: action.status, updatedAt: now });
-    const detail = { text: actionText(action), actionId: action.id, actionStatus: action.status };
+    const detail = { text, actionId: action.id, actionStatus: action.status };
     if (isFinalActionStatus(action.status)) {
       const finished = await deps.approvals.finish(approvalId, action.status === 'Succeeded' ? 'succeeded' : 'failed', detail);
       const latest = finished.ok ? finished.record : await deps.approvals.recordProgress(approvalId, detail);
@@ -73,6 +73,12 @@ export function createTracker(deps: TrackerDeps) {
         if (isMdeError(error, 'not_found')) {
           await record(approvalId, { ...first, status: 'Failed', errorHResult: null });
           deps.log?.warn({ approvalId, actionId: first.id }, 'the machine action is gone from MDE; stopped following it');
+          return;
+        }
+        if (isMdeError(error) && error.status === 400) {
+          // MDE refuses the request itself (e.g. an id that is not a GUID): asking again cannot help.
+          await record(approvalId, { ...first, status: 'Failed', errorHResult: null }, `Stopped following machine action ${first.id}: ${error.message}`);
+          deps.log?.warn({ approvalId, actionId: first.id }, 'MDE refused to report the machine action (400); stopped following it');
           return;
         }
         failures += 1;

@@ -62,7 +62,7 @@ function answerFor(spec: FaultSpec): FaultAnswer {
   return {
     status: spec.status,
     code: spec.code ?? DEFAULT_CODES[spec.status] ?? (spec.status >= 500 ? 'InternalServerError' : 'BadRequest'),
-    message: `Injected fault: the emulator answers ${spec.status}.`,
+    message: spec.message ?? `Injected fault: the emulator answers ${spec.status}.`,
     headers,
   };
 }

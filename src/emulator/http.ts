@@ -28,9 +28,9 @@ export function ok(body: Json, status = 200): ApiResult {
   return { status, body };
 }
 
-/** `{"error": {"code", "message", "target"}}` with the request id as target. */
+/** `{"error": {"code", "message", "target"}}` with the request id as target; an empty code is left out, as MDE sometimes does. */
 export function errorResult(status: number, code: string, message: string, requestId: string, headers: Record<string, string> = {}): ApiResult {
-  return { status, headers, body: { error: { code, message, target: requestId } } };
+  return { status, headers, body: { error: code === '' ? { message, target: requestId } : { code, message, target: requestId } } };
 }
 
 export function writeResult(res: ServerResponse, result: ApiResult, requestId: string): void {

@@ -37,11 +37,37 @@ export function pageOf<T>(items: readonly T[], paging: Paging, pageSize: number,
   return end < items.length ? { value, nextLink: nextLink(link, end) } : { value };
 }
 
-function nextLink(link: { baseUrl: string; pathname: string; query: URLSearchParams }, skip: number): string {
+/**
+ * A listing whose paging follows the tenant's mode: `topSkip` as pageOf; `ignoreTopSkip`
+ * the whole list whatever `$top`/`$skip` say; `nextLink` server-driven pages of at most
+ * `pageSize` items, with a nextLink (carrying the rest of `$top`) while more follow.
+ */
+export function listPage<T>(
+  items: readonly T[],
+  mode: 'topSkip' | 'ignoreTopSkip' | 'nextLink',
+  paging: Paging,
+  pageSize: number,
+  link: { baseUrl: string; pathname: string; query: URLSearchParams },
+): { value: T[]; nextLink?: string } {
+  if (mode === 'ignoreTopSkip') return { value: [...items] };
+  if (mode === 'topSkip') return pageOf(items, paging, pageSize, link);
+  const wanted = paging.top ?? Number.POSITIVE_INFINITY;
+  const take = Math.min(wanted, pageSize);
+  const end = Math.min(paging.skip + take, items.length);
+  const value = items.slice(paging.skip, end);
+  const rest = wanted - value.length;
+  if (end >= items.length || rest <= 0) return { value };
+  return { value, nextLink: nextLink(link, end, paging.top === undefined ? undefined : rest) };
+}
+
+function nextLink(link: { baseUrl: string; pathname: string; query: URLSearchParams }, skip: number, top?: number): string {
   const params: string[] = [];
   for (const [key, value] of link.query) {
-    if (key.toLowerCase() !== '$skip') params.push(`${encodeURIComponent(key).replace(/^%24/, '$')}=${encodeURIComponent(value)}`);
+    const lower = key.toLowerCase();
+    if (lower === '$skip' || (top !== undefined && lower === '$top')) continue;
+    params.push(`${encodeURIComponent(key).replace(/^%24/, '$')}=${encodeURIComponent(value)}`);
   }
+  if (top !== undefined) params.push(`$top=${top}`);
   params.push(`$skip=${skip}`);
   return `${link.baseUrl}${link.pathname}?${params.join('&')}`;
 }

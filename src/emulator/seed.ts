@@ -27,6 +27,10 @@ export const SEED = {
     linuxWeb: 'e6b5a183ac0d28f706ecc9ee95eb4eebbc815dc1',
     linuxDb: '42e010510f4789ade68213d622920f08d88299a3',
     mac: '1ecd3c52bd16cb757afd960f608527a630e27384',
+    /** Linux with a Defender client older than 101.98.84: MDE refuses its AV scan (ClientVersionNotSupported). */
+    linuxLegacy: '9f1c2b7a8e4d3c6b5a0f9e8d7c6b5a4f3e2d1c0b',
+    /** An iOS phone: MDE runs no AV scan there (OsPlatformNotSupported). */
+    phone: '5d4c3b2a1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c',
     scannerHq: '3bb65c352a926001d6eddac5c04c51248064b01a',
     scannerBranch: 'ea217fd13f3f6f3d490320bba8ca192f18d0b191',
     scannerLab: 'de59aa90b6f9ad24873a8b37570b799fabc64af0',
@@ -36,6 +40,11 @@ export const SEED = {
     failing: 'ws-legacy-01.contoso.local',
     obrien: "o'brien-pc.contoso.local",
     linuxWeb: 'lnx-web-01.contoso.local',
+    linuxLegacy: 'lnx-legacy-01.contoso.local',
+    mac: 'mac-design-01.contoso.local',
+    phone: 'iphone-ceo.contoso.local',
+    /** Inactive (not seen for 200 h): a scan requested there ends TimeOut. */
+    inactive: 'ws-hr-02.contoso.local',
   },
   definitions: {
     windowsFinance: 'c8fd401a-6d11-447d-916d-16c7857dc689',
@@ -60,6 +69,8 @@ interface MachineSeed {
   risk: string;
   tags: string[];
   lastSeenHoursAgo: number;
+  /** Defender client version; default by OS. */
+  client?: string;
 }
 
 const M = SEED.machines;
@@ -74,22 +85,25 @@ const MACHINES: MachineSeed[] = [
   { id: M.linuxWeb, name: 'lnx-web-01.contoso.local', os: 'Linux', ip: '10.20.1.10', health: 'Active', risk: 'Medium', tags: ['Web'], lastSeenHoursAgo: 0.3 },
   { id: M.linuxDb, name: 'lnx-db-01.contoso.local', os: 'Linux', ip: '10.20.1.20', health: 'Active', risk: 'Low', tags: ['Database'], lastSeenHoursAgo: 0.4 },
   { id: M.mac, name: 'mac-design-01.contoso.local', os: 'macOS', ip: '10.10.6.10', health: 'Active', risk: 'None', tags: ['Design'], lastSeenHoursAgo: 5 },
+  { id: M.linuxLegacy, name: 'lnx-legacy-01.contoso.local', os: 'Linux', ip: '10.20.1.30', health: 'Active', risk: 'Medium', tags: ['Legacy'], lastSeenHoursAgo: 1, client: '101.23.64' },
+  { id: M.phone, name: 'iphone-ceo.contoso.local', os: 'iOS', ip: '10.50.0.23', health: 'Active', risk: 'Low', tags: ['VIP'], lastSeenHoursAgo: 4, client: '1.1.61300' },
   { id: M.scannerHq, name: 'srv-scan-01.contoso.local', os: 'WindowsServer2022', ip: '10.0.10.5', health: 'Active', risk: 'None', tags: ['Scanner'], lastSeenHoursAgo: 0.1 },
   { id: M.scannerBranch, name: 'srv-scan-02.contoso.local', os: 'WindowsServer2022', ip: '10.30.10.5', health: 'Active', risk: 'None', tags: ['Scanner'], lastSeenHoursAgo: 0.1 },
   { id: M.scannerLab, name: 'srv-scan-03.contoso.local', os: 'WindowsServer2019', ip: '10.40.10.5', health: 'Active', risk: 'Low', tags: ['Scanner', 'Lab'], lastSeenHoursAgo: 0.6 },
 ];
 
-const OS_VERSION: Record<string, { version: string; osVersion: string | null; osBuild: number | null }> = {
-  Windows11: { version: '23H2', osVersion: '10.0.22631', osBuild: 22631 },
-  Windows10: { version: '22H2', osVersion: '10.0.19045', osBuild: 19045 },
-  WindowsServer2022: { version: '21H2', osVersion: '10.0.20348', osBuild: 20348 },
-  WindowsServer2019: { version: '1809', osVersion: '10.0.17763', osBuild: 17763 },
-  Linux: { version: 'Ubuntu 22.04', osVersion: null, osBuild: null },
-  macOS: { version: '14.5', osVersion: null, osBuild: null },
+const OS_VERSION: Record<string, { version: string; osVersion: string | null; osBuild: number | null; client: string }> = {
+  Windows11: { version: '23H2', osVersion: '10.0.22631', osBuild: 22631, client: '10.8760.22621.3527' },
+  Windows10: { version: '22H2', osVersion: '10.0.19045', osBuild: 19045, client: '10.8760.19041.4355' },
+  WindowsServer2022: { version: '21H2', osVersion: '10.0.20348', osBuild: 20348, client: '10.8760.20348.2461' },
+  WindowsServer2019: { version: '1809', osVersion: '10.0.17763', osBuild: 17763, client: '10.8760.17763.5820' },
+  Linux: { version: 'Ubuntu 22.04', osVersion: null, osBuild: null, client: '101.24092.0002' },
+  macOS: { version: '14.5', osVersion: null, osBuild: null, client: '101.24092.0004' },
+  iOS: { version: '17.5', osVersion: null, osBuild: null, client: '1.1.61300' },
 };
 
 function machineRecord(m: MachineSeed, now: number): MachineRecord {
-  const os = OS_VERSION[m.os] ?? { version: 'unknown', osVersion: null, osBuild: null };
+  const os = OS_VERSION[m.os] ?? { version: 'unknown', osVersion: null, osBuild: null, client: null };
   return {
     id: m.id,
     computerDnsName: m.name,
@@ -110,6 +124,7 @@ function machineRecord(m: MachineSeed, now: number): MachineRecord {
     exposureLevel: m.risk === 'None' ? 'Low' : m.risk,
     isAadJoined: m.os.startsWith('Windows1'),
     machineTags: m.tags,
+    agentVersion: m.client ?? os.client,
   };
 }
 
@@ -178,12 +193,11 @@ function latestScanOf(seed: DefinitionSeed, now: number): LatestScan {
 }
 
 function historyOf(seed: DefinitionSeed, now: number): HistoryRow[] {
-  return seed.runs.map(([hoursAgo, status], i) => ({
+  return seed.runs.map(([hoursAgo, status]) => ({
     ScanDefinitionIds: seed.def.id,
     LastScanned: iso(now - hoursAgo * HOUR),
     ScanStatus: status,
     ScannerId: seed.def.scannerAgentMachineId,
-    SessionId: stableUuid(`${seed.def.id}/${i}`),
   }));
 }
 

@@ -14,7 +14,7 @@ import { matchRoute, type RequestContext, type Route, type RouteMatch } from './
 import { definitionRoutes } from './routes/definitions.js';
 import { machineRoutes } from './routes/machines.js';
 import { loadSeed, SEED } from './seed.js';
-import { EmulatorState, type ActionTimings } from './state.js';
+import { checkModes, EmulatorState, type ActionTimings } from './state.js';
 import { StatsCollector } from './stats.js';
 import { TokenAuthority, type IssuedToken } from './tokens.js';
 import type { Emulator, EmulatorOptions } from './types.js';
@@ -64,7 +64,8 @@ class EmulatorServer {
     options: EmulatorOptions,
     private readonly scheme: 'http' | 'https',
   ) {
-    this.state = new EmulatorState(SEED.orgId, config.actionTimings);
+    this.state = new EmulatorState(SEED.orgId, config.actionTimings, options.appDisplayName);
+    if (options.modes !== undefined) Object.assign(this.state.modes, checkModes(options.modes));
     if (options.seed ?? true) loadSeed(this.state);
     this.stats = new StatsCollector(config.limits.windowMs);
     this.limiter = new RateLimiter(config.limits);
@@ -149,7 +150,8 @@ class EmulatorServer {
     }
     const ctx: RequestContext = {
       requestId: r.requestId,
-      baseUrl: r.baseUrl,
+      // MDE writes links with its own idea of its host, not the one the caller used.
+      baseUrl: this.state.modes.linkOrigin ?? r.baseUrl,
       pathname: r.url.pathname,
       query: r.url.searchParams,
       params: match.params,
@@ -157,7 +159,7 @@ class EmulatorServer {
       client: call.client,
       state: this.state,
       pageSize: this.config.pageSize,
-      now: call.now,
+      now: call.now + this.state.modes.clockOffsetMs,
     };
     try {
       return match.route.handler(ctx);
@@ -218,6 +220,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       emulator.latencyMs = ms;
     },
     injectFault: (fault) => emulator.faults.add(fault),
+    setModes: (modes) => {
+      Object.assign(emulator.state.modes, checkModes(modes));
+    },
     close: () => {
       closing ??= new Promise<void>((resolve) => {
         server.close(() => resolve());

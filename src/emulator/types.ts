@@ -1,5 +1,5 @@
 /** Public shapes of the MDE emulator. */
-import type { EmulatorState } from './state.js';
+import type { EmulatorModes, EmulatorState } from './state.js';
 
 export interface EmulatorOptions {
   /** 0 = a random free port (the default in-process). */
@@ -26,6 +26,10 @@ export interface EmulatorOptions {
   seed?: boolean;
   /** Items per page of a collection read without `$top` (then `@odata.nextLink` is sent). Default 100. */
   pageSize?: number;
+  /** How this tenant answers where real tenants differ (see EmulatorModes); default: as the documents show. */
+  modes?: Partial<EmulatorModes>;
+  /** The app's display name, which MDE writes as `requestor` of the actions it starts. */
+  appDisplayName?: string;
 }
 
 export interface EmulatorStats {
@@ -57,6 +61,8 @@ export interface FaultSpec {
   retryAfterSeconds?: number;
   /** MDE error code (default derived from the status). */
   code?: string;
+  /** MDE error message (default: one naming the injected status), e.g. a real tenant's 403 text. */
+  message?: string;
 }
 
 export interface Emulator {
@@ -66,6 +72,8 @@ export interface Emulator {
   resetStats(): void;
   setLatency(ms: number): void;
   injectFault(fault: FaultSpec): void;
+  /** Switches modes from now on (the others keep their value). */
+  setModes(modes: Partial<EmulatorModes>): void;
   state: EmulatorState;
   close(): Promise<void>;
 }

@@ -8,16 +8,22 @@ import type { AvScanBody, CreateDefinitionBody, UpdateDefinitionBody } from './r
 
 export type AvScanOutcome =
   | { kind: 'started'; action: MachineAction }
-  /** MDE refused a second scan (`ActiveRequestAlreadyExists`) or returned the pending one. */
+  /**
+   * A scan was already pending or running: MDE returned that MachineAction instead of a new
+   * one, or refused with 400 "Action is already in progress" (then `action` is the pending
+   * scan from MDE's action list, or null). `message` names its real type and who started it.
+   */
   | { kind: 'already_running'; action: MachineAction | null; message: string };
 
 export interface MdeApi {
   /** Every definition (all pages). Concurrent calls share one request; answers are cached briefly. */
   listDefinitions(): Promise<ScanDefinition[]>;
   createDefinition(body: z_input<CreateDefinitionBody>): Promise<ScanDefinition>;
+  /** `body` holds the changes; the whole definition is sent (current values from MDE, changes over them). */
   updateDefinition(id: string, body: z_input<UpdateDefinitionBody>): Promise<ScanDefinition>;
   deleteDefinitions(ids: string[]): Promise<void>;
   getScanHistory(ids: string[], page?: { top?: number; skip?: number }): Promise<ScanHistoryEntry[]>;
+  /** Any platform: MDE decides; its 400 becomes an error naming the device's platform. */
   runAntivirusScan(machineId: string, body: AvScanBody): Promise<AvScanOutcome>;
   /** A machine by its id or computer name; `null` when MDE does not know it. */
   getMachine(idOrName: string): Promise<Machine | null>;

@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { AvScanOutcome, MdeApi } from './api.js';
+import { avScanRefusal, isActiveRequestRefusal, isEarlierAction, runningScanText } from './avscan.js';
 import {
   MachineActionSchema,
   MachineSchema,
@@ -14,6 +15,7 @@ import {
   ScanHistoryEntrySchema,
   collectionOf,
   isFinalActionStatus,
+  type MachineAction,
   type ScanDefinition,
 } from './entities.js';
 import { MdeError } from './errors.js';
@@ -27,6 +29,7 @@ import {
   describeIssues,
   scanHistoryBodySchema,
   updateDefinitionBodySchema,
+  wholeDefinitionBody,
 } from './requests.js';
 import type { TokenProvider } from './token.js';
 
@@ -40,14 +43,16 @@ export interface MdeClientOptions {
   listCacheMs?: number;
   /** `$top` for paged reads. */
   pageSize?: number;
+  /** The most calls one listing may spend (pages and nextLinks together). Default 10. */
+  maxListCalls?: number;
   log?: Logger;
 }
 
 const DEFINITIONS = '/api/DeviceAuthenticatedScanDefinitions';
-const MAX_PAGES = 1000;
+const AGENTS = '/api/DeviceAuthenticatedScanAgents';
 const HISTORY_MAX_TOP = 4096;
-/** A returned action older than this was not started by our call: a scan was already running. */
-const EXISTING_ACTION_AGE_MS = 30_000;
+/** Machine action ids this client was handed by runAntiVirusScan, to know one MDE hands back again. */
+const KNOWN_ACTIONS_KEPT = 1000;
 
 function validate<T extends z.ZodType>(schema: T, body: unknown, what: string): z.output<T> {
   const parsed = schema.safeParse(body);
@@ -62,6 +67,8 @@ export function createMdeClient(options: MdeClientOptions): MdeApi {
   const http = createHttp(options);
   const pageSize = options.pageSize ?? 100;
   const listCacheMs = options.listCacheMs ?? 10_000;
+  const maxListCalls = options.maxListCalls ?? 10;
+  const knownActions = new Set<string>();
 
   let cached: { at: number; value: ScanDefinition[] } | null = null;
   let inFlight: Promise<ScanDefinition[]> | null = null;
@@ -73,32 +80,50 @@ export function createMdeClient(options: MdeClientOptions): MdeApi {
     inFlight = null;
   }
 
-  /** Pages with $top/$skip, stopping on a short page; follows a nextLink only when present and new. */
-  async function readAllPages<T extends z.ZodType>(path: string, item: T, query: Record<string, string> = {}): Promise<z.output<T>[]> {
+  /**
+   * Reads a whole collection. No document confirms `$top`/`$skip` on these lists, so the
+   * answer decides: a nextLink (new, followed by its path and query on the base URL) is the
+   * next page; a short page is the last; a page that brings no id not seen before means the
+   * server ignored the paging and already sent everything. Never more than `maxListCalls`
+   * calls for one listing.
+   */
+  async function readAllPages<T extends z.ZodType>(path: string, item: T, keyOf: (entry: z.output<T>) => string): Promise<z.output<T>[]> {
     const schema = collectionOf(item);
     const items: z.output<T>[] = [];
-    const seenLinks = new Set<string>();
-    let next: { path: string; query?: Record<string, string | number> } = { path, query: { ...query, $top: pageSize, $skip: 0 } };
-    for (let page = 0; page < MAX_PAGES; page += 1) {
+    const seen = new Set<string>();
+    const links = new Set<string>();
+    let next: { path: string; query?: Record<string, string | number> } = { path, query: { $top: pageSize, $skip: 0 } };
+    for (let calls = 1; ; calls += 1) {
       const { data } = await http.call({ method: 'GET', ...next, schema, idempotent: true });
       const value = (data?.value ?? []) as z.output<T>[];
-      items.push(...value);
+      let fresh = 0;
+      for (const entry of value) {
+        const key = keyOf(entry).toLowerCase();
+        if (seen.has(key)) continue;
+        seen.add(key);
+        items.push(entry);
+        fresh += 1;
+      }
       const link = data?.['@odata.nextLink'];
-      if (link && !seenLinks.has(link)) {
-        seenLinks.add(link);
+      if (fresh === 0) return items;
+      if (link) {
+        if (links.has(link)) return items;
+        links.add(link);
         next = { path: link };
       } else if (value.length < pageSize) {
         return items;
       } else {
-        next = { path, query: { ...query, $top: pageSize, $skip: items.length } };
+        next = { path, query: { $top: pageSize, $skip: items.length } };
+      }
+      if (calls >= maxListCalls) {
+        throw new MdeError('bad_response', `MDE kept sending more of ${path} after ${calls} calls (${items.length} items); the bot stopped there to spare the API quota.`);
       }
     }
-    throw new MdeError('bad_response', `MDE kept returning pages for ${path}; stopped after ${MAX_PAGES}.`);
   }
 
   async function fetchDefinitions(): Promise<ScanDefinition[]> {
     const started = generation;
-    const value = await readAllPages(DEFINITIONS, ScanDefinitionSchema);
+    const value = await readAllPages(DEFINITIONS, ScanDefinitionSchema, (d) => d.id);
     if (started === generation) cached = { at: Date.now(), value };
     return value;
   }
@@ -123,8 +148,12 @@ export function createMdeClient(options: MdeClientOptions): MdeApi {
     },
 
     async updateDefinition(id, body) {
-      const valid = validate(updateDefinitionBodySchema, body, 'update');
-      const { data } = await http.call({ method: 'PATCH', path: `${DEFINITIONS}/${encodeURIComponent(id)}`, body: valid, schema: ScanDefinitionSchema, idempotent: true });
+      const changes = validate(updateDefinitionBodySchema, body, 'update');
+      // The whole definition goes, as the docs send it: the changes laid over what MDE holds
+      // now (read afresh, not from the cache), so a change made meanwhile is not undone.
+      const current = (await readAllPages(DEFINITIONS, ScanDefinitionSchema, (d) => d.id)).find((d) => d.id.toLowerCase() === id.trim().toLowerCase());
+      const whole = current ? wholeDefinitionBody(current, changes) : changes;
+      const { data } = await http.call({ method: 'PATCH', path: `${DEFINITIONS}/${encodeURIComponent(id)}`, body: whole, schema: ScanDefinitionSchema, idempotent: true });
       invalidate();
       return required(data, 'update');
     },
@@ -137,7 +166,7 @@ export function createMdeClient(options: MdeClientOptions): MdeApi {
         // A retry after an unclear failure finds the definitions already gone (404): the
         // delete happened. Only a 404 while some of them still exist is a failure.
         if (!(error instanceof MdeError && error.kind === 'not_found')) throw error;
-        const remaining = new Set((await readAllPages(DEFINITIONS, ScanDefinitionSchema)).map((d) => d.id.toLowerCase()));
+        const remaining = new Set((await readAllPages(DEFINITIONS, ScanDefinitionSchema, (d) => d.id)).map((d) => d.id.toLowerCase()));
         if (valid.ScanDefinitionIds.some((id) => remaining.has(id.toLowerCase()))) throw error;
       } finally {
         invalidate();
@@ -158,42 +187,44 @@ export function createMdeClient(options: MdeClientOptions): MdeApi {
       return data?.value ?? [];
     },
 
+    /**
+     * A second scan while one is pending: MDE answers the pending MachineAction (201 or 200)
+     * or a 400 "Action is already in progress" (code ActiveRequestAlreadyExists, or none).
+     * Which one it was is read from MDE's answer, never from clocks; the running scan is
+     * described as MDE has it (its type, who started it). Any other 400 names the device's
+     * platform.
+     */
     async runAntivirusScan(machineId, body): Promise<AvScanOutcome> {
       const valid = validate(avScanBodySchema, body, 'antivirus scan request');
-      const requestedAt = Date.now();
+      let action: MachineAction;
       try {
-        const { status, data } = await http.call({
+        const { data } = await http.call({
           method: 'POST',
           path: `/api/machines/${encodeURIComponent(machineId)}/runAntiVirusScan`,
           body: valid,
           schema: MachineActionSchema,
           idempotent: false,
         });
-        const action = required(data, 'antivirus scan');
-        const created = Date.parse(action.creationDateTimeUtc ?? '');
-        const existing = status === 200 || (!Number.isNaN(created) && requestedAt - created > EXISTING_ACTION_AGE_MS);
-        if (existing && !isFinalActionStatus(action.status)) {
-          return { kind: 'already_running', action, message: 'A scan is already running on this device.' };
-        }
-        return { kind: 'started', action };
+        action = required(data, 'antivirus scan');
       } catch (error) {
-        if (error instanceof MdeError && error.code === 'ActiveRequestAlreadyExists') {
-          return { kind: 'already_running', action: null, message: 'A scan is already running on this device.' };
+        if (isActiveRequestRefusal(error)) {
+          const running = await runningScanOn(machineId).catch(() => null);
+          return { kind: 'already_running', action: running, message: runningScanText(running) };
+        }
+        if (error instanceof MdeError && error.status === 400) {
+          const machine = await getMachine(machineId).catch(() => null);
+          throw avScanRefusal(error, machine, machineId);
         }
         throw error;
       }
+      if (isEarlierAction(action, valid, knownActions)) {
+        return { kind: 'already_running', action, message: runningScanText(action) };
+      }
+      remember(action.id);
+      return { kind: 'started', action };
     },
 
-    async getMachine(idOrName) {
-      const { status, data } = await http.call({
-        method: 'GET',
-        path: `/api/machines/${encodeURIComponent(idOrName)}`,
-        schema: MachineSchema,
-        idempotent: true,
-        passStatuses: [404],
-      });
-      return status === 404 ? null : (data ?? null);
-    },
+    getMachine,
 
     async findMachinesByDnsName(name) {
       const { status, data } = await http.call({
@@ -208,20 +239,65 @@ export function createMdeClient(options: MdeClientOptions): MdeApi {
     },
 
     async getMachineAction(id) {
-      const { data } = await http.call({ method: 'GET', path: `/api/machineactions/${encodeURIComponent(id)}`, schema: MachineActionSchema, idempotent: true });
-      return required(data, 'machine action');
+      try {
+        const { data } = await http.call({ method: 'GET', path: `/api/machineactions/${encodeURIComponent(id)}`, schema: MachineActionSchema, idempotent: true });
+        return required(data, 'machine action');
+      } catch (error) {
+        throw notAnActionId(error, id);
+      }
     },
 
     async cancelMachineAction(id, comment) {
       const valid = validate(cancelActionBodySchema, { Comment: comment }, 'cancel request');
-      const { data } = await http.call({ method: 'POST', path: `/api/machineactions/${encodeURIComponent(id)}/cancel`, body: valid, schema: MachineActionSchema, idempotent: true });
-      return required(data, 'cancel');
+      try {
+        const { data } = await http.call({ method: 'POST', path: `/api/machineactions/${encodeURIComponent(id)}/cancel`, body: valid, schema: MachineActionSchema, idempotent: true });
+        return required(data, 'cancel');
+      } catch (error) {
+        throw notAnActionId(error, id);
+      }
     },
 
     listScanAgents() {
-      return readAllPages('/api/DeviceAuthenticatedScanAgents', ScanAgentSchema);
+      return readAllPages(AGENTS, ScanAgentSchema, (a) => a.machineId);
     },
   };
+
+  async function getMachine(idOrName: string) {
+    const { status, data } = await http.call({
+      method: 'GET',
+      path: `/api/machines/${encodeURIComponent(idOrName)}`,
+      schema: MachineSchema,
+      idempotent: true,
+      passStatuses: [404],
+    });
+    return status === 404 ? null : (data ?? null);
+  }
+
+  /** The newest AV scan on the device that is not final, as MDE's action list has it. */
+  async function runningScanOn(machineId: string): Promise<MachineAction | null> {
+    const { data } = await http.call({
+      method: 'GET',
+      path: '/api/machineactions',
+      query: { $filter: `machineId eq '${machineId.replaceAll("'", "''")}' and type eq 'RunAntiVirusScan'` },
+      schema: collectionOf(MachineActionSchema),
+      idempotent: true,
+      passStatuses: [404],
+    });
+    const open = (data?.value ?? []).filter((a) => !isFinalActionStatus(a.status));
+    open.sort((a, b) => (Date.parse(b.creationDateTimeUtc ?? '') || 0) - (Date.parse(a.creationDateTimeUtc ?? '') || 0));
+    return open[0] ?? null;
+  }
+
+  function remember(actionId: string) {
+    knownActions.add(actionId.toLowerCase());
+    if (knownActions.size > KNOWN_ACTIONS_KEPT) knownActions.delete(knownActions.values().next().value as string);
+  }
+
+  /** MDE's 400 for an id that is not a GUID (`Edm.Guid`), said plainly; other errors pass unchanged. */
+  function notAnActionId(error: unknown, id: string): unknown {
+    if (!(error instanceof MdeError) || error.status !== 400 || !/Edm\.Guid/i.test(error.details.message ?? '')) return error;
+    return new MdeError('api', `"${id}" is not a machine action id: MDE wants a GUID such as 2e9da30d-27f6-4208-81f2-9cd3d67893ba. MDE said: "${error.details.message}"`, error.details);
+  }
 
   function required<T>(data: T | undefined, what: string): T {
     if (data === undefined) throw new MdeError('bad_response', `MDE answered the ${what} call with no body.`);

@@ -95,7 +95,7 @@ export const ScanDefinitionSchema = tolerantObject({
   scannerAgent: ScannerAgentRefSchema.nullish().transform((v) => v ?? null),
   latestScan: LatestScanSchema.nullish().transform((v) => v ?? null),
   // Listed only so that any casing of the key is matched and then dropped below.
-  scanAuthenticationParams: z.unknown(),
+  scanAuthenticationParams: z.unknown().optional(),
 }).transform(({ scanAuthenticationParams: _secret, ...rest }) => rest as ScanDefinitionFields);
 
 type ScanDefinitionFields = {
@@ -133,7 +133,13 @@ export const MachineSchema = tolerantObject({
   id: z.string(),
   computerDnsName: optString,
   osPlatform: optString,
+  /** OS version as MDE names it (`1709`, `21H2`, `Ubuntu 22.04`). */
+  version: optString,
+  /** Defender client version: macOS and Linux run AV scans from 101.98.84 on. */
+  agentVersion: optString,
   healthStatus: optString,
+  /** `Onboarded`, or `CanBeOnboarded`, `Unsupported`, `InsufficientInfo` for discovered devices. */
+  onboardingStatus: optString,
   lastSeen: optString,
   lastIpAddress: optString,
   riskScore: optString,
@@ -162,12 +168,15 @@ export function isFinalActionStatus(status: string): boolean {
   return (MACHINE_ACTION_FINAL as readonly string[]).includes(status);
 }
 
+/** The docs spell `AssignedApplicationId`, `ScannerSoftwareVersion` and `LastCommandExecutionTimestamp` in PascalCase here. */
 export const ScanAgentSchema = tolerantObject({
   id: optString,
   machineId: z.string(),
   computerDnsName: optString,
   lastSeen: optString,
+  assignedApplicationId: optString,
   scannerSoftwareVersion: optString,
+  lastCommandExecutionTimestamp: optString,
   mdeClientVersion: optString,
 }, { machineName: 'computerDnsName' });
 export type ScanAgent = z.output<typeof ScanAgentSchema>;

@@ -16,7 +16,8 @@ export class MdeError extends Error {
   constructor(
     readonly kind: MdeErrorKind,
     message: string,
-    readonly details: { status?: number; code?: string; target?: string; problems?: string[] } = {},
+    /** `message` is MDE's own message, as its error body said it. */
+    readonly details: { status?: number; code?: string; message?: string; target?: string; problems?: string[] } = {},
   ) {
     super(message);
   }

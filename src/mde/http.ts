@@ -9,6 +9,7 @@ import type { z } from 'zod';
 import { MdeErrorBodySchema } from './entities.js';
 import { MdeError } from './errors.js';
 import type { Limiter } from './limiter.js';
+import { permissionsFor } from './permissions.js';
 import type { TokenProvider } from './token.js';
 
 export interface RetryPolicy {
@@ -35,7 +36,7 @@ export interface HttpOptions {
 
 export interface CallSpec<T extends z.ZodType> {
   method: 'GET' | 'POST' | 'PATCH';
-  /** A path below the base URL (`/api/...`), or an absolute URL on the same origin (nextLink). */
+  /** A path below the base URL (`/api/...`), or an absolute URL (a nextLink: sent by its path and query to the base URL). */
   path: string;
   query?: Record<string, string | number | undefined>;
   body?: unknown;
@@ -60,7 +61,7 @@ export function createHttp(options: HttpOptions) {
   const timeoutMs = options.timeoutMs ?? 30_000;
 
   function urlFor(path: string, query: CallSpec<z.ZodType>['query']): URL {
-    const url = /^https?:\/\//i.test(path) ? new URL(path) : new URL(path.replace(/^\/+/, ''), base);
+    const url = /^https?:\/\//i.test(path) ? onBase(new URL(path)) : new URL(path.replace(/^\/+/, ''), base);
     if (url.origin !== base.origin) {
       throw new MdeError('bad_response', `MDE pointed to another host (${url.host}); the request was not sent.`);
     }
@@ -68,6 +69,18 @@ export function createHttp(options: HttpOptions) {
       if (value !== undefined) url.searchParams.set(key, String(value));
     }
     return url;
+  }
+
+  /**
+   * MDE writes nextLinks with its own idea of its host (the docs show `https://localhost:1059/…`;
+   * regional and legacy hosts differ): keep the link's path and query, send it to the
+   * configured base, so the token never goes to another host.
+   */
+  function onBase(link: URL): URL {
+    if (link.origin === base.origin) return link;
+    const prefix = base.pathname.replace(/\/+$/, '');
+    const path = prefix !== '' && link.pathname.startsWith(`${prefix}/`) ? link.pathname : `${prefix}${link.pathname}`;
+    return new URL(`${base.origin}${path}${link.search}`);
   }
 
   /** The token is read once the limiter lets the call go: a call can wait long enough for it to expire. */
@@ -170,20 +183,15 @@ async function readError(response: Response): Promise<{ code?: string; message?:
   }
 }
 
-const PERMISSION_BY_CALL: Array<[RegExp, string]> = [
-  [/runAntiVirusScan/i, 'Machine.Scan'],
-  [/^(POST|PATCH) .*DeviceAuthenticatedScanDefinitions(?!\/GetScanHistory)/i, 'Machine.ReadWrite.All'],
-  [/cancel$/i, 'Machine.ReadWrite.All'],
-];
-
 function clientError(status: number, body: { code?: string; message?: string; target?: string }, what: string): MdeError {
   const details = { status, ...body };
   if (status === 401) {
     return new MdeError('auth', 'MDE refused the access token (401): check MDE_TENANT_ID, MDE_CLIENT_ID and MDE_SCOPE.', details);
   }
   if (status === 403) {
-    const permission = PERMISSION_BY_CALL.find(([p]) => p.test(what))?.[1] ?? 'Machine.Read.All';
-    return new MdeError('api', `MDE refused this call (403${body.code ? ` ${body.code}` : ''}): the app registration needs the ${permission} application permission with admin consent${body.message ? `. MDE said: ${body.message}` : ''}.`, details);
+    const [method = '', path = ''] = what.split(' ');
+    const needs = permissionsFor(method, path) ?? 'Machine.Read.All';
+    return new MdeError('api', `MDE refused ${what} (403${body.code ? ` ${body.code}` : ''}): this call needs the application permission ${needs}, with admin consent${body.message ? `. MDE said: "${body.message}"` : ''}.`, details);
   }
   if (status === 404) {
     return new MdeError('not_found', body.message ? `MDE: ${body.message}` : `Not found (${what}).`, details);

@@ -6,7 +6,7 @@
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { SCAN_TYPES, TARGET_TYPES } from './entities.js';
+import { SCAN_TYPES, TARGET_TYPES, type ScanDefinition } from './entities.js';
 
 export const WINDOWS_AUTH_ODATA = '#microsoft.windowsDefenderATP.api.WindowsAuthParams';
 export const SNMP_AUTH_ODATA = '#microsoft.windowsDefenderATP.api.SnmpAuthParams';
@@ -233,6 +233,34 @@ export const updateDefinitionBodySchema = z
     checkTargets(body, ctx);
   });
 export type UpdateDefinitionBody = z.output<typeof updateDefinitionBodySchema>;
+
+/** The fields of the documented update body, in its order; credentials are sent only when replaced. */
+export const WHOLE_DEFINITION_FIELDS = ['scanName', 'isActive', 'target', 'intervalInHours', 'targetType'] as const;
+
+/**
+ * What an update sends: the whole definition, as the documented PATCH example and
+ * Microsoft365DSC send it, so a server that replaces rather than merges loses nothing.
+ * `current` is the definition as MDE holds it now; the checked `changes` are laid over it.
+ * Credentials (never returned by MDE) and the scanner agent go only when they change.
+ */
+export function wholeDefinitionBody(current: ScanDefinition, changes: UpdateDefinitionBody): UpdateDefinitionBody {
+  const whole: UpdateDefinitionBody = {};
+  if (current.scanName != null) whole.scanName = current.scanName;
+  if (current.isActive != null) whole.isActive = current.isActive;
+  if (current.target != null) whole.target = current.target;
+  if (current.intervalInHours != null) whole.intervalInHours = current.intervalInHours;
+  const targetType = current.targetType ?? targetTypeOf(current.target);
+  if (targetType !== null) whole.targetType = targetType;
+  return { ...whole, ...changes };
+}
+
+/** Ip when every target is an address, Hostname when every one is a host name; else null. */
+export function targetTypeOf(target: string | null): 'Ip' | 'Hostname' | null {
+  if (!target) return null;
+  if (targetProblems(target, 'Ip').length === 0) return 'Ip';
+  if (targetProblems(target, 'Hostname').length === 0) return 'Hostname';
+  return null;
+}
 
 const definitionIdSchema = z.string().trim().min(1, { error: 'a scan definition id must not be empty' }).max(100, { error: 'a scan definition id is at most 100 characters' });
 export const MAX_BATCH = 100;

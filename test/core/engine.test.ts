@@ -186,17 +186,72 @@ describe('approvals', () => {
       await new Promise((r) => setTimeout(r, 200));
       const record = await h.approvals.get(second);
       expect(record?.state).toBe('succeeded');
-      expect(JSON.stringify(record?.result)).toContain('A scan is already running on this device.');
+      // The running scan as MDE has it: its real type (Quick, not the Full just asked for) and who started it.
+      const text = JSON.stringify(record?.result);
+      expect(text).toContain('A Quick antivirus scan is already');
+      expect(text).toContain(`started by ${h.emulator.state.appDisplayName}`);
+      expect(text).toContain(`approval ${first}`);
+      expect(text).toContain('No second scan was started.');
     } finally {
       h.emulator.state.actionTimings = { pendingMs: 60, inProgressMs: 60 };
       await h.engine.idle();
     }
   });
 
-  it('refuses an AV scan on a device MDE cannot scan, before asking anyone', async () => {
-    const reply = await run('operator', 'av-scan lnx-web-01.contoso.local quick --reason x');
-    expect(textOf(reply)).toContain('Windows 10');
+  it('asks for an AV scan on Linux like any other device, and runs it', async () => {
+    const approvalId = approvalIdIn(await run('operator', 'av-scan lnx-web-01.contoso.local quick --reason "linux alert"'));
+    await run('approver', `approve ${approvalId}`);
+    await h.engine.idle();
+    expect((await h.approvals.get(approvalId))?.state).toBe('succeeded');
   });
+
+  it("reports MDE's refusal of a device it cannot scan, naming the device's platform", async () => {
+    const approvalId = approvalIdIn(await run('operator', `av-scan ${SEED.names.linuxLegacy} full --reason "old client"`));
+    await run('approver', `approve ${approvalId}`);
+    await h.engine.idle();
+    const record = await h.approvals.get(approvalId);
+    expect(record?.state).toBe('failed');
+    const text = JSON.stringify(record?.result);
+    expect(text).toContain('lnx-legacy-01.contoso.local (Linux, Defender client 101.23.64)');
+    expect(text).toContain('ClientVersionNotSupported');
+  });
+
+  it('warns, and does not refuse, when MDE reports the device inactive or not onboarded', async () => {
+    const inactive = await run('operator', `av-scan ${SEED.names.inactive} quick --reason "stale device"`);
+    expect(textOf(inactive)).toContain('Warning: MDE reports ws-hr-02.contoso.local as Inactive');
+    approvalIdIn(inactive);
+    h.emulator.state.machines.get(SEED.machines.mac)!.onboardingStatus = 'CanBeOnboarded';
+    try {
+      const discovered = await run('operator', `av-scan ${SEED.names.mac} quick --reason "discovered"`);
+      expect(textOf(discovered)).toContain('as CanBeOnboarded, not onboarded');
+    } finally {
+      h.emulator.state.machines.get(SEED.machines.mac)!.onboardingStatus = 'Onboarded';
+    }
+  });
+
+  it('stops following a machine action MDE refuses to report (400 for an id that is not a GUID)', async () => {
+    // A store or an MDE answer that hands the follower a 40-hex machine id instead of an action id.
+    const odd = await engineHarness({
+      emulator: h.emulator,
+      wrapMde: (mde) => ({
+        ...mde,
+        async runAntivirusScan(machineId, body) {
+          const outcome = await mde.runAntivirusScan(machineId, body);
+          return outcome.kind === 'started' ? { kind: 'started', action: { ...outcome.action, id: machineId } } : outcome;
+        },
+      }),
+    });
+    try {
+      const approvalId = approvalIdIn(await odd.engine.handleText(USERS.operator, ORIGIN, `av-scan ${SEED.machines.obrien} quick --reason "odd id"`));
+      await odd.engine.handleText(USERS.approver, ORIGIN, `approve ${approvalId}`);
+      await odd.engine.idle();
+      const record = await odd.approvals.get(approvalId);
+      expect(record?.state).toBe('failed');
+      expect(JSON.stringify(record?.result)).toContain('is not a machine action id');
+    } finally {
+      await odd.close();
+    }
+  }, 10_000);
 
   it('executes once when the same approval is clicked twice at once', async () => {
     const approvalId = approvalIdIn(await run('operator', `scans delete ${SEED.definitions.networkLab} --reason dup`));

@@ -19,8 +19,8 @@ const SECRET = 'S3CRET-MARKER-9f1c';
 const KV_URL = 'https://scan-kv.vault.azure.net';
 
 const agents: ScanAgent[] = [
-  { id: 'a1', machineId: MACHINE, computerDnsName: 'scanner-01.contoso.com', lastSeen: null, scannerSoftwareVersion: null, mdeClientVersion: null },
-  { id: 'a2', machineId: MACHINE2, computerDnsName: null, lastSeen: null, scannerSoftwareVersion: null, mdeClientVersion: null },
+  { id: 'a1', machineId: MACHINE, computerDnsName: 'scanner-01.contoso.com', lastSeen: null, assignedApplicationId: null, scannerSoftwareVersion: null, lastCommandExecutionTimestamp: null, mdeClientVersion: null },
+  { id: 'a2', machineId: MACHINE2, computerDnsName: null, lastSeen: null, assignedApplicationId: null, scannerSoftwareVersion: null, lastCommandExecutionTimestamp: null, mdeClientVersion: null },
 ];
 
 const definition: ScanDefinition = {

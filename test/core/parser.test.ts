@@ -79,7 +79,9 @@ const GOOD: Array<[string, unknown]> = [
       { name: 'Desktops', targets: 'pc1.contoso.com,pc2.contoso.com', targetType: 'Hostname', intervalHours: 12, agent: MACHINE.toLowerCase(), active: false },
     ),
   ],
-  [`scans create windows ${COMMON} --key-vault-url <https://kv.vault.azure.net|kv.vault.azure.net> --key-vault-secret scan-cred`, windowsOp({ type: 'Kerberos', keyVaultUrl: 'https://kv.vault.azure.net', keyVaultSecretName: 'scan-cred' })],
+  // A typed https URL arrives from Slack as <https://…> (no label) and stays the URL.
+  [`scans create windows ${COMMON} --key-vault-url <https://kv.vault.azure.net> --key-vault-secret scan-cred`, windowsOp({ type: 'Kerberos', keyVaultUrl: 'https://kv.vault.azure.net', keyVaultSecretName: 'scan-cred' })],
+  [`scans create windows ${COMMON} --key-vault-url <https://kv.vault.azure.net|https://kv.vault.azure.net> --key-vault-secret scan-cred`, windowsOp({ type: 'Kerberos', keyVaultUrl: 'https://kv.vault.azure.net', keyVaultSecretName: 'scan-cred' })],
   // scans create network
   [`scans create network ${COMMON} --username snmp-reader`, networkOp({ type: 'NoAuthNoPriv', username: 'snmp-reader' })],
   [`scans create network ${COMMON} --snmp-type NoAuthNoPriv --username u`, networkOp({ type: 'NoAuthNoPriv', username: 'u' })],
@@ -101,6 +103,12 @@ const GOOD: Array<[string, unknown]> = [
   ['av-scan pc-042.contoso.com quick --reason "suspicious download"', { kind: 'av-scan', machine: 'pc-042.contoso.com', scanType: 'Quick', reason: 'suspicious download' }],
   [`AV-SCAN ${MACHINE} FULL --reason incident`, { kind: 'av-scan', machine: MACHINE.toLowerCase(), scanType: 'Full', reason: 'incident' }],
   ['av-scan PC-1 full --reason "  padded  "', { kind: 'av-scan', machine: 'pc-1', scanType: 'Full', reason: 'padded' }],
+  // Slack with link escaping on: a typed host name arrives as link markup; the label is what was typed.
+  ['av-scan <http://ws-01.contoso.com|ws-01.contoso.com> quick --reason x', { kind: 'av-scan', machine: 'ws-01.contoso.com', scanType: 'Quick', reason: 'x' }],
+  ['av-scan <http://ws-01.contoso.com> full --reason x', { kind: 'av-scan', machine: 'ws-01.contoso.com', scanType: 'Full', reason: 'x' }],
+  [`scans create windows --name N --target <http://pc1.contoso.com|pc1.contoso.com>,<http://pc2.contoso.com|pc2.contoso.com> --target-type hostname --interval 12 --agent <http://scanner-01.contoso.com|scanner-01.contoso.com> --username svc --domain <http://contoso.com|contoso.com>`,
+    windowsOp({ type: 'Kerberos', username: 'svc', domain: 'contoso.com', isGmsaUser: true }, { name: 'N', targets: 'pc1.contoso.com,pc2.contoso.com', targetType: 'Hostname', intervalHours: 12, agent: 'scanner-01.contoso.com' })],
+  [`scans show <http://core.example|core.example>`, { kind: 'scans.show', ref: 'core.example' }],
   // approvals
   ['agents list', { kind: 'agents.list' }],
   ['Agent List', { kind: 'agents.list' }],
@@ -328,7 +336,10 @@ describe('tokenize', () => {
     expect(words('"" x')).toEqual(['', 'x']);
     expect(words('a&nbsp;b\u00A0c &lt;d&gt; &amp;lt;')).toEqual(['a', 'b', 'c', '<d>', '&lt;']);
     expect(words('\u200Bscans\uFEFF list')).toEqual(['scans', 'list']);
-    expect(words('<https://kv.vault.azure.net|kv.vault.azure.net> <https://x.y/z>')).toEqual(['https://kv.vault.azure.net', 'https://x.y/z']);
+    // Slack link markup: the label is what was typed; <http://host> is the host; other links stay.
+    expect(words('<https://kv.vault.azure.net|kv.vault.azure.net> <https://x.y/z>')).toEqual(['kv.vault.azure.net', 'https://x.y/z']);
+    expect(words('<http://ws-01.contoso.com|ws-01.contoso.com> <http://ws-02/> <mailto:a@contoso.com|a@contoso.com> <mailto:b@contoso.com>')).toEqual(['ws-01.contoso.com', 'ws-02', 'a@contoso.com', 'b@contoso.com']);
+    expect(words('--name=<http://a.b|a.b>x "<http://c.d|c.d> e"')).toEqual(['--name=a.bx', 'c.d e']);
   });
   it('marks quoted and escaped words as not bare (never flags)', () => {
     const r = tokenize('--a "--b" \\"--c \'--d\' x\\--e');

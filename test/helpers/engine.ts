@@ -9,6 +9,7 @@ import type { ButtonOutcome } from '../../src/core/engine-api.js';
 import type { Reply } from '../../src/core/reply.js';
 import { createRolePolicy } from '../../src/core/roles.js';
 import { startEmulator, type Emulator } from '../../src/emulator/index.js';
+import type { MdeApi } from '../../src/mde/api.js';
 import { openStore, type Store } from '../../src/store/index.js';
 import { clientFor } from './mde.js';
 
@@ -54,6 +55,8 @@ export interface HarnessOptions {
   expirySweepMs?: number;
   /** Wraps the store (fault injection: a store that fails or is tampered with at a given step). */
   wrapStore?: (store: Store) => Store;
+  /** Wraps the MDE client (to count or delay calls). */
+  wrapMde?: (mde: MdeApi) => MdeApi;
 }
 
 export async function engineHarness(options: HarnessOptions = {}) {
@@ -67,7 +70,7 @@ export async function engineHarness(options: HarnessOptions = {}) {
     operator: [USERS.operator.id, USERS.operator2.id],
     approver: [USERS.approver.id],
   });
-  const engine = createEngine({ mde: client, store, approvals, policy, pollMs: 20, expirySweepMs: options.expirySweepMs ?? 50 });
+  const engine = createEngine({ mde: options.wrapMde ? options.wrapMde(client) : client, store, approvals, policy, pollMs: 20, expirySweepMs: options.expirySweepMs ?? 50 });
   const publisher = new RecordingPublisher();
   engine.addPublisher(publisher);
   await engine.start();

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmulator, type Emulator } from '../../src/emulator/index.js';
+import { SEED, startEmulator, type Emulator } from '../../src/emulator/index.js';
 import type { MdeApi } from '../../src/mde/api.js';
 import { MdeError } from '../../src/mde/errors.js';
 import { WINDOWS_AUTH_ODATA, SNMP_AUTH_ODATA } from '../../src/mde/requests.js';
@@ -118,11 +118,19 @@ describe('machines and antivirus scans', () => {
 
   it('starts a scan, reports a second one as already running, and follows the action to its end', async () => {
     const m = windowsMachine();
+    // Slow actions while the second request is made (a loaded machine must not let the first end first).
+    emulator.state.actionTimings = { pendingMs: 10_000, inProgressMs: 50 };
     const first = await client.runAntivirusScan(m.id, { Comment: 'alert 3212', ScanType: 'Quick' });
     expect(first.kind).toBe('started');
     const second = await client.runAntivirusScan(m.id, { Comment: 'again', ScanType: 'Full' });
-    expect(second).toMatchObject({ kind: 'already_running', message: 'A scan is already running on this device.' });
+    emulator.state.actionTimings = { pendingMs: 50, inProgressMs: 50 };
     if (first.kind !== 'started') throw new Error('unreachable');
+    // MDE's 400 names no scan: the pending one is read from MDE's action list, with its real type.
+    expect(second).toMatchObject({ kind: 'already_running', action: { id: first.action.id, scope: 'Quick' } });
+    if (second.kind !== 'already_running') throw new Error('unreachable');
+    expect(second.message).toContain('A Quick antivirus scan is already pending on this device');
+    expect(second.message).toContain(`started by ${emulator.state.appDisplayName}`);
+    expect(second.message).toContain('comment "alert 3212"');
     let action = first.action;
     for (let i = 0; i < 50 && !['Succeeded', 'Failed'].includes(action.status); i += 1) {
       await new Promise((r) => setTimeout(r, 20));
@@ -233,10 +241,21 @@ describe('errors, retries and throttling', () => {
     expect(emulator.stats().byEndpoint['GET /api/DeviceAuthenticatedScanAgents']).toBe(1);
   });
 
-  it('names the missing permission on a 403', async () => {
-    emulator.injectFault({ status: 403, times: 1, path: 'runAntiVirusScan', code: 'Forbidden' });
+  it('names the permissions each endpoint needs on a 403, and quotes MDE', async () => {
+    // MDE's own words on an action endpoint (microsoft-365-docs#6055).
+    const message = 'The application does not have any of the required application permissions (Machine.Read.All, Machine.ReadWrite.All) to access the resource.';
+    emulator.injectFault({ status: 403, times: 1, path: 'runAntiVirusScan', code: 'Forbidden', message });
     const m = [...emulator.state.machines.values()].find((x) => /windows/i.test(x.osPlatform ?? ''))!;
-    await expect(client.runAntivirusScan(m.id, { Comment: 'x', ScanType: 'Quick' })).rejects.toThrow('Machine.Scan');
+    const scan = await client.runAntivirusScan(m.id, { Comment: 'x', ScanType: 'Quick' }).catch((e) => e);
+    expect(scan.message).toContain('needs the application permission Machine.Scan (and Machine.Read.All or Machine.ReadWrite.All');
+    expect(scan.message).toContain(`MDE said: "${message}"`);
+
+    emulator.injectFault({ status: 403, times: 1, path: '/api/machines/', code: 'Forbidden', message });
+    await expect(client.getMachine(m.id)).rejects.toThrow('GET /api/machines/' + m.id + ' (403 Forbidden): this call needs the application permission Machine.Read.All or Machine.ReadWrite.All');
+    emulator.injectFault({ status: 403, times: 1, path: 'PATCH /api/DeviceAuthenticatedScanDefinitions/{id}', code: 'Forbidden' });
+    await expect(client.updateDefinition(SEED.definitions.networkLab, { intervalInHours: 6 })).rejects.toThrow('needs the application permission Machine.ReadWrite.All');
+    emulator.injectFault({ status: 403, times: 1, path: 'GetScanHistoryByScanDefinitionId', code: 'Forbidden' });
+    await expect(client.getScanHistory([SEED.definitions.networkLab])).rejects.toThrow('needs the application permission Machine.Read.All,');
   });
 
   it('does not repeat a create after a 500 (it may have been done)', async () => {

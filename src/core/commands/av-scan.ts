@@ -2,13 +2,14 @@ import { z } from 'zod';
 import { AV_SCAN_TYPES, MACHINE_ID, isValidHostname } from '../../mde/requests.js';
 import { defineCommand } from '../command.js';
 import { echo, reasonOf, refuse } from '../args.js';
-import { assertCanAvScan, resolveMachine } from '../resolve.js';
+import { avScanWarning } from '../../mde/avscan.js';
+import { resolveMachine } from '../resolve.js';
 import { REASON_REQUIRED } from './flags.js';
 import { reasonSchema } from './reason.js';
 
 export const avScan = defineCommand({
   name: 'av-scan',
-  summary: 'Request an antivirus scan on a device; an approver must confirm.',
+  summary: 'Request an antivirus scan on a Windows, macOS or Linux device; an approver must confirm.',
   usage: 'av-scan <machine id or DNS name> quick|full --reason "text"',
   flags: [REASON_REQUIRED],
   examples: ['av-scan pc-042.contoso.com quick --reason "suspicious download reported"', 'av-scan 1e5bc9d7e413ddd7902c2932e418702b84d0cc07 full --reason "incident 4711"'],
@@ -36,11 +37,12 @@ export const avScan = defineCommand({
   approval: {
     kind: 'av-scan',
     async describe(op, mde) {
+      // No platform is refused here: MDE decides (Windows, macOS, Linux) and its refusal is reported.
       const machine = await resolveMachine(mde, op.machine);
-      assertCanAvScan(machine);
+      const warning = avScanWarning(machine);
       return {
         operation: { ...op, machine: machine.id },
-        summary: `${op.scanType} antivirus scan on ${machine.computerDnsName ?? machine.id} (${machine.osPlatform ?? 'unknown OS'}, ${machine.healthStatus ?? 'unknown health'})`,
+        summary: `${op.scanType} antivirus scan on ${machine.computerDnsName ?? machine.id} (${machine.osPlatform ?? 'unknown OS'}, ${machine.healthStatus ?? 'unknown health'})${warning ? `. Warning: ${warning}` : ''}`,
       };
     },
     facts: (op) => [
@@ -52,9 +54,9 @@ export const avScan = defineCommand({
       const outcome = await mde.runAntivirusScan(op.machine, { Comment: comment.slice(0, 1000), ScanType: op.scanType });
       if (outcome.kind === 'started') return { done: false, action: outcome.action, text: `${op.scanType} scan requested: Pending.` };
       // Not a failure of the bot: the device is being scanned. The running scan belongs to
-      // whoever started it, so it is not followed here (it may be followed by another request).
-      const running = outcome.action ? ` (machine action ${outcome.action.id}, ${outcome.action.status})` : '';
-      return { done: true, ok: true, text: `${outcome.message}${running} No second scan was started.` };
+      // whoever started it, so it is not followed here; the message says which scan (its
+      // real type, who started it), as MDE reported it.
+      return { done: true, ok: true, text: `${outcome.message} No second scan was started.` };
     },
   },
 });

@@ -1,7 +1,7 @@
 /** `scans update` (inline or the form), `scans enable`, `scans disable`: all PATCH a definition. */
 import { z } from 'zod';
 import { TARGET_TYPES } from '../../mde/entities.js';
-import { authParamsSchema } from '../../mde/requests.js';
+import { authParamsSchema, targetTypeOf } from '../../mde/requests.js';
 import { defineCommand, flag, type CommandContext } from '../command.js';
 import { choose, definitionId, interval, oneId, scanName, str, targetsFor, type Args } from '../args.js';
 import { resolveAgent, resolveDefinitions } from '../resolve.js';
@@ -31,7 +31,7 @@ const schema = z.discriminatedUnion('kind', [updateFormSchema, updateOperationSc
 async function update(op: UpdateOperation, ctx: CommandContext, headline: string) {
   const [current] = await resolveDefinitions(ctx.mde, [op.id]);
   if (!current) throw new UserError(`No scan definition has the id ${op.id}.`);
-  const targetType = op.targetType ?? current.targetType ?? 'Ip';
+  const targetType = op.targetType ?? current.targetType ?? targetTypeOf(op.targets ?? current.target) ?? 'Ip';
   const agent = op.agent === undefined ? undefined : await resolveAgent(ctx.mde, op.agent);
   const body = {
     ...(agent ? { scannerAgent: { machineId: agent.machineId } } : {}),

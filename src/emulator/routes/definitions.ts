@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import {
   SNMP_AUTH_ODATA,
+  WHOLE_DEFINITION_FIELDS,
   WINDOWS_AUTH_ODATA,
   batchDeleteBodySchema,
   createDefinitionBodySchema,
@@ -11,7 +12,7 @@ import {
   type UpdateDefinitionBody,
 } from '../../mde/requests.js';
 import { ApiError, ok, type ApiResult, type Json } from '../http.js';
-import { collection, pageOf, readPaging } from '../odata.js';
+import { collection, listPage, readPaging } from '../odata.js';
 import { jsonBody, odataContext, param, validBody, type RequestContext, type Route } from '../router.js';
 import type { DefinitionRecord, EmulatorState } from '../state.js';
 
@@ -29,10 +30,11 @@ export const definitionRoutes: Route[] = [
   { method: 'GET', path: '/DeviceAuthenticatedScanAgents', handler: listAgents },
 ];
 
+/** As get-all-scan-definitions.md shows it: the agent's version fields in PascalCase. */
 function listDefinitions(ctx: RequestContext): ApiResult {
   ctx.state.runDueScans();
-  const all = [...ctx.state.definitions.values()].map((d) => definitionJson(d, ctx.state));
-  const page = pageOf(all, readPaging(ctx.query, MAX_TOP), ctx.pageSize, ctx);
+  const all = [...ctx.state.definitions.values()].map((d) => definitionJson(d, ctx.state, 'pascal'));
+  const page = listPage(all, ctx.state.modes.listPaging, readPaging(ctx.query, MAX_TOP), ctx.pageSize, ctx);
   return ok(collection(odataContext(ctx, 'DeviceAuthenticatedScanDefinitions'), page));
 }
 
@@ -63,11 +65,20 @@ function updateDefinition(ctx: RequestContext): ApiResult {
   const id = param(ctx, 'id');
   const definition = ctx.state.findDefinition(id);
   if (definition === undefined) throw new ApiError(404, 'NotFound', `Scan definition ${id} was not found.`);
-  const body = validBody(updateDefinitionBodySchema, withStoredTargetFields(jsonBody(ctx), definition));
+  const raw = jsonBody(ctx);
+  if (ctx.state.modes.updates === 'replace') requireWholeDefinition(raw);
+  const body = validBody(updateDefinitionBodySchema, withStoredTargetFields(raw, definition));
   if (body.scannerAgent !== undefined) requireAgent(ctx.state, body.scannerAgent.machineId);
   if (body.scanAuthenticationParams !== undefined) requireCredentialKind(definition, body.scanAuthenticationParams);
   applyUpdate(ctx.state, definition, body);
   return ok(entity(ctx, definition));
+}
+
+/** A server that replaces the definition wants all the fields of the documented update body (credentials excepted). */
+function requireWholeDefinition(body: unknown): void {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return;
+  const missing = WHOLE_DEFINITION_FIELDS.filter((f) => !(f in body));
+  if (missing.length > 0) throw new ApiError(400, 'MissingRequiredParameter', `The update must carry the whole definition; missing: ${missing.join(', ')}.`);
 }
 
 /**
@@ -110,18 +121,19 @@ function scanHistory(ctx: RequestContext): ApiResult {
   return ok(collection(`${ctx.baseUrl}/api/DeviceAuthenticatedScanDefinitions/GetScanHistoryByScanDefinitionId`, { value: rows }));
 }
 
+/** As get-all-scan-agents.md shows it: `AssignedApplicationId`, `ScannerSoftwareVersion`, `LastCommandExecutionTimestamp` in PascalCase. */
 function listAgents(ctx: RequestContext): ApiResult {
   const all: Json[] = [...ctx.state.agents.values()].map((agent) => ({
     id: ctx.state.agentId(agent.machineId),
     machineId: agent.machineId,
-    computerDnsName: agent.computerDnsName,
     lastSeen: agent.lastSeen,
-    assignedApplicationId: agent.assignedApplicationId,
-    scannerSoftwareVersion: agent.scannerSoftwareVersion,
-    lastCommandExecutionTimestamp: agent.lastCommandExecutionTimestamp,
+    computerDnsName: agent.computerDnsName,
+    AssignedApplicationId: agent.assignedApplicationId,
+    ScannerSoftwareVersion: agent.scannerSoftwareVersion,
+    LastCommandExecutionTimestamp: agent.lastCommandExecutionTimestamp,
     mdeClientVersion: agent.mdeClientVersion,
   }));
-  const page = pageOf(all, readPaging(ctx.query, MAX_TOP), ctx.pageSize, ctx);
+  const page = listPage(all, ctx.state.modes.listPaging, readPaging(ctx.query, MAX_TOP), ctx.pageSize, ctx);
   return ok(collection(odataContext(ctx, 'DeviceAuthenticatedScanAgents'), page));
 }
 
@@ -143,8 +155,12 @@ function entity(ctx: RequestContext, definition: DefinitionRecord): Json {
   return { '@odata.context': odataContext(ctx, 'DeviceAuthenticatedScanDefinitions/$entity'), ...definitionJson(definition, ctx.state) };
 }
 
-/** The answer shape; credentials are write-only and always come back as null. */
-export function definitionJson(definition: DefinitionRecord, state: EmulatorState): { [key: string]: Json } {
+/**
+ * The answer shape; credentials are write-only and always come back as null. The docs
+ * spell the agent's version fields in camelCase in create/update answers and in PascalCase
+ * in the list.
+ */
+export function definitionJson(definition: DefinitionRecord, state: EmulatorState, agentCase: 'camel' | 'pascal' = 'camel'): { [key: string]: Json } {
   return {
     id: definition.id,
     scanType: definition.scanType,
@@ -156,21 +172,22 @@ export function definitionJson(definition: DefinitionRecord, state: EmulatorStat
     createdBy: definition.createdBy,
     targetType: definition.targetType,
     scanAuthenticationParams: null,
-    scannerAgent: scannerAgentJson(state, definition.scannerAgentMachineId),
+    scannerAgent: scannerAgentJson(state, definition.scannerAgentMachineId, agentCase),
     latestScan: { ...definition.latestScan },
   };
 }
 
-function scannerAgentJson(state: EmulatorState, machineId: string): Json {
+function scannerAgentJson(state: EmulatorState, machineId: string, agentCase: 'camel' | 'pascal'): Json {
   const agent = state.agents.get(machineId);
+  const key = (name: string) => (agentCase === 'pascal' ? name.charAt(0).toUpperCase() + name.slice(1) : name);
   return {
     id: state.agentId(machineId),
     machineId,
     machineName: agent?.computerDnsName ?? null,
     lastSeen: agent?.lastSeen ?? null,
-    assignedApplicationId: agent?.assignedApplicationId ?? null,
-    scannerSoftwareVersion: agent?.scannerSoftwareVersion ?? null,
-    lastCommandExecutionTimestamp: agent?.lastCommandExecutionTimestamp ?? null,
+    [key('assignedApplicationId')]: agent?.assignedApplicationId ?? null,
+    [key('scannerSoftwareVersion')]: agent?.scannerSoftwareVersion ?? null,
+    [key('lastCommandExecutionTimestamp')]: agent?.lastCommandExecutionTimestamp ?? null,
     mdeClientVersion: agent?.mdeClientVersion ?? null,
   };
 }

@@ -5,9 +5,11 @@ import { avScanBodySchema, cancelActionBodySchema } from '../../mde/requests.js'
 import { ApiError, ok, type ApiResult, type Json } from '../http.js';
 import { collection, pageOf, parseFilter, queryParam, readPaging } from '../odata.js';
 import { jsonBody, odataContext, param, validBody, type RequestContext, type Route } from '../router.js';
-import { WINDOWS_PLATFORMS, type MachineActionRecord, type MachineRecord } from '../state.js';
+import { avScanUnsupported, type MachineActionRecord, type MachineRecord } from '../state.js';
 
 const MAX_TOP = 10_000;
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const ACTION_FILTERABLE: readonly string[] = ['id', 'status', 'machineId', 'type', 'requestor', 'creationDateTimeUtc'];
 const FILTERABLE: readonly string[] = [
   'id',
   'computerDnsName',
@@ -26,14 +28,17 @@ export const machineRoutes: Route[] = [
   { method: 'GET', path: '/machines', handler: listMachines },
   { method: 'GET', path: '/machines/{id}', handler: getMachine },
   { method: 'POST', path: '/machines/{id}/runAntiVirusScan', handler: runAntivirusScan },
+  { method: 'GET', path: '/machineactions', handler: listMachineActions },
   { method: 'GET', path: '/machineactions/{id}', handler: getMachineAction },
   { method: 'POST', path: '/machineactions/{id}/cancel', handler: cancelMachineAction },
 ];
 
+/** Like MDE, the machine list answers 404 when no machine matches (get-machines.md: "404 if no recent machines"). */
 function listMachines(ctx: RequestContext): ApiResult {
   const matches = parseFilter(queryParam(ctx.query, '$filter'), FILTERABLE);
   const paging = readPaging(ctx.query, MAX_TOP);
   const all: Json[] = [...ctx.state.machines.values()].filter((m) => matches(m)).map((m) => ({ ...m }));
+  if (all.length === 0) throw new ApiError(404, 'ResourceNotFound', 'No machines found.');
   return ok(collection(odataContext(ctx, 'Machines'), pageOf(all, paging, ctx.pageSize, ctx)));
 }
 
@@ -45,11 +50,18 @@ function getMachine(ctx: RequestContext): ApiResult {
 function runAntivirusScan(ctx: RequestContext): ApiResult {
   const body = validBody(avScanBodySchema, jsonBody(ctx));
   const machine = requireMachine(ctx);
-  if (!WINDOWS_PLATFORMS.includes(machine.osPlatform)) {
-    throw new ApiError(400, 'InvalidInput', `Antivirus scan is available only on devices running Windows 10 version 1709 or later, or Windows 11; ${machine.computerDnsName} runs ${machine.osPlatform}.`);
-  }
-  if (ctx.state.activeScanOn(machine.id, ctx.now) !== undefined) {
-    throw new ApiError(400, 'ActiveRequestAlreadyExists', 'Action is already in progress');
+  const unsupported = avScanUnsupported(machine);
+  if (unsupported !== null) throw new ApiError(400, unsupported.code, unsupported.message);
+  const active = ctx.state.activeScanOn(machine.id, ctx.now);
+  if (active !== undefined) {
+    switch (ctx.state.modes.repeatAvScan) {
+      case 'existing':
+        return ok(actionJson(ctx, active), 201);
+      case 'conflictWithoutCode':
+        throw new ApiError(400, '', 'Action is already in progress');
+      default:
+        throw new ApiError(400, 'ActiveRequestAlreadyExists', 'Action is already in progress');
+    }
   }
   const created = new Date(ctx.now).toISOString();
   const action: MachineActionRecord = {
@@ -57,7 +69,7 @@ function runAntivirusScan(ctx: RequestContext): ApiResult {
     type: 'RunAntiVirusScan',
     title: `Run antivirus scan (${body.ScanType})`,
     scope: body.ScanType,
-    requestor: ctx.client.clientId,
+    requestor: ctx.state.appDisplayName,
     requestorComment: body.Comment,
     status: 'Pending',
     machineId: machine.id,
@@ -74,6 +86,18 @@ function runAntivirusScan(ctx: RequestContext): ApiResult {
   return ok(actionJson(ctx, action), 201);
 }
 
+/** `GET /api/machineactions?$filter=…` (get-machineactions-collection.md), newest first. */
+function listMachineActions(ctx: RequestContext): ApiResult {
+  const matches = parseFilter(queryParam(ctx.query, '$filter'), ACTION_FILTERABLE);
+  const paging = readPaging(ctx.query, MAX_TOP);
+  const all: Json[] = [...ctx.state.actions.keys()]
+    .map((id) => ctx.state.getAction(id, ctx.now)!)
+    .filter((a) => matches(a))
+    .sort((a, b) => Date.parse(b.creationDateTimeUtc) - Date.parse(a.creationDateTimeUtc))
+    .map((a) => ({ ...a }));
+  return ok(collection(odataContext(ctx, 'MachineActions'), pageOf(all, paging, ctx.pageSize, ctx)));
+}
+
 function getMachineAction(ctx: RequestContext): ApiResult {
   return ok(actionJson(ctx, requireAction(ctx)));
 }
@@ -85,7 +109,7 @@ function cancelMachineAction(ctx: RequestContext): ApiResult {
     throw new ApiError(400, 'InvalidRequest', `Machine action ${action.id} is already ${action.status} and cannot be cancelled.`);
   }
   const now = new Date(ctx.now).toISOString();
-  Object.assign(action, { status: 'Cancelled', cancellationRequestor: ctx.client.clientId, cancellationComment: body.Comment, cancellationDateTimeUtc: now, lastUpdateDateTimeUtc: now });
+  Object.assign(action, { status: 'Cancelled', cancellationRequestor: ctx.state.appDisplayName, cancellationComment: body.Comment, cancellationDateTimeUtc: now, lastUpdateDateTimeUtc: now });
   return ok(actionJson(ctx, action));
 }
 
@@ -96,8 +120,10 @@ function requireMachine(ctx: RequestContext): MachineRecord {
   return machine;
 }
 
+/** A machine action id is a GUID; anything else is MDE's OData key error (400), not a 404. */
 function requireAction(ctx: RequestContext): MachineActionRecord {
   const id = param(ctx, 'id');
+  if (!GUID.test(id)) throw new ApiError(400, 'BadRequest', `The key value (${id}) from request is not valid. The key value should be format of type 'Edm.Guid'.`);
   const action = ctx.state.getAction(id, ctx.now);
   if (action === undefined) throw new ApiError(404, 'ResourceNotFound', `Machine action ${id} was not found.`);
   return action;
