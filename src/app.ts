@@ -7,7 +7,7 @@ import { loadApprovalKey } from './approval-key.js';
 import { loadConfig, type Config } from './config.js';
 import { createApprovalService } from './core/approvals.js';
 import { createEngine, type RunningEngine } from './core/engine.js';
-import type { RolePolicy } from './core/roles.js';
+import { fourEyesProblem, type RolePolicy } from './core/roles.js';
 import type { Emulator, EmulatorOptions } from './emulator/index.js';
 import type { HttpAdapter } from './http-adapter.js';
 import { createLogger } from './log.js';
@@ -76,6 +76,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
     cleanup.unshift(() => mde.close());
     const approvals = createApprovalService({
       store,
+      fourEyes: (requester, decider) => fourEyesProblem(policy, requester, decider),
       key: loadApprovalKey({ key: config.env.APPROVAL_KEY, keyFile: config.env.APPROVAL_KEY_FILE, storeUrl: config.store.url }),
       ttlMinutes: config.approvals.ttlMinutes,
       onAudit: (entry) => log.info({ audit: entry }, 'audit'),

@@ -6,7 +6,8 @@
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { createRolePolicy, parseRoleList, type RolePolicy } from './core/roles.js';
-import { DEMO_ROLES } from './demo.js';
+import { DEMO_ROLES, DEMO_USERS } from './demo.js';
+import { loadPolicyFile } from './policy-file.js';
 import { ConfigError } from './errors.js';
 import type { MsalTokenOptions } from './mde/token.js';
 
@@ -53,6 +54,7 @@ export const envSchema = z.object({
   BOT_OPERATORS: z.preprocess(blankToUndefined, z.string().default('')),
   BOT_APPROVERS: z.preprocess(blankToUndefined, z.string().default('')),
   APPROVAL_TTL_MINUTES: positiveInt('APPROVAL_TTL_MINUTES', 60),
+  POLICY_FILE: optionalText,
   APPROVAL_KEY: optionalText,
   APPROVAL_KEY_FILE: optionalText,
   STORE_URL: z.preprocess(blankToUndefined, z.string().default('sqlite:./data/mde-chatops.db')),
@@ -119,18 +121,28 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   };
 }
 
-/** The BOT_* lists (each entry checked, naming the variable), plus the demo users in demo mode. */
+/**
+ * The policy file when POLICY_FILE is set (it replaces the BOT_* lists), else the BOT_*
+ * lists (each entry checked, naming the variable), plus the demo users in demo mode.
+ */
 function rolesConfig(env: Env, demo: boolean): RolePolicy {
+  if (env.POLICY_FILE) {
+    const set = (['BOT_VIEWERS', 'BOT_OPERATORS', 'BOT_APPROVERS'] as const).filter((v) => env[v] !== '');
+    if (set.length > 0) throw new ConfigError(`POLICY_FILE replaces the BOT_* lists: remove ${set.join(', ')} (or unset POLICY_FILE).`);
+    return loadPolicyFile(env.POLICY_FILE);
+  }
   const lists = { viewer: env.BOT_VIEWERS, operator: env.BOT_OPERATORS, approver: env.BOT_APPROVERS };
   parseRoleList(lists.viewer, 'BOT_VIEWERS');
   parseRoleList(lists.operator, 'BOT_OPERATORS');
   parseRoleList(lists.approver, 'BOT_APPROVERS');
   const entries = (value: string) => value.split(',').map((s) => s.trim()).filter(Boolean);
-  return createRolePolicy({
+  const policy = createRolePolicy({
     viewer: [...entries(lists.viewer), ...(demo ? DEMO_ROLES.viewer : [])],
     operator: [...entries(lists.operator), ...(demo ? DEMO_ROLES.operator : [])],
     approver: [...entries(lists.approver), ...(demo ? DEMO_ROLES.approver : [])],
   });
+  // The demo users' Slack and Teams accounts are one person each, as a policy file would say.
+  return demo ? { ...policy, people: new Map(Object.values(DEMO_USERS).flatMap((u) => [[u.slack, u.name] as const, [u.teams, u.name] as const])) } : policy;
 }
 
 function teamsConfig(env: Env): TeamsConfig {

@@ -15,7 +15,7 @@ import type { Command, Registry } from './command.js';
 import type { Actor, ApprovalPost, ApprovalPublisher, Origin } from './context.js';
 import type { ApprovalRecord, Store, StoredOperation } from './records.js';
 import type { Reply } from './reply.js';
-import { rolesOf, type RolePolicy } from './roles.js';
+import { fourEyesProblem, rolesOf, type RolePolicy } from './roles.js';
 import { createTracker } from './tracker.js';
 import { approvalCard, approvalList, approvalView, when } from './views.js';
 
@@ -68,9 +68,9 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
     return registry.forApprovalKind(record.operation.kind);
   }
 
-  /** Four eyes and roles: only a pending request, never by its requester, only by an approver. */
+  /** Four eyes (by person) and roles: only a pending request, never by its requester, only by an approver. */
   function mayDecide(actorId: string, record: ApprovalRecord): boolean {
-    return record.state === 'pending' && record.requester.actor !== actorId && rolesOf(deps.policy, actorId).includes('approver');
+    return record.state === 'pending' && fourEyesProblem(deps.policy, record.requester.actor, actorId) === null && rolesOf(deps.policy, actorId).includes('approver');
   }
 
   function postOf(record: ApprovalRecord): ApprovalPost {
@@ -181,7 +181,7 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
     if (!decider) return 'the request has no recorded approver';
     const approvedBy = (await store.listAudit({ approvalId: record.id })).filter((e) => e.event === 'approved').map((e) => e.actor);
     if (!approvedBy.includes(decider)) return 'the audit log holds no approval from the recorded approver';
-    if (decider === record.requester.actor) return 'the requester cannot approve their own request';
+    if (fourEyesProblem(deps.policy, record.requester.actor, decider) !== null) return 'the approval did not come from a second person';
     if (!rolesOf(deps.policy, decider).includes('approver')) return `${decider} does not hold the approver role`;
     return null;
   }

@@ -33,7 +33,7 @@ import {
   type StoredAuditEntry,
   type StoredOperation,
 } from './records.js';
-import type { Role } from './roles.js';
+import { createRolePolicy, fourEyesProblem, type Role } from './roles.js';
 
 export const DEFAULT_APPROVAL_TTL_MINUTES = 60;
 export const SYSTEM_ACTOR = 'system';
@@ -88,7 +88,7 @@ export interface DecideInput {
   now?: Date;
 }
 
-export type DecideErrorCode = 'not_found' | 'self_approval' | 'not_approver' | 'expired' | 'already_decided';
+export type DecideErrorCode = 'not_found' | 'self_approval' | 'unlinked_accounts' | 'not_approver' | 'expired' | 'already_decided';
 export type BeginErrorCode = 'not_found' | 'not_approved' | 'already_started' | 'operation_mismatch' | 'tampered';
 export type FinishErrorCode = 'not_found' | 'not_executing';
 
@@ -118,6 +118,12 @@ export interface ApprovalServiceOptions {
   newId?: () => string;
   /** Which operations may be requested (commands that need approval); default: the bot's commands. */
   registry?: Registry;
+  /**
+   * Four eyes by person: whether `decider` is the requester (`self`), or cannot be told
+   * apart from them (`unlinked`: accounts on two platforms that the policy file does not
+   * link). Default: the role policy without people, so cross-platform decisions are refused.
+   */
+  fourEyes?: (requester: string, decider: string) => 'self' | 'unlinked' | null;
 }
 
 export interface ActorOptions {
@@ -167,6 +173,7 @@ export class ApprovalService {
   private readonly newId: () => string;
   private readonly registry: Registry;
   private readonly key: Uint8Array;
+  private readonly fourEyes: (requester: string, decider: string) => 'self' | 'unlinked' | null;
 
   constructor(options: ApprovalServiceOptions) {
     const ttl = options.ttlMinutes ?? DEFAULT_APPROVAL_TTL_MINUTES;
@@ -179,6 +186,7 @@ export class ApprovalService {
     this.registry = options.registry ?? REGISTRY;
     if (options.key.length < 32) throw new RangeError('the approval key must be at least 32 bytes');
     this.key = options.key;
+    this.fourEyes = options.fourEyes ?? ((requester, decider) => fourEyesProblem(createRolePolicy({}), requester, decider));
   }
 
   /** The keyed hash of an operation (what a request is bound to). */
@@ -263,12 +271,24 @@ export class ApprovalService {
     const current = await this.store.getApproval(id);
     if (!current) return { ok: false, code: 'not_found', message: `There is no approval request ${id}.` };
 
-    // Four eyes: the requester may neither approve nor reject their own request.
-    if (current.requester.actor === input.actor) {
+    // Four eyes, by person: the requester may neither approve nor reject their own request.
+    const problem = this.fourEyes(current.requester.actor, input.actor);
+    if (problem === 'self') {
       return {
         ok: false,
         code: 'self_approval',
         message: `You requested ${id} yourself; another approver has to ${input.decision} it.`,
+        record: current,
+      };
+    }
+    if (problem === 'unlinked') {
+      const from = current.requester.actor.split(':')[0];
+      return {
+        ok: false,
+        code: 'unlinked_accounts',
+        message:
+          `${id} was requested from ${from} by ${current.requester.actor}, and you are deciding from ${input.actor.split(':')[0]}: the bot cannot tell whether you are the same person. ` +
+          `Decide from ${from}, or ask an admin to link each person's accounts in the policy file (POLICY_FILE, people: name, slack, teams).`,
         record: current,
       };
     }

@@ -42,7 +42,18 @@ export interface RoleList {
   readonly ids: ReadonlySet<string>;
 }
 
-export type RolePolicy = Readonly<Record<Role, RoleList>>;
+/**
+ * Who holds which role. `people` links accounts to people (from the policy file): a person's
+ * Slack and Teams accounts are one person for roles and for four eyes.
+ */
+export type RolePolicy = Readonly<Record<Role, RoleList>> & {
+  /** Account (`slack:U…`, `teams:<guid>`) → the person's name. */
+  readonly people?: ReadonlyMap<string, string>;
+  /** Where the policy came from (the file, or the BOT_* variables). */
+  readonly source?: string;
+};
+
+const PERSON_PREFIX = 'person:';
 
 export class RoleConfigError extends ConfigError {
   constructor(
@@ -66,6 +77,10 @@ function buildList(entries: readonly string[], variable: string): RoleList {
   const ids = new Set<string>();
   for (const raw of entries) {
     if (raw.trim() === '') continue; // tolerate "a,,b" and a trailing comma
+    if (raw.startsWith(PERSON_PREFIX)) {
+      ids.add(raw);
+      continue;
+    }
     const parsed = roleEntrySchema.safeParse(raw);
     if (!parsed.success) throw new RoleConfigError(variable, raw.trim());
     if (parsed.data === '*') everyone = true;
@@ -103,16 +118,41 @@ export function normalizeActorId(actorId: string): string | undefined {
   return parsed.success && parsed.data !== '*' ? parsed.data : undefined;
 }
 
-function listed(list: RoleList, id: string | undefined): boolean {
-  return list.everyone || (id !== undefined && list.ids.has(id));
+function listed(list: RoleList, id: string | undefined, person: string | undefined): boolean {
+  return list.everyone || (id !== undefined && list.ids.has(id)) || (person !== undefined && list.ids.has(PERSON_PREFIX + person));
+}
+
+/** The person an account belongs to (policy file `people`), if it is linked. */
+export function personOf(policy: RolePolicy, actorId: string): string | undefined {
+  const id = normalizeActorId(actorId);
+  return id === undefined ? undefined : policy.people?.get(id);
+}
+
+const platformOf = (actorId: string) => actorId.split(':')[0]?.toLowerCase() ?? '';
+
+/**
+ * Four eyes, by person: why `decider` may not decide a request made by `requester`, or
+ * `null`. The same account, or two accounts of one person, are one person. Accounts on
+ * different platforms count as different people only when both are linked in the policy
+ * file; otherwise the bot cannot tell, and refuses.
+ */
+export function fourEyesProblem(policy: RolePolicy, requester: string, decider: string): 'self' | 'unlinked' | null {
+  const a = normalizeActorId(requester) ?? requester;
+  const b = normalizeActorId(decider) ?? decider;
+  if (a === b) return 'self';
+  const pa = personOf(policy, a);
+  const pb = personOf(policy, b);
+  if (pa !== undefined && pb !== undefined) return pa === pb ? 'self' : null;
+  return platformOf(a) === platformOf(b) ? null : 'unlinked';
 }
 
 /** Every role the actor holds, lowest first (an approver is also operator and viewer). */
 export function rolesOf(policy: RolePolicy, actorId: string): Role[] {
   const id = normalizeActorId(actorId);
+  const person = id === undefined ? undefined : policy.people?.get(id);
   let highest = -1;
   ROLES.forEach((role, rank) => {
-    if (listed(policy[role], id)) highest = Math.max(highest, rank);
+    if (listed(policy[role], id, person)) highest = Math.max(highest, rank);
   });
   return ROLES.slice(0, highest + 1);
 }
@@ -130,18 +170,20 @@ export function authorize(policy: RolePolicy, actorId: string, command: Pick<Com
   const roles = rolesOf(policy, actorId);
   if (roles.includes(needed)) return { ok: true };
   const who = normalizeActorId(actorId) ?? safe(actorId, 80);
+  const fromFile = policy.source !== undefined;
+  const where = (role: Role) => (fromFile ? `roles.${role} in the policy file` : ROLE_VARIABLES[role]);
   if (roles.length === 0) {
     return {
       ok: false,
       message:
         `You are not allowed to use this bot yet. Your id is ${who}. ` +
-        `\`${command.name}\` needs the ${needed} role: ask an admin to add ${who} to ${ROLE_VARIABLES[needed]}` +
-        ` (${ROLE_VARIABLES.viewer}: read; ${ROLE_VARIABLES.operator}: change, request deletes and AV scans; ${ROLE_VARIABLES.approver}: approve).`,
+        `\`${command.name}\` needs the ${needed} role: ask an admin to add ${who} to ${where(needed)}` +
+        ` (${where('viewer')}: read; ${where('operator')}: change, request deletes and AV scans; ${where('approver')}: approve).`,
     };
   }
   const current = roles[roles.length - 1] as Role;
   return {
     ok: false,
-    message: `\`${command.name}\` needs the ${needed} role; you are ${current === 'approver' || current === 'operator' ? 'an' : 'a'} ${current}. Ask an admin to add ${who} to ${ROLE_VARIABLES[needed]}.`,
+    message: `\`${command.name}\` needs the ${needed} role; you are ${current === 'approver' || current === 'operator' ? 'an' : 'a'} ${current}. Ask an admin to add ${who} to ${where(needed)}.`,
   };
 }

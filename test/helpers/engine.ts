@@ -7,7 +7,7 @@ import type { Actor, ApprovalPost, ApprovalPublisher, Origin } from '../../src/c
 import { createEngine } from '../../src/core/engine.js';
 import type { ButtonOutcome } from '../../src/core/engine-api.js';
 import type { Reply } from '../../src/core/reply.js';
-import { createRolePolicy } from '../../src/core/roles.js';
+import { createRolePolicy, fourEyesProblem, type RolePolicy } from '../../src/core/roles.js';
 import { startEmulator, type Emulator } from '../../src/emulator/index.js';
 import type { MdeApi } from '../../src/mde/api.js';
 import { openStore, type Store } from '../../src/store/index.js';
@@ -55,6 +55,8 @@ export interface HarnessOptions {
   expirySweepMs?: number;
   /** Wraps the store (fault injection: a store that fails or is tampered with at a given step). */
   wrapStore?: (store: Store) => Store;
+  /** Who holds which role (default: USERS). */
+  policy?: RolePolicy;
   /** Wraps the MDE client (to count or delay calls). */
   wrapMde?: (mde: MdeApi) => MdeApi;
 }
@@ -64,11 +66,17 @@ export async function engineHarness(options: HarnessOptions = {}) {
   const { client, limiter } = await clientFor(emulator, { listCacheMs: 0 });
   const opened = await openStore(options.storeUrl ?? 'sqlite::memory:');
   const store = options.wrapStore ? options.wrapStore(opened) : opened;
-  const approvals = createApprovalService({ store, key: TEST_KEY, ttlMinutes: options.ttlMinutes ?? 60, ...(options.now ? { now: options.now } : {}) });
-  const policy = createRolePolicy({
+  const policy = options.policy ?? createRolePolicy({
     viewer: [USERS.viewer.id],
     operator: [USERS.operator.id, USERS.operator2.id],
     approver: [USERS.approver.id],
+  });
+  const approvals = createApprovalService({
+    store,
+    key: TEST_KEY,
+    ttlMinutes: options.ttlMinutes ?? 60,
+    fourEyes: (requester, decider) => fourEyesProblem(policy, requester, decider),
+    ...(options.now ? { now: options.now } : {}),
   });
   const engine = createEngine({ mde: options.wrapMde ? options.wrapMde(client) : client, store, approvals, policy, pollMs: 20, expirySweepMs: options.expirySweepMs ?? 50 });
   const publisher = new RecordingPublisher();
