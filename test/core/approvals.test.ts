@@ -13,7 +13,7 @@ import {
 } from '../../src/core/approvals.js';
 import { canonicalJson, sha256Hex } from '../../src/core/canonical.js';
 import type { StoredOperation as DestructiveOperation } from '../../src/core/records.js';
-import type { Role } from '../../src/core/roles.js';
+import { createRolePolicy, fourEyesProblem, type Role } from '../../src/core/roles.js';
 import { openStore, type Store, type StoredAuditEntry } from '../../src/store/index.js';
 import { TEST_KEY } from '../helpers/engine.js';
 
@@ -131,11 +131,11 @@ describe('decide', () => {
   it('approves with a lower-case id typed by hand', async () => {
     const { svc, store } = await harness();
     const rec = await svc.requestApproval({ operation: DELETE, requester: REQUESTER, origin: ORIGIN });
-    const res = await svc.decide({ id: ` ${rec.id.toLowerCase()} `, decision: 'approve', actor: 'teams:obj-2', actorName: 'Bob', actorRoles: APPROVER });
-    expect(res).toMatchObject({ ok: true, record: { state: 'approved', decidedBy: { actor: 'teams:obj-2', name: 'Bob' }, decidedAt: T0.toISOString(), version: 2 } });
+    const res = await svc.decide({ id: ` ${rec.id.toLowerCase()} `, decision: 'approve', actor: 'slack:U2B', actorName: 'Bob', actorRoles: APPROVER });
+    expect(res).toMatchObject({ ok: true, record: { state: 'approved', decidedBy: { actor: 'slack:U2B', name: 'Bob' }, decidedAt: T0.toISOString(), version: 2 } });
     expect((await store.listAudit({ approvalId: rec.id })).map((e) => [e.event, e.actor])).toEqual([
       ['requested', 'slack:U1'],
-      ['approved', 'teams:obj-2'],
+      ['approved', 'slack:U2B'],
     ]);
   });
 
@@ -166,7 +166,7 @@ describe('decide', () => {
     const rec = await svc.requestApproval({ operation: DELETE, requester: REQUESTER, origin: ORIGIN });
     const results = await Promise.all([
       svc.decide({ id: rec.id, decision: 'approve', actor: 'slack:U2', actorName: 'Bob', actorRoles: APPROVER }),
-      svc.decide({ id: rec.id, decision: 'approve', actor: 'teams:obj-3', actorName: 'Cy', actorRoles: APPROVER }),
+      svc.decide({ id: rec.id, decision: 'approve', actor: 'slack:U3C', actorName: 'Cy', actorRoles: APPROVER }),
       svc.decide({ id: rec.id, decision: 'reject', actor: 'slack:U4', actorRoles: APPROVER }),
     ]);
     const winners = results.filter((r) => r.ok);
@@ -223,7 +223,7 @@ describe('execution', () => {
     const rec = await a.svc.requestApproval({ operation: DELETE, requester: REQUESTER, origin: ORIGIN });
     const decisions = await Promise.all([
       a.svc.decide({ id: rec.id, decision: 'approve', actor: 'slack:U2', actorRoles: APPROVER }),
-      b.svc.decide({ id: rec.id, decision: 'approve', actor: 'teams:obj-3', actorRoles: APPROVER }),
+      b.svc.decide({ id: rec.id, decision: 'approve', actor: 'slack:U3C', actorRoles: APPROVER }),
     ]);
     expect(decisions.filter((d) => d.ok)).toHaveLength(1);
     const starts = await Promise.all([a.svc.beginExecution(rec.id, rec.operationHash), b.svc.beginExecution(rec.id, rec.operationHash)]);
@@ -283,6 +283,27 @@ describe('execution', () => {
   });
 });
 
+describe('four eyes counts people', () => {
+  it('refuses a decision from another platform unless both accounts are linked to people, and a person deciding their own request', async () => {
+    const unlinked = await harness();
+    const rec = await unlinked.svc.requestApproval({ operation: AV, requester: REQUESTER, origin: ORIGIN });
+    const res = await unlinked.svc.decide({ id: rec.id, decision: 'approve', actor: 'teams:aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa', actorRoles: APPROVER });
+    expect(res).toMatchObject({ ok: false, code: 'unlinked_accounts' });
+    expect(!res.ok && res.message).toContain('POLICY_FILE');
+
+    const people = new Map([
+      ['slack:U1', 'Ann'],
+      ['teams:aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa', 'Ann'],
+      ['teams:bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb', 'Ben'],
+    ]);
+    const policy = { ...createRolePolicy({}), people };
+    const linked = await harness('sqlite::memory:', { fourEyes: (r, d) => fourEyesProblem(policy, r, d) });
+    const rec2 = await linked.svc.requestApproval({ operation: AV, requester: REQUESTER, origin: ORIGIN });
+    expect(await linked.svc.decide({ id: rec2.id, decision: 'approve', actor: 'teams:aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa', actorRoles: APPROVER })).toMatchObject({ ok: false, code: 'self_approval' });
+    expect(await linked.svc.decide({ id: rec2.id, decision: 'approve', actor: 'teams:bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb', actorRoles: APPROVER })).toMatchObject({ ok: true });
+  });
+});
+
 describe('listing and expiry', () => {
   it('expires overdue requests, then lists pending ones; --all shows decided ones too', async () => {
     const h = await harness();
@@ -315,7 +336,7 @@ describe('restart', () => {
     const pending = await svc2.list();
     expect(pending.map((r) => r.id)).toEqual([rec.id]);
     expect(pending[0]?.cards).toEqual([{ platform: 'slack', location: { channel: 'C1', ts: '1.1' } }]);
-    expect(await svc2.decide({ id: rec.id, decision: 'approve', actor: 'teams:obj-2', actorRoles: APPROVER })).toMatchObject({ ok: true });
+    expect(await svc2.decide({ id: rec.id, decision: 'approve', actor: 'slack:U2B', actorRoles: APPROVER })).toMatchObject({ ok: true });
     const begin = await svc2.beginExecution(rec.id, rec.operationHash);
     expect(begin).toMatchObject({ ok: true, record: { state: 'executing', operation: AV } });
     await second.close();

@@ -66,11 +66,15 @@ export async function engineHarness(options: HarnessOptions = {}) {
   const { client, limiter } = await clientFor(emulator, { listCacheMs: 0 });
   const opened = await openStore(options.storeUrl ?? 'sqlite::memory:');
   const store = options.wrapStore ? options.wrapStore(opened) : opened;
-  const policy = options.policy ?? createRolePolicy({
-    viewer: [USERS.viewer.id],
-    operator: [USERS.operator.id, USERS.operator2.id],
-    approver: [USERS.approver.id],
-  });
+  const policy = options.policy ?? {
+    ...createRolePolicy({
+      viewer: [USERS.viewer.id],
+      operator: [USERS.operator.id, USERS.operator2.id],
+      approver: [USERS.approver.id],
+    }),
+    // Linked as a policy file would: Otto (Teams) and Adam (Slack) are told apart across platforms.
+    people: new Map(Object.values(USERS).map((u) => [u.id, 'name' in u ? u.name : u.id] as const)),
+  };
   const approvals = createApprovalService({
     store,
     key: TEST_KEY,
