@@ -52,15 +52,23 @@ export const SECRET_REFUSAL = 'secrets are never accepted in chat; use the form:
 
 const UNSAFE_CHARS = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\u2028\u2029]/gu;
 
-/** User input made safe to quote in a message: no control characters, at most `max` characters. */
+/**
+ * User input made safe to quote in a message: no control characters, at most `max`
+ * characters, and never what follows `=` in a word that reads as a flag (`--pw=…`,
+ * `-p=…`) or names a secret (`community=…`).
+ */
 export function echo(input: string, max = 40): string {
-  const chars = Array.from(input.replace(UNSAFE_CHARS, '?'));
+  return safeText(withoutAssignedValue(input), max);
+}
+
+function safeText(text: string, max: number): string {
+  const chars = Array.from(text.replace(UNSAFE_CHARS, '?'));
   return chars.length <= max ? chars.join('') : chars.slice(0, max - 1).join('') + '…';
 }
 
 /** Last line of defence for every message leaving the parser. */
 function clean(text: string, max = 600): string {
-  return echo(text.replace(/[\r\n\t]+/g, ' '), max);
+  return safeText(text.replace(/[\r\n\t]+/g, ' '), max);
 }
 
 class Refusal {
@@ -100,21 +108,75 @@ export function formatParseError(error: ParseError): string {
 // Secrets
 
 const NON_SECRET_FLAGS = new Set(COMMANDS.flatMap((c) => c.flags.map((f) => f.name)));
-const SECRET_WORDS = /pass|secret|community|pwd|token|credential|apikey|api-key|private-key|privkey/;
-const FLAG_IN_TEXT = /(?:^|[\s"'\u201C-\u201F\u2018-\u201B=])(?:--|[\u2012-\u2015\u2212])([^\s="'\u201C-\u201F\u2018-\u201B]+)/gu;
+const SECRET_WORDS = /pass|secret|community|pwd|token|credential|apikey|api-key|private-key|privkey|kennwort|wachtwoord|contrase|senha|salasana|(?:auth|priv)[-_]?key|(?:^|[-_.])pw|(?:^|[-_.])creds?$/;
+/** Whole names that mean a secret on their own (SNMP's `auth` and `priv` are its two passwords). */
+const SECRET_NAMES = new Set(['key', 'psk', 'auth', 'priv', 'comm', 'cred']);
+/** A flag starts with one or two hyphens or a dash chat clients turn `--` into (after `flagKey`). */
+const FLAG_IN_TEXT = /(?:^|[\s"'\u201C-\u201F\u2018-\u201B=])(?:--?|[\u2010-\u2015\u2212\u2E3A\u2E3B])([^\s="'\u201C-\u201F\u2018-\u201B]+)/gu;
+/** `name=value` without dashes (`community=public`): the name is checked like a flag's. */
+const ASSIGNMENT_IN_TEXT = /(?:^|[\s"'\u201C-\u201F\u2018-\u201B])([\p{L}\p{N}_.-]+)=/gu;
 
-function isSecretFlagName(name: string): boolean {
-  const lower = name.toLowerCase().replace(/^-+/, '');
-  if (NON_SECRET_FLAGS.has(`--${lower}`)) return false;
-  return SECRET_WORDS.test(lower) || lower === 'key' || lower === 'psk';
+/**
+ * The form flag names are matched in: NFKC (fullwidth and other compatibility characters
+ * become plain ones: `－－ｐｗ` is `--pw`), format characters removed (a soft hyphen or a
+ * zero-width joiner inside `--com­munity` does not hide it), lower case.
+ */
+export function flagKey(text: string): string {
+  return text.normalize('NFKC').replace(/\p{Cf}/gu, '').toLowerCase();
 }
 
-/** True when the text carries a flag that names a secret (`--password`, `--community=…`, …). */
+function isSecretFlagName(name: string): boolean {
+  const lower = flagKey(name).replace(/^(?:-+|[\u2010-\u2015\u2212\u2E3A\u2E3B])/u, '');
+  if (NON_SECRET_FLAGS.has(`--${lower}`)) return false;
+  return SECRET_WORDS.test(lower) || SECRET_NAMES.has(lower);
+}
+
+/**
+ * True when the text carries a flag that names a secret (`--password`, `--community=…`,
+ * `-pw`, `—auth`, `－－kennwort`, …) or a secret given as `name=value` (`community=public`).
+ */
 export function containsSecretFlag(text: string): boolean {
-  for (const m of text.matchAll(FLAG_IN_TEXT)) {
+  const key = flagKey(text);
+  for (const m of key.matchAll(FLAG_IN_TEXT)) {
+    if (isSecretFlagName(m[1] ?? '')) return true;
+  }
+  for (const m of key.matchAll(ASSIGNMENT_IN_TEXT)) {
     if (isSecretFlagName(m[1] ?? '')) return true;
   }
   return false;
+}
+
+/** A word that reads as a flag once normalised: dashes then a letter or digit (`--pw`, `—auth`, `－－ｐｗ`), or one hyphen then a letter (`-password`). */
+function looksLikeFlag(text: string): boolean {
+  return /^(?:--|[\u2010-\u2015\u2212\u2E3A\u2E3B])[\p{L}\p{N}]|^-\p{L}/u.test(flagKey(text));
+}
+
+/** The name of a flag-looking word without its inline value (`--pw=x` → `--pw`). */
+function flagNameOf(text: string): string {
+  const key = flagKey(text);
+  const eq = key.indexOf('=');
+  return eq >= 0 ? key.slice(0, eq) : key;
+}
+
+/**
+ * What a message may quote of a piece of input: a word that reads as a flag keeps its name
+ * only (`--pw=x` → `--pw=…`), and so does a secret's name (`community=public` →
+ * `community=…`); nothing after a flag is quoted (`a --pw x y` → `a --pw …`).
+ */
+function withoutAssignedValue(input: string): string {
+  if (!/[-=\u2010-\u2015\u2212\u2E3A\u2E3B\uFF0D\uFE63\uFE58\uFF1D\uFE66\u207C\u208C]/u.test(input)) return input;
+  const parts = input.split(/(\s+)/u);
+  for (let i = 0; i < parts.length; i += 2) {
+    const word = parts[i] as string;
+    const eq = word.search(EQUALS);
+    const name = eq >= 0 ? word.slice(0, eq) : word;
+    if (looksLikeFlag(name)) {
+      const rest = parts.slice(i + 1).join('');
+      return parts.slice(0, i).join('') + (eq >= 0 ? `${flagNameOf(name)}=…` : word) + (rest.trim() === '' ? rest : ' …');
+    }
+    if (eq >= 0 && isSecretFlagName(name)) parts[i] = `${flagNameOf(name)}=…`;
+  }
+  return parts.join('');
 }
 
 // ---------------------------------------------------------------------------------------
@@ -222,31 +284,50 @@ interface Args {
   flags: Map<string, string | true>;
 }
 
-const DASHES = /^(?:--|[\u2012-\u2015\u2212])/;
+/** Two hyphens, or one dash chat clients turn them into (matched on `flagKey`). */
+const DASHES = /^(?:--|[\u2010-\u2015\u2212\u2E3A\u2E3B])/u;
 
 function flagList(s: CommandSpec): string {
   return s.flags.map((f) => (f.takesValue ? `${f.name} ${f.value ?? 'value'}` : f.name)).join(', ');
 }
 
+/** `=` and the characters NFKC turns into it: the raw text is split at the same place as its `flagKey`. */
+const EQUALS = /[=\uFF1D\uFE66\u207C\u208C]/u;
+
+/** A word with one hyphen that is not a negative number (`-a`, `-password`). */
+const isSingleDashFlag = (key: string) => /^-[^-\s]/.test(key) && !/^-\d/.test(key);
+
+/**
+ * Flags are matched on their normal form (`flagKey`). An unknown flag is refused where it
+ * stands, naming the flag only: neither its inline value nor anything after it is read.
+ * A bare word with one or two dashes is never taken as a flag's value, and a word that
+ * reads as a flag is never an argument (quoted or after `--` either), so the value
+ * someone typed after a mistyped flag cannot come back in a message. (A quoted word may
+ * still be a flag's value: `--search "--active"`.)
+ */
 function parseArgs(s: CommandSpec, tokens: Token[]): Args {
   const positionals: string[] = [];
   const flags = new Map<string, string | true>();
   let onlyPositionals = false;
   for (let i = 0; i < tokens.length; i++) {
     const token = tokens[i] as Token;
+    const key = flagKey(token.text);
     if (onlyPositionals || !token.bare) {
+      if (looksLikeFlag(token.text)) {
+        refuse(`${echo(flagNameOf(token.text), 40)} looks like a flag: write flags without quotes (no argument of \`${s.name}\` starts with a dash)${s.flags.length ? `; valid flags: ${flagList(s)}` : ''}`, s);
+      }
       positionals.push(token.text);
       continue;
     }
-    if (token.text === '--') {
+    if (key === '--') {
       onlyPositionals = true;
       continue;
     }
-    if (DASHES.test(token.text)) {
-      const body = token.text.replace(DASHES, '');
+    if (DASHES.test(key)) {
+      const body = key.replace(DASHES, '');
       const eq = body.indexOf('=');
-      const name = '--' + (eq >= 0 ? body.slice(0, eq) : body).toLowerCase();
-      const inline = eq >= 0 ? body.slice(eq + 1) : undefined;
+      const name = '--' + (eq >= 0 ? body.slice(0, eq) : body);
+      const inline = eq >= 0 ? token.text.slice(token.text.search(EQUALS) + 1) : undefined;
       const f: FlagSpec | undefined = s.flags.find((x) => x.name === name);
       if (!f) {
         refuse(
@@ -265,7 +346,8 @@ function parseArgs(s: CommandSpec, tokens: Token[]): Args {
       let value = inline;
       if (value === undefined) {
         const next = tokens[i + 1];
-        if (next !== undefined && !(next.bare && DASHES.test(next.text))) {
+        const nextKey = next === undefined ? '' : flagKey(next.text);
+        if (next !== undefined && !(next.bare && (DASHES.test(nextKey) || isSingleDashFlag(nextKey)))) {
           value = next.text;
           i++;
         }
@@ -274,8 +356,8 @@ function parseArgs(s: CommandSpec, tokens: Token[]): Args {
       flags.set(f.name, value);
       continue;
     }
-    if (/^-[^-\s]/.test(token.text) && !/^-\d/.test(token.text)) {
-      refuse(`unknown flag ${echo(token.text.split('=')[0] ?? '', 20)} for \`${s.name}\`: flags start with two dashes${s.flags.length ? `; valid flags: ${flagList(s)}` : ''}`, s);
+    if (isSingleDashFlag(key)) {
+      refuse(`unknown flag ${echo(flagNameOf(token.text), 20)} for \`${s.name}\`: flags start with two dashes${s.flags.length ? `; valid flags: ${flagList(s)}` : ''}`, s);
     }
     positionals.push(token.text);
   }
@@ -629,7 +711,7 @@ function parseInner(raw: string): ParseResult {
   }
   const tokens = tokenized.tokens;
   // Again on the words, for flags the raw scan cannot see (`--pa"ss"word`).
-  if (tokens.some((t) => DASHES.test(t.text) && isSecretFlagName(t.text.replace(DASHES, '').split('=')[0] ?? ''))) refuse(SECRET_REFUSAL, SCANS_CREATE);
+  if (tokens.some((t) => looksLikeFlag(t.text) && isSecretFlagName(flagNameOf(t.text)))) refuse(SECRET_REFUSAL, SCANS_CREATE);
   if (tokens.length === 0) return { ok: true, operation: { kind: 'help' } };
   const resolved = resolve(tokens);
   if (!resolved) unknownCommand(tokens);
@@ -637,7 +719,7 @@ function parseInner(raw: string): ParseResult {
   if (s.name === 'scans create' && rest[0] !== undefined) {
     const first = rest[0];
     refuse(
-      first.bare && DASHES.test(first.text)
+      looksLikeFlag(first.text) || (first.bare && DASHES.test(flagKey(first.text)))
         ? 'say which kind of scan first: `scans create windows …` or `scans create network …`'
         : `the scan type must be windows or network (got "${echo(first.text, 20)}")`,
       s,
