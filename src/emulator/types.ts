@@ -57,6 +57,21 @@ export interface FaultSpec {
   retryAfterSeconds?: number;
   /** MDE error code (default derived from the status). */
   code?: string;
+  /**
+   * When this fault answers, every token issued so far stops being accepted (a revoked
+   * secret, a key rollover): later calls with such a token get 401 until a new one is had.
+   */
+  revokeTokens?: boolean;
+}
+
+/** A fault of the token endpoint (`POST /{tenant}/oauth2/v2.0/token`) for the next `times` requests. */
+export interface TokenFaultSpec {
+  /** Hold the answer this long before giving it (a hung authority). */
+  hangMs?: number;
+  /** Answer with this status and an AAD error body instead of a token. */
+  status?: number;
+  /** How many token requests get this fault (default 1). */
+  times?: number;
 }
 
 export interface Emulator {
@@ -66,6 +81,7 @@ export interface Emulator {
   resetStats(): void;
   setLatency(ms: number): void;
   injectFault(fault: FaultSpec): void;
+  injectTokenFault(fault: TokenFaultSpec): void;
   state: EmulatorState;
   close(): Promise<void>;
 }
