@@ -119,7 +119,7 @@ const ASSIGNMENT_IN_TEXT = /(?:^|[\s"'\u201C-\u201F\u2018-\u201B])([\p{L}\p{N}_.
 /**
  * The form flag names are matched in: NFKC (fullwidth and other compatibility characters
  * become plain ones: `－－ｐｗ` is `--pw`), format characters removed (a soft hyphen or a
- * zero-width joiner inside `--com­munity` does not hide it), lower case.
+ * zero-width joiner inside `--community` does not hide it), lower case.
  */
 export function flagKey(text: string): string {
   return text.normalize('NFKC').replace(/\p{Cf}/gu, '').toLowerCase();
