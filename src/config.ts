@@ -41,6 +41,7 @@ export const envSchema = z.object({
   MDE_SCOPE: z.preprocess(blankToUndefined, z.string().default('https://api.securitycenter.microsoft.com/.default')),
   MDE_RATE_PER_MINUTE: positiveInt('MDE_RATE_PER_MINUTE', 100),
   MDE_RATE_PER_HOUR: positiveInt('MDE_RATE_PER_HOUR', 1500),
+  MDE_TOKEN_TIMEOUT_SECONDS: positiveInt('MDE_TOKEN_TIMEOUT_SECONDS', 20),
   SLACK_SIGNING_SECRET: optionalText,
   SLACK_BOT_TOKEN: optionalText,
   SLACK_APP_TOKEN: optionalText,
@@ -190,6 +191,7 @@ function mdeConfig(env: Env): MdeConfig {
     certificatePath: env.MDE_CLIENT_CERT_PATH,
     authorityHost: env.MDE_AUTHORITY_HOST,
     scope: env.MDE_SCOPE,
+    timeoutMs: env.MDE_TOKEN_TIMEOUT_SECONDS * 1000,
     rate,
   };
 }

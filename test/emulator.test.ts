@@ -425,6 +425,25 @@ describe('limits, faults, stats and robustness', () => {
     expect(emu.stats()).toMatchObject({ faulted: 4, throttled: 0 });
   });
 
+  it('a fault can revoke every token issued so far; token endpoint faults fail or hold the next token requests', async () => {
+    emu = await startEmulator({ limits: BIG_LIMITS });
+    const old = client(emu, await getToken(emu));
+    emu.injectFault({ status: 401, path: 'GET /api/DeviceAuthenticatedScanAgents', revokeTokens: true });
+    expectError(await old('GET', '/api/DeviceAuthenticatedScanAgents'), 401, 'Unauthorized', /Injected fault/);
+    expectError(await old('GET', DEFS), 401, 'Unauthorized', /not issued by this token authority/);
+    expect((await client(emu, await getToken(emu))('GET', DEFS)).status).toBe(200);
+
+    emu.injectTokenFault({ status: 503 });
+    const failed = await tokenRequest(emu, { grant_type: 'client_credentials', client_id: 'c', client_secret: 's', scope: SCOPE });
+    expect(failed.status).toBe(503);
+    expect(failed.json.error_description).toMatch(/^AADSTS\d+: Injected fault/);
+    emu.injectTokenFault({ hangMs: 400 });
+    const started = Date.now();
+    expect((await tokenRequest(emu, { grant_type: 'client_credentials', client_id: 'c', client_secret: 's', scope: SCOPE })).status).toBe(200);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(380);
+    expect(emu.stats().tokenRequests).toBe(4);
+  });
+
   it('counts calls per endpoint, in-process and at /_emulator/stats (itself not counted), and resets', async () => {
     emu = await startEmulator({ limits: BIG_LIMITS });
     const call = client(emu, await getToken(emu));

@@ -7,7 +7,7 @@
  * Platform types stop here: the rest of the bot sees the core's Actor, Origin, Reply.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { App, HTTPReceiver, type webApi } from '@slack/bolt';
+import { App, HTTPModuleFunctions, HTTPReceiver, isRawBodyError, type webApi } from '@slack/bolt';
 import type { Logger } from 'pino';
 import type { ApprovalPublisher } from '../../src/core/context.js';
 import type { SlackConfig } from '../../src/config.js';
@@ -16,12 +16,15 @@ import type { Engine } from '../../src/core/engine-api.js';
 import type { HttpAdapter } from '../../src/http-adapter.js';
 import type { Store } from '../../src/store/types.js';
 import { createSlackPublisher } from './approvals.js';
+import { checkSlackRequest } from './envelope.js';
 import { registerListeners } from './listeners/index.js';
 import { boltLogger } from './logger.js';
 import { DEFAULT_TIMING, FormCache, slackErrorCode, type SlackRuntime, type Timing } from './runtime.js';
 
 export const SLACK_PATH = '/slack/events';
 export const SLACK_COMMAND = '/mde';
+/** Bolt's own default body limit (4 MB); the body is read once, here, and Bolt reuses it. */
+export const SLACK_MAX_BODY_BYTES = 4 * 1024 * 1024;
 
 /** The Slack section of the configuration (validated in src/config.ts), and knobs for tests. */
 export interface SlackAdapterConfig extends SlackConfig {
@@ -76,6 +79,7 @@ export async function createSlackAdapter(deps: SlackAdapterDeps): Promise<SlackA
         endpoints: SLACK_PATH,
         // Ack first, work after: the HTTP answer goes out as soon as a listener calls ack().
         processBeforeResponse: false,
+        bodyLimit: SLACK_MAX_BODY_BYTES,
         logger,
       });
 
@@ -132,7 +136,7 @@ export async function createSlackAdapter(deps: SlackAdapterDeps): Promise<SlackA
     ...(receiver
       ? {
           path: SLACK_PATH,
-          handle: (req: IncomingMessage, res: ServerResponse) => handleWith(receiver, req, res),
+          handle: (req: IncomingMessage, res: ServerResponse) => handleWith(receiver, config.signingSecret as string, log, req, res),
         }
       : {}),
     async start() {
@@ -152,24 +156,44 @@ export async function createSlackAdapter(deps: SlackAdapterDeps): Promise<SlackA
   return adapter;
 }
 
-/** Hands one request to Bolt's receiver and resolves when the HTTP answer has gone out. */
-function handleWith(receiver: HTTPReceiver, req: IncomingMessage, res: ServerResponse): Promise<void> {
+/**
+ * Hands one request to Bolt's receiver and resolves when the HTTP answer has gone out.
+ * The body is read here first (with Bolt's own reader, so the receiver reuses it) and
+ * checked: signed, recent (5 minutes either way) and shaped like a Slack request the bot
+ * reads (envelope.ts). Anything else is answered here and never reaches Bolt.
+ */
+function handleWith(receiver: HTTPReceiver, signingSecret: string, log: Logger, req: IncomingMessage, res: ServerResponse): Promise<void> {
   return new Promise<void>((resolve) => {
     res.once('finish', () => resolve());
     res.once('close', () => resolve());
-    if ((req.method ?? '').toUpperCase() !== 'POST') {
-      res.writeHead(405, { allow: 'POST' });
+    const answer = (status: number) => {
+      if (!res.headersSent) res.writeHead(status, status === 405 ? { allow: 'POST' } : {});
       res.end();
-      return;
-    }
-    try {
-      receiver.requestListener(req, res);
-    } catch {
-      // A path the receiver does not own (HTTPReceiverDeferredRequestError).
-      if (!res.headersSent) {
-        res.writeHead(404);
-        res.end();
+    };
+    if ((req.method ?? '').toUpperCase() !== 'POST') return answer(405);
+    void (async () => {
+      let rawBody: Buffer;
+      try {
+        rawBody = (await HTTPModuleFunctions.bufferIncomingMessage(req, SLACK_MAX_BODY_BYTES)).rawBody;
+      } catch (error) {
+        const tooLarge = isRawBodyError(error) && (error as { statusCode?: number }).statusCode === 413;
+        log.warn({ status: tooLarge ? 413 : 400 }, tooLarge ? `slack: refused a request over ${SLACK_MAX_BODY_BYTES} bytes` : 'slack: could not read the request body');
+        return answer(tooLarge ? 413 : 400);
       }
-    }
+      const check = checkSlackRequest({ rawBody, headers: req.headers, signingSecret });
+      if (!check.ok) {
+        log.warn({ status: check.status }, `slack: refused a request (${check.reason})`);
+        return answer(check.status);
+      }
+      try {
+        receiver.requestListener(req, res);
+      } catch {
+        // A path the receiver does not own (HTTPReceiverDeferredRequestError).
+        answer(404);
+      }
+    })().catch((error: unknown) => {
+      log.error({ err: (error as Error)?.message }, 'slack: request handling failed');
+      answer(500);
+    });
   });
 }

@@ -262,48 +262,60 @@ export interface StateValue {
 /**
  * `view.state.values` → `{ fieldName: value }`: text and number inputs as strings (left
  * out when empty), selects as the chosen value, a single checkbox as a boolean, multi-
- * selects as string arrays.
+ * selects as string arrays. Total: it takes anything (a submission is outside input) and
+ * leaves out whatever is not shaped like a Slack input value (null, numbers, arrays, …).
  */
-export function readFormValues(state: Record<string, Record<string, StateValue>> | undefined): FlatValues {
+export function readFormValues(state: unknown): FlatValues {
   const out: FlatValues = {};
-  for (const [blockId, actions] of Object.entries(state ?? {})) {
+  if (!isRecord(state)) return out;
+  for (const [blockId, actions] of Object.entries(state)) {
+    if (!isRecord(actions)) continue;
     const v = actions[FIELD_ACTION_ID] ?? Object.values(actions)[0];
-    if (!v) continue;
+    if (!isRecord(v)) continue;
     const value = readOne(v);
     if (value !== undefined) out[blockId] = value;
   }
   return out;
 }
 
-function readOne(v: StateValue): FlatValue | undefined {
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+const stringOr = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
+const strings = (value: unknown): string[] => (Array.isArray(value) ? value.filter((x): x is string => typeof x === 'string') : []);
+/** The `value`s of a list of options; entries that are not options are skipped. */
+const optionValues = (value: unknown): string[] => (Array.isArray(value) ? value.flatMap((o) => (isRecord(o) && typeof o.value === 'string' ? [o.value] : [])) : []);
+
+function readOne(v: Record<string, unknown>): FlatValue | undefined {
   switch (v.type) {
     case 'checkboxes': {
-      const selected = v.selected_options ?? [];
+      const selected = optionValues(v.selected_options);
       // Our toggles are one checkbox whose value is "true".
-      if (selected.length <= 1 && selected.every((o) => o.value === 'true')) return selected.length === 1;
-      return selected.map((o) => o.value);
+      if (selected.length <= 1 && selected.every((value) => value === 'true')) return selected.length === 1;
+      return selected;
     }
     case 'multi_static_select':
     case 'multi_external_select':
-      return (v.selected_options ?? []).map((o) => o.value);
+      return optionValues(v.selected_options);
     case 'multi_users_select':
-      return v.selected_users ?? [];
+      return strings(v.selected_users);
     case 'multi_conversations_select':
-      return v.selected_conversations ?? [];
+      return strings(v.selected_conversations);
     case 'multi_channels_select':
-      return v.selected_channels ?? [];
+      return strings(v.selected_channels);
     case 'static_select':
     case 'external_select':
     case 'radio_buttons':
-      return v.selected_option?.value ?? undefined;
+      return isRecord(v.selected_option) ? stringOr(v.selected_option.value) : undefined;
     case 'users_select':
-      return v.selected_user ?? undefined;
+      return stringOr(v.selected_user);
     case 'conversations_select':
-      return v.selected_conversation ?? undefined;
+      return stringOr(v.selected_conversation);
     case 'channels_select':
-      return v.selected_channel ?? undefined;
+      return stringOr(v.selected_channel);
     case 'datepicker':
-      return v.selected_date ?? undefined;
+      return stringOr(v.selected_date);
     default: {
       const text = v.value;
       return typeof text === 'string' && text !== '' ? text : undefined;

@@ -8,7 +8,7 @@
  * With an app id, botbuilder validates the JWT of every request.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { CloudAdapter, ConfigurationBotFrameworkAuthentication, type ConfigurationBotFrameworkAuthenticationOptions } from 'botbuilder';
+import { CloudAdapter, ConfigurationBotFrameworkAuthentication, type Activity, type ConfigurationBotFrameworkAuthenticationOptions } from 'botbuilder';
 import type { Logger } from 'pino';
 import type { TeamsConfig } from '../../src/config.js';
 import type { Engine } from '../../src/core/engine-api.js';
@@ -16,6 +16,7 @@ import { BOT_FAILURE_TEXT } from '../../src/errors.js';
 import type { HttpAdapter } from '../../src/http-adapter.js';
 import type { Store } from '../../src/store/types.js';
 import { TeamsBot } from './bot.js';
+import { checkActivityEnvelope } from './envelope.js';
 import { MAX_BODY_BYTES, readJsonBody, requestShim, responseShim, sendJson } from './http.js';
 import { DEFAULT_INVOKE_BUDGET_MS } from './invokes.js';
 import { checkLocalHeaders, checkLocalRequest, isLoopbackAddress } from './local-mode.js';
@@ -53,7 +54,8 @@ export async function createTeamsAdapter(deps: TeamsAdapterDeps): Promise<TeamsH
   const log = deps.log.child({ adapter: 'teams' });
 
   const auth: ConfigurationBotFrameworkAuthenticationOptions = deps.config.mode === 'app' ? authOptions(deps.config) : {};
-  const adapter = new CloudAdapter(new ConfigurationBotFrameworkAuthentication(auth));
+  const botAuth = new ConfigurationBotFrameworkAuthentication(auth);
+  const adapter = new CloudAdapter(botAuth);
   adapter.onTurnError = async (context, error) => {
     log.error({ err: error instanceof Error ? error.message : String(error), activityType: context.activity.type }, 'teams: turn failed');
     if (context.activity.type === 'message') {
@@ -92,6 +94,29 @@ export async function createTeamsAdapter(deps: TeamsAdapterDeps): Promise<TeamsH
       if (!check.ok) {
         log.warn({ peer: req.socket.remoteAddress, serviceUrl: String(read.body.serviceUrl ?? '').slice(0, 200) }, `teams local mode: refused (${check.reason})`);
         return sendJson(res, 401, { error: check.reason });
+      }
+    }
+    const envelope = checkActivityEnvelope(read.body);
+    if (!envelope.ok) {
+      log.warn({ peer: req.socket.remoteAddress }, `teams: refused (${envelope.reason})`);
+      return sendJson(res, 400, { error: envelope.reason });
+    }
+    if (!localMode) {
+      // Checked here first so that a refused token is one log line: botbuilder's own
+      // refusal prints the whole error with its stack to the console.
+      const authorization = req.headers.authorization ?? '';
+      try {
+        await botAuth.authenticateRequest(read.body as Partial<Activity> as Activity, authorization);
+      } catch (error) {
+        const err = String((error as Error)?.message ?? error).slice(0, 200);
+        // botbuilder's AuthenticationError carries a statusCode; anything else (the token
+        // keys could not be fetched, …) is the bot's failure, not the caller's.
+        if (typeof (error as { statusCode?: unknown })?.statusCode !== 'number') {
+          log.error({ peer: req.socket.remoteAddress, err }, 'teams: could not check the Bot Framework token');
+          return sendJson(res, 500, { error: 'could not check the request token' });
+        }
+        log.warn({ peer: req.socket.remoteAddress, err }, 'teams: refused a request whose Bot Framework token did not validate');
+        return sendJson(res, 401, { error: 'Unauthorized' });
       }
     }
     await adapter.process(requestShim(req, read.body, { dropAuthorization: localMode }), responseShim(res), (context) => bot.run(context));

@@ -5,6 +5,7 @@
  */
 import type { z } from 'zod';
 import type { CommandSpec } from './command.js';
+import { withoutAssignedValue } from './secret-text.js';
 import {
   MACHINE_ID,
   MAX_BATCH,
@@ -36,15 +37,23 @@ export interface ParseError {
 
 const UNSAFE_CHARS = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\u2028\u2029]/gu;
 
-/** User input made safe to quote in a message: no control characters, at most `max` characters. */
+/**
+ * User input made safe to quote in a message: no control characters, at most `max`
+ * characters, and never what follows `=` in a word that reads as a flag (`--pw=…`,
+ * `-p=…`) or names a secret (`community=…`), nor anything after a flag.
+ */
 export function echo(input: string, max = 40): string {
-  const chars = Array.from(input.replace(UNSAFE_CHARS, '?'));
+  return safeText(withoutAssignedValue(input), max);
+}
+
+function safeText(text: string, max: number): string {
+  const chars = Array.from(text.replace(UNSAFE_CHARS, '?'));
   return chars.length <= max ? chars.join('') : chars.slice(0, max - 1).join('') + '…';
 }
 
 /** Last line of defence for every message leaving the parser. */
 export function clean(text: string, max = 600): string {
-  return echo(text.replace(/[\r\n\t]+/g, ' '), max);
+  return safeText(text.replace(/[\r\n\t]+/g, ' '), max);
 }
 
 export class Refusal {

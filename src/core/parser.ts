@@ -11,7 +11,10 @@ import type { AnyOperation, Command, CommandSpec, FlagSpec, Registry } from './c
 import { REGISTRY } from './commands/index.js';
 import { Refusal, clean, echo, issuesText, OP_FIELD_FLAGS, refuse, type Args, type ParseError } from './args.js';
 import { suggestCommand } from './help.js';
+import { ASSIGNMENT_IN_TEXT, EQUALS, FLAG_IN_TEXT, flagKey, flagNameOf, looksLikeFlag, namesSecret } from './secret-text.js';
 import { normalizeChatText, tokenize, type Token } from './tokenize.js';
+
+export { flagKey };
 
 export { echo, type ParseError };
 
@@ -48,18 +51,23 @@ export function formatParseError(error: ParseError): string {
 // Secrets
 
 const NON_SECRET_FLAGS = new Set(REGISTRY.commands.flatMap((c) => c.flags.map((f) => f.name)));
-const SECRET_WORDS = /pass|secret|community|pwd|token|credential|apikey|api-key|private-key|privkey/;
-const FLAG_IN_TEXT = /(?:^|[\s"'\u201C-\u201F\u2018-\u201B=])(?:--|[\u2012-\u2015\u2212])([^\s="'\u201C-\u201F\u2018-\u201B]+)/gu;
 
+/** A flag or `name=` that names a secret, unless it is one of the registry's own flags (`--key-vault-secret`). */
 function isSecretFlagName(name: string): boolean {
-  const lower = name.toLowerCase().replace(/^-+/, '');
-  if (NON_SECRET_FLAGS.has(`--${lower}`)) return false;
-  return SECRET_WORDS.test(lower) || lower === 'key' || lower === 'psk';
+  const lower = flagKey(name).replace(/^(?:-+|[\u2010-\u2015\u2212\u2E3A\u2E3B])/u, '');
+  return !NON_SECRET_FLAGS.has(`--${lower}`) && namesSecret(lower);
 }
 
-/** True when the text carries a flag that names a secret (`--password`, `--community=…`, …). */
+/**
+ * True when the text carries a flag that names a secret (`--password`, `--community=…`,
+ * `-pw`, `—auth`, `－－kennwort`, …) or a secret given as `name=value` (`community=public`).
+ */
 export function containsSecretFlag(text: string): boolean {
-  for (const m of text.matchAll(FLAG_IN_TEXT)) {
+  const key = flagKey(text);
+  for (const m of key.matchAll(FLAG_IN_TEXT)) {
+    if (isSecretFlagName(m[1] ?? '')) return true;
+  }
+  for (const m of key.matchAll(ASSIGNMENT_IN_TEXT)) {
     if (isSecretFlagName(m[1] ?? '')) return true;
   }
   return false;
@@ -128,7 +136,7 @@ function checkSubcommand(registry: Registry, s: Command, rest: Token[]): void {
   if (children.length === 0) return;
   const names = children.map((c) => c.name.split(' ').pop() as string);
   refuse(
-    first.bare && DASHES.test(first.text)
+    looksLikeFlag(first.text) || (first.bare && DASHES.test(flagKey(first.text)))
       ? `say which kind first: ${children.map((c) => `\`${c.name} …\``).join(' or ')}`
       : `after \`${s.name}\` give ${names.join(' or ')} (got "${echo(first.text, 20)}")`,
     s,
@@ -138,31 +146,47 @@ function checkSubcommand(registry: Registry, s: Command, rest: Token[]): void {
 // ---------------------------------------------------------------------------------------
 // Flags and positionals
 
-const DASHES = /^(?:--|[\u2012-\u2015\u2212])/;
+/** Two hyphens, or one dash chat clients turn them into (matched on `flagKey`). */
+const DASHES = /^(?:--|[\u2010-\u2015\u2212\u2E3A\u2E3B])/u;
 
 function flagList(s: CommandSpec): string {
   return s.flags.map((f) => (f.takesValue ? `${f.name} ${f.value ?? 'value'}` : f.name)).join(', ');
 }
 
+/** A word with one hyphen that is not a negative number (`-a`, `-password`). */
+const isSingleDashFlag = (key: string) => /^-[^-\s]/.test(key) && !/^-\d/.test(key);
+
+/**
+ * Flags are matched on their normal form (`flagKey`). An unknown flag is refused where it
+ * stands, naming the flag only: neither its inline value nor anything after it is read.
+ * A bare word with one or two dashes is never taken as a flag's value, and a word that
+ * reads as a flag is never an argument (quoted or after `--` either), so the value
+ * someone typed after a mistyped flag cannot come back in a message. (A quoted word may
+ * still be a flag's value: `--search "--active"`.)
+ */
 function parseArgs(s: CommandSpec, tokens: Token[]): Args {
   const positionals: string[] = [];
   const flags = new Map<string, string | true>();
   let onlyPositionals = false;
   for (let i = 0; i < tokens.length; i++) {
     const token = tokens[i] as Token;
+    const key = flagKey(token.text);
     if (onlyPositionals || !token.bare) {
+      if (looksLikeFlag(token.text)) {
+        refuse(`${echo(flagNameOf(token.text), 40)} looks like a flag: write flags without quotes (no argument of \`${s.name}\` starts with a dash)${s.flags.length ? `; valid flags: ${flagList(s)}` : ''}`, s);
+      }
       positionals.push(token.text);
       continue;
     }
-    if (token.text === '--') {
+    if (key === '--') {
       onlyPositionals = true;
       continue;
     }
-    if (DASHES.test(token.text)) {
-      const body = token.text.replace(DASHES, '');
+    if (DASHES.test(key)) {
+      const body = key.replace(DASHES, '');
       const eq = body.indexOf('=');
-      const name = '--' + (eq >= 0 ? body.slice(0, eq) : body).toLowerCase();
-      const inline = eq >= 0 ? body.slice(eq + 1) : undefined;
+      const name = '--' + (eq >= 0 ? body.slice(0, eq) : body);
+      const inline = eq >= 0 ? token.text.slice(token.text.search(EQUALS) + 1) : undefined;
       const f: FlagSpec | undefined = s.flags.find((x) => x.name === name);
       if (!f) {
         refuse(
@@ -181,7 +205,8 @@ function parseArgs(s: CommandSpec, tokens: Token[]): Args {
       let value = inline;
       if (value === undefined) {
         const next = tokens[i + 1];
-        if (next !== undefined && !(next.bare && DASHES.test(next.text))) {
+        const nextKey = next === undefined ? '' : flagKey(next.text);
+        if (next !== undefined && !(next.bare && (DASHES.test(nextKey) || isSingleDashFlag(nextKey)))) {
           value = next.text;
           i++;
         }
@@ -190,8 +215,8 @@ function parseArgs(s: CommandSpec, tokens: Token[]): Args {
       flags.set(f.name, value);
       continue;
     }
-    if (/^-[^-\s]/.test(token.text) && !/^-\d/.test(token.text)) {
-      refuse(`unknown flag ${echo(token.text.split('=')[0] ?? '', 20)} for \`${s.name}\`: flags start with two dashes${s.flags.length ? `; valid flags: ${flagList(s)}` : ''}`, s);
+    if (isSingleDashFlag(key)) {
+      refuse(`unknown flag ${echo(flagNameOf(token.text), 20)} for \`${s.name}\`: flags start with two dashes${s.flags.length ? `; valid flags: ${flagList(s)}` : ''}`, s);
     }
     positionals.push(token.text);
   }
@@ -215,7 +240,7 @@ function parseInner(registry: Registry, raw: string): ParseResult {
   }
   const tokens = tokenized.tokens;
   // Again on the words, for flags the raw scan cannot see (`--pa"ss"word`).
-  if (tokens.some((t) => DASHES.test(t.text) && isSecretFlagName(t.text.replace(DASHES, '').split('=')[0] ?? ''))) refuse(SECRET_REFUSAL, SCANS_CREATE);
+  if (tokens.some((t) => looksLikeFlag(t.text) && isSecretFlagName(flagNameOf(t.text)))) refuse(SECRET_REFUSAL, SCANS_CREATE);
   if (tokens.length === 0) return { ok: true, command: HELP, operation: { kind: 'help' } };
   const resolved = resolve(registry, tokens);
   if (!resolved) unknownCommand(registry, tokens);

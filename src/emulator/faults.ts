@@ -1,5 +1,5 @@
 /** Injected faults: the next N matching API calls answer a given status with MDE's error body. */
-import type { FaultSpec } from './types.js';
+import type { FaultSpec, TokenFaultSpec } from './types.js';
 
 const DEFAULT_CODES: Record<number, string> = {
   400: 'BadRequest',
@@ -19,6 +19,7 @@ export interface FaultAnswer {
   code: string;
   message: string;
   headers: Record<string, string>;
+  revokeTokens: boolean;
 }
 
 interface PendingFault {
@@ -64,5 +65,30 @@ function answerFor(spec: FaultSpec): FaultAnswer {
     code: spec.code ?? DEFAULT_CODES[spec.status] ?? (spec.status >= 500 ? 'InternalServerError' : 'BadRequest'),
     message: spec.message ?? `Injected fault: the emulator answers ${spec.status}.`,
     headers,
+    revokeTokens: spec.revokeTokens ?? false,
   };
+}
+
+/** Injected faults of the token endpoint: the next N token requests hang and/or fail. */
+export class TokenFaultQueue {
+  private faults: Array<{ spec: TokenFaultSpec; remaining: number }> = [];
+
+  add(spec: TokenFaultSpec): void {
+    if (spec.status !== undefined && (!Number.isInteger(spec.status) || spec.status < 100 || spec.status > 599)) throw new RangeError(`token fault status ${spec.status} is not an HTTP status`);
+    if (spec.hangMs !== undefined && !(spec.hangMs >= 0)) throw new RangeError(`token fault hangMs must not be negative, got ${spec.hangMs}`);
+    this.faults.push({ spec, remaining: spec.times ?? 1 });
+  }
+
+  /** Consumes one use of the first pending fault, if any. */
+  take(): TokenFaultSpec | null {
+    const fault = this.faults.find((f) => f.remaining > 0);
+    if (fault === undefined) return null;
+    fault.remaining--;
+    this.faults = this.faults.filter((f) => f.remaining > 0);
+    return fault.spec;
+  }
+
+  clear(): void {
+    this.faults = [];
+  }
 }

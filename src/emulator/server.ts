@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import http, { type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { FaultQueue } from './faults.js';
+import { FaultQueue, TokenFaultQueue } from './faults.js';
 import { ApiError, errorResult, readBody, sleep, writeResult, type ApiResult } from './http.js';
 import { DEFAULT_LIMITS, RateLimiter, type Limits } from './limiter.js';
 import { matchRoute, type RequestContext, type Route, type RouteMatch } from './router.js';
@@ -55,6 +55,7 @@ class EmulatorServer {
   readonly state: EmulatorState;
   readonly stats: StatsCollector;
   readonly faults = new FaultQueue();
+  readonly tokenFaults = new TokenFaultQueue();
   readonly authority: TokenAuthority;
   private readonly limiter: RateLimiter;
   latencyMs: number;
@@ -95,9 +96,13 @@ class EmulatorServer {
 
   private async nonApi(req: IncomingMessage, r: Incoming): Promise<ApiResult> {
     if (r.url.pathname.replace(/\/$/, '') === STATS_PATH) return this.statsEndpoint(r.method);
-    if (this.authority.isTokenRoute(r.segments)) this.stats.countTokenRequest();
+    const tokenRoute = this.authority.isTokenRoute(r.segments);
+    if (tokenRoute) this.stats.countTokenRequest();
     const body = await readBody(req);
     if (body.kind === 'too_large') return errorResult(413, 'RequestEntityTooLarge', 'The request body is larger than 1 MB.', r.requestId);
+    const fault = tokenRoute && r.method === 'POST' ? this.tokenFaults.take() : null;
+    if (fault?.hangMs) await sleep(fault.hangMs);
+    if (fault?.status !== undefined) return TokenAuthority.failure(fault.status);
     const answer = this.authority.handle(r.segments, { method: r.method, baseUrl: r.baseUrl, query: r.url.searchParams, body: body.text });
     return answer ?? errorResult(404, 'NotFound', `Nothing is served at ${r.url.pathname}.`, r.requestId);
   }
@@ -137,6 +142,7 @@ class EmulatorServer {
     const fault = this.faults.take(r.url.pathname, match.key);
     if (fault !== null) {
       this.stats.countFault();
+      if (fault.revokeTokens) this.authority.revokeAll();
       return errorResult(fault.status, fault.code, fault.message, r.requestId, fault.headers);
     }
     return this.route(match, { r, bodyText, client: auth.token, now });
@@ -223,6 +229,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     setModes: (modes) => {
       Object.assign(emulator.state.modes, checkModes(modes));
     },
+    injectTokenFault: (fault) => emulator.tokenFaults.add(fault),
     close: () => {
       closing ??= new Promise<void>((resolve) => {
         server.close(() => resolve());

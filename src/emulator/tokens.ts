@@ -68,6 +68,16 @@ export class TokenAuthority {
     return tenantOf(segments, ['oauth2', 'v2.0', 'token']) !== null;
   }
 
+  /** Every token issued so far stops being accepted (the static tokens of demo mode stay). */
+  revokeAll(): void {
+    for (const [token, info] of this.tokens) if (info.expiresAt !== Number.POSITIVE_INFINITY) this.tokens.delete(token);
+  }
+
+  /** An AAD error answer for a token request (injected faults). */
+  static failure(status: number): ApiResult {
+    return aad(status, status >= 500 ? 'temporarily_unavailable' : 'invalid_request', status >= 500 ? 50_000 + (status % 100) : 900_000 + status, `Injected fault: the token endpoint answers ${status}.`);
+  }
+
   /** Checks an `Authorization` header value. */
   verify(authorization: string | undefined, now = Date.now()): TokenCheck {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');

@@ -63,6 +63,21 @@ export interface FaultSpec {
   code?: string;
   /** MDE error message (default: one naming the injected status), e.g. a real tenant's 403 text. */
   message?: string;
+  /**
+   * When this fault answers, every token issued so far stops being accepted (a revoked
+   * secret, a key rollover): later calls with such a token get 401 until a new one is had.
+   */
+  revokeTokens?: boolean;
+}
+
+/** A fault of the token endpoint (`POST /{tenant}/oauth2/v2.0/token`) for the next `times` requests. */
+export interface TokenFaultSpec {
+  /** Hold the answer this long before giving it (a hung authority). */
+  hangMs?: number;
+  /** Answer with this status and an AAD error body instead of a token. */
+  status?: number;
+  /** How many token requests get this fault (default 1). */
+  times?: number;
 }
 
 export interface Emulator {
@@ -74,6 +89,7 @@ export interface Emulator {
   injectFault(fault: FaultSpec): void;
   /** Switches modes from now on (the others keep their value). */
   setModes(modes: Partial<EmulatorModes>): void;
+  injectTokenFault(fault: TokenFaultSpec): void;
   state: EmulatorState;
   close(): Promise<void>;
 }

@@ -83,13 +83,16 @@ export function createHttp(options: HttpOptions) {
     return new URL(`${base.origin}${path}${link.search}`);
   }
 
-  /** The token is read once the limiter lets the call go: a call can wait long enough for it to expire. */
-  async function attempt(spec: CallSpec<z.ZodType>, url: URL): Promise<Response> {
+  /**
+   * The token is read once the limiter lets the call go: a call can wait long enough for it
+   * to expire. `forceRefresh`: MDE refused the cached token, get a new one.
+   */
+  async function attempt(spec: CallSpec<z.ZodType>, url: URL, forceRefresh = false): Promise<Response> {
     return options.limiter.schedule(async () =>
       fetch(url, {
         method: spec.method,
         headers: {
-          authorization: `Bearer ${await options.tokens.getToken()}`,
+          authorization: `Bearer ${await options.tokens.getToken(forceRefresh ? { forceRefresh: true } : undefined)}`,
           accept: 'application/json',
           ...(spec.body === undefined ? {} : { 'content-type': 'application/json' }),
         },
@@ -104,10 +107,15 @@ export function createHttp(options: HttpOptions) {
     const what = `${spec.method} ${url.pathname}`;
     let throttled = 0;
     let failures = 0;
+    // A 401 means the token was refused before MDE did anything: one retry with a new token.
+    let tokenRefreshed = false;
+    let forceRefresh = false;
     for (;;) {
       let response: Response;
       try {
-        response = await attempt(spec, url);
+        const fresh = forceRefresh;
+        forceRefresh = false;
+        response = await attempt(spec, url, fresh);
       } catch (error) {
         if (error instanceof MdeError) throw error;
         failures += 1;
@@ -118,6 +126,14 @@ export function createHttp(options: HttpOptions) {
           continue;
         }
         throw new MdeError('unavailable', `MDE could not be reached (${what}): ${networkReason(error)}.`);
+      }
+
+      if (response.status === 401 && !tokenRefreshed) {
+        tokenRefreshed = true;
+        forceRefresh = true;
+        await response.body?.cancel();
+        options.log?.warn({ call: what }, 'MDE refused the access token (401); retrying once with a new token');
+        continue;
       }
 
       if (response.status === 429) {

@@ -8,9 +8,17 @@ import { readFileSync } from 'node:fs';
 import { ConfidentialClientApplication, type Configuration } from '@azure/msal-node';
 import { MdeError } from './errors.js';
 
-export interface TokenProvider {
-  getToken(): Promise<string>;
+export interface TokenRequest {
+  /** Skip the cached token and ask the authority for a new one (MDE refused the cached one: 401). */
+  forceRefresh?: boolean;
 }
+
+export interface TokenProvider {
+  getToken(request?: TokenRequest): Promise<string>;
+}
+
+/** How long one token request may take before the call fails with a clear message. */
+export const DEFAULT_TOKEN_TIMEOUT_MS = 20_000;
 
 export interface MsalTokenOptions {
   tenantId: string;
@@ -20,6 +28,8 @@ export interface MsalTokenOptions {
   certificatePath?: string;
   authorityHost: string;
   scope: string;
+  /** Time limit for one token request (MDE_TOKEN_TIMEOUT_SECONDS); default 20 s. */
+  timeoutMs?: number;
 }
 
 /** Entra hosts MSAL knows by itself; any other host is trusted as given. */
@@ -36,20 +46,52 @@ const MICROSOFT_AUTHORITY_HOSTS = new Set([
 
 const applications = new Map<string, ConfidentialClientApplication>();
 
+/**
+ * Tokens from MSAL's cache, refreshed by MSAL ahead of expiry. `forceRefresh` skips the
+ * cache (MSAL's `skipCache`) and the new token replaces the cached one; concurrent forced
+ * refreshes share one request. Every request is bounded by `timeoutMs`: a token endpoint
+ * that does not answer fails that call with a clear message, and each call waits on its
+ * own request, so one stuck request holds up no other command.
+ */
 export function msalTokenProvider(options: MsalTokenOptions): TokenProvider {
   const app = applicationFor(options);
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TOKEN_TIMEOUT_MS;
+  let refreshing: Promise<string> | undefined;
+
+  async function acquire(skipCache: boolean): Promise<string> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(tokenTimeout(options, timeoutMs)), timeoutMs);
+    });
+    try {
+      const request = app.acquireTokenByClientCredential({ scopes: [options.scope], ...(skipCache ? { skipCache: true } : {}) });
+      // The request left behind by a timeout is not awaited: its failure must not surface later.
+      request.catch(() => undefined);
+      const result = await Promise.race([request, timeout]);
+      if (!result?.accessToken) throw new MdeError('auth', `The token authority returned no access token for scope ${options.scope}.`);
+      return result.accessToken;
+    } catch (error) {
+      if (error instanceof MdeError) throw error;
+      throw explainTokenFailure(error, options);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   return {
-    async getToken() {
-      try {
-        const result = await app.acquireTokenByClientCredential({ scopes: [options.scope] });
-        if (!result?.accessToken) throw new MdeError('auth', `The token authority returned no access token for scope ${options.scope}.`);
-        return result.accessToken;
-      } catch (error) {
-        if (error instanceof MdeError) throw error;
-        throw explainTokenFailure(error, options);
-      }
+    getToken(request: TokenRequest = {}) {
+      if (!request.forceRefresh) return acquire(false);
+      refreshing ??= acquire(true).finally(() => {
+        refreshing = undefined;
+      });
+      return refreshing;
     },
   };
+}
+
+function tokenTimeout(options: MsalTokenOptions, timeoutMs: number): MdeError {
+  const seconds = Number((timeoutMs / 1000).toFixed(1));
+  return new MdeError('auth', `Could not get an MDE access token: the authority ${new URL(options.authorityHost).origin} did not answer within ${seconds} s (MDE_AUTHORITY_HOST, network); try again later.`);
 }
 
 function applicationFor(options: MsalTokenOptions): ConfidentialClientApplication {

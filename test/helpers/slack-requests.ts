@@ -18,6 +18,8 @@ export interface SendOptions {
   /** Replace the signature (wrong-signature tests). */
   signature?: string;
   retryNum?: number;
+  /** Default `application/x-www-form-urlencoded`; Events API bodies are `application/json`. */
+  contentType?: string;
 }
 
 export interface SlackHttpResult {
@@ -31,7 +33,7 @@ export interface SlackHttpResult {
 export async function postSigned(url: string, body: string, options: SendOptions): Promise<SlackHttpResult> {
   const timestamp = options.timestamp ?? Math.floor(Date.now() / 1000);
   const headers: Record<string, string> = {
-    'content-type': 'application/x-www-form-urlencoded',
+    'content-type': options.contentType ?? 'application/x-www-form-urlencoded',
     'x-slack-request-timestamp': String(timestamp),
     'x-slack-signature': options.signature ?? slackSignature(options.secret, timestamp, body),
   };

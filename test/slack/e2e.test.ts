@@ -17,6 +17,7 @@ import { startSlackStub, type SlackCall, type SlackStub } from '../helpers/slack
 import {
   blockActionPayload,
   modalFieldPayload,
+  postSigned,
   type UserRef,
 } from '../helpers/slack-requests.js';
 
@@ -113,6 +114,21 @@ describe('Slack signatures', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(responsesTo(sent.responseUrl)).toHaveLength(0);
     expect(stub.calls.length).toBe(before);
+  });
+
+  it('answers 401 to a correctly signed request more than 5 minutes in the future and runs nothing', async () => {
+    const before = stub.calls.length;
+    const sent = await slash(OPERATOR, 'scans list', { timestamp: Math.floor(Date.now() / 1000) + 6 * 60 });
+    expect(sent.http.status).toBe(401);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(responsesTo(sent.responseUrl)).toHaveLength(0);
+    expect(stub.calls.length).toBe(before);
+  });
+
+  it('answers 400 to a correctly signed body that is not a Slack request the bot reads, and stays up', async () => {
+    expect((await postSigned(events, 'payload=null', { secret: SECRET })).status).toBe(400);
+    expect((await postSigned(events, 'null', { secret: SECRET, contentType: 'application/json' })).status).toBe(400);
+    expect((await slash(OPERATOR, 'help')).http.status).toBe(200);
   });
 
   it('answers a signed request at once with an empty ack', async () => {

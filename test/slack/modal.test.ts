@@ -74,6 +74,24 @@ describe('form modal', () => {
     expect(readFormValues({ x: { [FIELD_ACTION_ID]: { type: 'multi_static_select', selected_options: [{ value: 'a' }, { value: 'b' }] } } })).toEqual({ x: ['a', 'b'] });
   });
 
+  it('reads any submitted state without throwing: null entries, numbers, arrays and wrong shapes are left out', () => {
+    const state: unknown = {
+      gone: null,
+      number: 5,
+      list: [1, 2],
+      nullAction: { [FIELD_ACTION_ID]: null },
+      noType: { [FIELD_ACTION_ID]: { value: 7 } },
+      badOptions: { [FIELD_ACTION_ID]: { type: 'checkboxes', selected_options: [null, 5, { value: 3 }, { value: 'true' }] } },
+      badSelect: { [FIELD_ACTION_ID]: { type: 'static_select', selected_option: 'Windows' } },
+      badMulti: { [FIELD_ACTION_ID]: { type: 'multi_static_select', selected_options: 'a' } },
+      badUsers: { [FIELD_ACTION_ID]: { type: 'multi_users_select', selected_users: ['U1', null, 3] } },
+      badDate: { [FIELD_ACTION_ID]: { type: 'datepicker', selected_date: 20300101 } },
+      scanName: { [FIELD_ACTION_ID]: { type: 'plain_text_input', value: 'Servers' } },
+    };
+    expect(readFormValues(state)).toEqual({ badOptions: true, badMulti: [], badUsers: ['U1'], scanName: 'Servers' });
+    for (const odd of [null, undefined, 5, 'x', [], [null], { a: [] }]) expect(readFormValues(odd)).toEqual({});
+  });
+
   it('places field errors beside fields in the view and reports the rest', () => {
     expect(placeErrors({ scanName: 'required', authPassword: 'needed' }, new Set(['scanName']))).toEqual({ placed: { scanName: 'required' }, unplaced: ['authPassword: needed'] });
   });

@@ -70,6 +70,35 @@ describe('with MicrosoftAppId: botbuilder authenticates every request', () => {
   });
 });
 
+describe('a refused Bot Framework token', () => {
+  it('is one log line (no stack trace, nothing on the console) and a 401', async () => {
+    const consoleCalls: unknown[][] = [];
+    for (const method of ['error', 'warn', 'log', 'info'] as const) vi.spyOn(console, method).mockImplementation((...args: unknown[]) => void consoleCalls.push(args));
+    const lines: string[] = [];
+    const engine = new FakeEngine();
+    const adapter = await createTeamsAdapter({
+      engine,
+      store,
+      log: createLogger('info', { write: (line: string) => void lines.push(line) }),
+      config: { mode: 'app', appId: '5b2c1f7e-9d3a-4e8b-a6c1-0f2e3d4c5b6a', appPassword: 'not-used', appType: 'SingleTenant', tenantId: '72f988bf-86f1-41af-91ab-2d7cd011db47' },
+    });
+    const { server, url } = await serve(adapter);
+    servers.push(server);
+    const attempts: Array<Record<string, string>> = [{}, { authorization: 'Bearer not-a-jwt' }, { authorization: 'Basic dXNlcjpwYXNz' }];
+    for (const headers of attempts) {
+      const before = lines.length;
+      expect((await postActivity(url, messageActivity('help', USER, where()), { headers })).status).toBe(401);
+      const written = lines.slice(before);
+      expect(written, written.join('')).toHaveLength(1);
+      const entry = JSON.parse(written[0]!);
+      expect(entry).toMatchObject({ level: 40, msg: 'teams: refused a request whose Bot Framework token did not validate' });
+      expect(written[0]).not.toMatch(/\bat [\w.<>]+ \(|\\n\s+at /);
+    }
+    expect(consoleCalls).toEqual([]);
+    expect(engine.texts).toHaveLength(0);
+  });
+});
+
 describe('configuration', () => {
   it('botbuilder’s named imports work under this module setup (CommonJS package from ESM)', async () => {
     const bb = await import('botbuilder');
