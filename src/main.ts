@@ -1,5 +1,10 @@
 /**
- * Entry point: start the bot, print the banner, shut down cleanly on Ctrl-C / SIGTERM.
+ * Entry point (`node dist/src/main.js`, or `npm start`): start the bot, print the banner,
+ * and on SIGTERM / SIGINT shut down cleanly within SHUTDOWN_TIMEOUT_SECONDS: stop
+ * accepting requests, let running work finish (or leave it to the next start's recovery),
+ * close the store, exit 0. A shutdown that hangs past the timeout exits 1; so does a
+ * second signal at least a second after the first (a terminal's Ctrl-C reaches npm and
+ * the bot at once, and npm passes it on: that pair counts as one).
  */
 import { existsSync } from 'node:fs';
 import { startApp } from './app.js';
@@ -10,16 +15,33 @@ try {
   if (existsSync('.env')) process.loadEnvFile('.env');
   const app = await startApp();
   process.stdout.write(banner(app));
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    app.log.info({ signal }, 'shutting down');
-    await app.close();
-    process.exit(0);
+  let stoppingAt: number | undefined;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stoppingAt !== undefined) {
+      if (Date.now() - stoppingAt < 1000) return;
+      app.log.warn({ signal }, 'second signal during shutdown: exiting now');
+      process.exit(1);
+    }
+    stoppingAt = Date.now();
+    const timeoutMs = app.config.shutdownTimeoutMs;
+    app.log.info({ signal, timeoutSeconds: timeoutMs / 1000 }, 'shutting down');
+    setTimeout(() => {
+      app.log.error({ timeoutSeconds: timeoutMs / 1000 }, 'shutdown did not finish in time; exiting anyway');
+      process.exit(1);
+    }, timeoutMs);
+    app.close().then(
+      () => {
+        app.log.info({ ms: Date.now() - stoppingAt! }, 'stopped');
+        process.exit(0);
+      },
+      (error: Error) => {
+        app.log.error({ err: error.message }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
   };
-  process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
 } catch (error) {
   const message = error instanceof ConfigError || (error as Error).name.endsWith('ConfigError') ? (error as Error).message : `Start-up failed: ${(error as Error).message}`;
   process.stderr.write(`${message}\n`);

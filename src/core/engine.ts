@@ -30,6 +30,8 @@ export interface EngineDeps {
   pollMs?: number;
   /** How often overdue approval requests are expired (ms). */
   expirySweepMs?: number;
+  /** Observer (metrics): each operation run, by kind, with its outcome and duration. */
+  onCommand?: (command: string, outcome: 'ok' | 'refused' | 'error', seconds: number) => void;
 }
 
 export interface RunningEngine extends Engine {
@@ -172,6 +174,21 @@ export function createEngine(deps: EngineDeps): RunningEngine {
   }
 
   async function run(actor: Actor, origin: Origin, op: Operation): Promise<Reply> {
+    const started = performance.now();
+    let outcome: 'ok' | 'refused' | 'error' = 'error';
+    try {
+      const reply = await dispatch(actor, origin, op);
+      outcome = reply.blocks[0]?.type === 'text' && reply.blocks[0].tone === 'error' ? 'refused' : 'ok';
+      return reply;
+    } catch (error) {
+      if (error instanceof UserError || (isMdeError(error) && ['validation', 'api', 'not_found'].includes(error.kind))) outcome = 'refused';
+      throw error;
+    } finally {
+      deps.onCommand?.(op.kind, outcome, (performance.now() - started) / 1000);
+    }
+  }
+
+  async function dispatch(actor: Actor, origin: Origin, op: Operation): Promise<Reply> {
     const allowed = authorize(deps.policy, actor.id, op);
     if (!allowed.ok) return errorReply(allowed.message);
     if (isDestructive(op)) return requestApproval(actor, origin, op);

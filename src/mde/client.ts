@@ -17,7 +17,7 @@ import {
   type ScanDefinition,
 } from './entities.js';
 import { MdeError } from './errors.js';
-import { createHttp, type RetryPolicy } from './http.js';
+import { createHttp, type HttpOptions, type RetryPolicy } from './http.js';
 import type { Limiter } from './limiter.js';
 import {
   avScanBodySchema,
@@ -41,6 +41,7 @@ export interface MdeClientOptions {
   /** `$top` for paged reads. */
   pageSize?: number;
   log?: Logger;
+  observe?: HttpOptions['observe'];
 }
 
 const DEFINITIONS = '/api/DeviceAuthenticatedScanDefinitions';
