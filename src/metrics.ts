@@ -115,14 +115,14 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   let storeSource: Pick<Store, 'listApprovals' | 'listTrackedActions'> | undefined;
   let limiterSource: { limiter: LimiterSource; limits: { perMinute: number; perHour: number } } | undefined;
 
-  /** One store read per scrape, shared by the gauges that need it. */
-  let snapshot: { at: number; value: Promise<StoreSnapshot> } | undefined;
+  /** One store read per scrape: the gauges collected together share the read in flight. */
+  let reading: Promise<StoreSnapshot> | undefined;
   type StoreSnapshot = { byState: Record<string, number>; oldestPendingSeconds: number; followed: number };
   const readStore = (): Promise<StoreSnapshot> | undefined => {
     if (!storeSource) return undefined;
-    if (snapshot && now() - snapshot.at < 1000) return snapshot.value;
+    if (reading) return reading;
     const source = storeSource;
-    const value = (async () => {
+    reading = (async () => {
       const open = await source.listApprovals({ states: OPEN_STATES, limit: SCRAPE_LIMIT });
       const byState: Record<string, number> = Object.fromEntries(OPEN_STATES.map((s) => [s, 0]));
       let oldest = Infinity;
@@ -132,9 +132,10 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       }
       const followed = (await source.listTrackedActions({ open: true })).length;
       return { byState, oldestPendingSeconds: Number.isFinite(oldest) ? Math.max(0, (now() - oldest) / 1000) : 0, followed };
-    })();
-    snapshot = { at: now(), value };
-    return value;
+    })().finally(() => {
+      reading = undefined;
+    });
+    return reading;
   };
 
   new Gauge({
