@@ -1,5 +1,6 @@
 /**
- * `npm run bench`: throughput and latency figures, printed (never asserted).
+ * `npm run bench`: throughput and latency figures, and the built bot's start-up time and
+ * idle memory, printed (never asserted).
  * Everything runs on loopback against the in-process emulator; loops are bounded.
  */
 import { performance } from 'node:perf_hooks';
@@ -11,6 +12,7 @@ import { createMdeClient } from '../src/mde/client.js';
 import { createLimiter, type RateLimits } from '../src/mde/limiter.js';
 import { staticTokenProvider } from '../src/mde/token.js';
 import { openStore } from '../src/store/index.js';
+import { startupAndMemory } from './startup.js';
 
 const TOKEN = 'bench-token';
 
@@ -81,3 +83,4 @@ async function engineLatency() {
 await limiterBurst();
 await coalescing();
 await engineLatency();
+await startupAndMemory();
