@@ -1,5 +1,6 @@
 /**
- * `npm run bench`: throughput and latency figures, printed (never asserted).
+ * `npm run bench`: throughput and latency figures, and the built bot's start-up time and
+ * idle memory, printed (never asserted).
  * Everything runs on loopback against the in-process emulator; loops are bounded.
  */
 import { randomBytes } from 'node:crypto';
@@ -12,6 +13,7 @@ import { createMdeClient } from '../src/mde/client.js';
 import { createLimiter, type RateLimits } from '../src/mde/limiter.js';
 import { staticTokenProvider } from '../src/mde/token.js';
 import { openStore } from '../src/store/index.js';
+import { startupAndMemory } from './startup.js';
 
 const TOKEN = 'bench-token';
 
@@ -82,3 +84,4 @@ async function engineLatency() {
 await limiterBurst();
 await coalescing();
 await engineLatency();
+await startupAndMemory();

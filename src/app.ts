@@ -12,8 +12,9 @@ import type { Emulator, EmulatorOptions } from './emulator/index.js';
 import type { HttpAdapter } from './http-adapter.js';
 import { createLogger } from './log.js';
 import { connectMde } from './mde/index.js';
+import { createMetrics, type MdeCallEvent, type Metrics } from './metrics.js';
 import { platformAdapters, type AdapterDeps } from './platforms.js';
-import { startHttpServer } from './server.js';
+import { startHttpServer, type HttpServer } from './server.js';
 import { openStore } from './store/index.js';
 import type { Store } from './store/types.js';
 
@@ -32,6 +33,9 @@ export interface AppOptions {
 
 export interface App {
   url: string;
+  /** Where `/metrics` answers (the main URL unless METRICS_PORT moves it); undefined when METRICS=off. */
+  metricsUrl?: string;
+  metrics?: Metrics;
   config: Config;
   engine: RunningEngine;
   store: Store;
@@ -39,18 +43,29 @@ export interface App {
   adapters: HttpAdapter[];
   emulator?: Emulator;
   log: Logger;
+  /**
+   * Stops accepting requests, lets running ones finish and background work (executions,
+   * followed scans) settle within the configured shutdown time, then closes the store and
+   * MDE. Work still running then is left to the next start's recovery. Idempotent.
+   */
   close(): Promise<void>;
 }
 
+/** How long an MDE answer (a real call's or the probe's) stands for MDE's health. */
+const MDE_HEALTH_MS = 30_000;
+
 /**
- * MDE reachability for /healthz, which anyone can call: one probe at a time, its answer
- * kept for 30 s, so health checks cannot eat the MDE call budget. Details go to the log.
+ * MDE reachability for /readyz, which anyone can call: the outcome of the bot's own MDE
+ * calls in the last 30 s when there were any, else one probe at a time, its answer kept
+ * for 30 s, so readiness checks cannot eat the MDE call budget. Details go to the log.
  */
-function healthProbe(probe: () => Promise<unknown>, log: Logger): () => Promise<boolean> {
+function healthProbe(probe: () => Promise<unknown>, log: Logger, recent: () => { at: number; ok: boolean } | undefined): () => Promise<boolean> {
   let last: { at: number; ok: boolean } | undefined;
   let running: Promise<boolean> | undefined;
   return () => {
-    if (last && Date.now() - last.at < 30_000) return Promise.resolve(last.ok);
+    const seen = recent();
+    if (seen && Date.now() - seen.at < MDE_HEALTH_MS) return Promise.resolve(seen.ok);
+    if (last && Date.now() - last.at < MDE_HEALTH_MS) return Promise.resolve(last.ok);
     running ??= probe()
       .then(
         () => true,
@@ -69,19 +84,40 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
   const config = loadConfig(options.env ?? process.env);
   const log = options.log ?? createLogger(config.env.LOG_LEVEL);
   const policy = config.roles;
+  const metrics = config.metrics.enabled ? createMetrics() : undefined;
   const store = await openStore(config.store.url);
+  // Shutdown order (see close()): servers, engine, adapters, store, then MDE, so work
+  // still running when time is up cannot record a misleading outcome once MDE is cut off.
   const cleanup: Array<() => Promise<void>> = [() => store.close()];
+  let lastMde: { at: number; ok: boolean } | undefined;
+  const observe = (call: MdeCallEvent) => {
+    lastMde = { at: Date.now(), ok: call.status !== 'network' && call.status < 500 && call.status !== 401 };
+    metrics?.mdeCall(call);
+  };
   try {
-    const mde = await connectMde(config.mde, { log, emulator: options.emulator });
-    cleanup.unshift(() => mde.close());
+    const mde = await connectMde(config.mde, { log, emulator: options.emulator, observe });
+    cleanup.push(() => mde.close());
+    metrics?.observeStore(store);
+    metrics?.observeLimiter(mde.limiter, config.mde.rate);
     const approvals = createApprovalService({
       store,
       fourEyes: (requester, decider) => fourEyesProblem(policy, requester, decider),
       key: loadApprovalKey({ key: config.env.APPROVAL_KEY, keyFile: config.env.APPROVAL_KEY_FILE, storeUrl: config.store.url }),
       ttlMinutes: config.approvals.ttlMinutes,
-      onAudit: (entry) => log.info({ audit: entry }, 'audit'),
+      onAudit: (entry) => {
+        log.info({ audit: entry }, 'audit');
+        metrics?.approvalEvent(entry.event);
+      },
     });
-    const engine = createEngine({ mde: mde.api, store, approvals, policy, log, pollMs: options.pollMs ?? (config.demo ? 1000 : 10_000) });
+    const engine = createEngine({
+      mde: mde.api,
+      store,
+      approvals,
+      policy,
+      log,
+      pollMs: options.pollMs ?? (config.demo ? 1000 : 10_000),
+      onCommand: metrics ? (command, outcome, seconds) => metrics.commandDone(command, outcome, seconds) : undefined,
+    });
     const deps: AdapterDeps = { engine, store, log, config, policy };
     const adapters = await (options.adapters ?? platformAdapters)(deps);
     // Each adapter's publisher is registered here, once.
@@ -91,27 +127,40 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
       for (const adapter of adapters) await adapter.stop?.();
     });
     await engine.start();
-    cleanup.unshift(() => engine.stop());
 
-    const mdeHealth = healthProbe(() => mde.api.listScanAgents(), log);
-    const server = await startHttpServer({
-      host: config.host,
-      port: options.port ?? config.port,
-      adapters,
-      log,
-      health: async () => {
-        const [storeOk, mdeOk] = await Promise.all([
-          store.ping().then(() => true, (error: Error) => (log.warn({ err: error.message }, 'health: store failing'), false)),
-          mdeHealth(),
-        ]);
-        return { ok: storeOk && mdeOk, checks: { store: storeOk ? 'ok' : 'failing', mde: mdeOk ? 'ok' : 'failing' } };
+    const mdeHealth = healthProbe(() => mde.api.listScanAgents(), log, () => lastMde);
+    const ready = async () => {
+      const [storeOk, mdeOk] = await Promise.all([
+        store.ping().then(() => true, (error: Error) => (log.warn({ err: error.message }, 'readiness: store failing'), false)),
+        mdeHealth(),
+      ]);
+      return { ok: storeOk && mdeOk, checks: { store: storeOk ? 'ok' : 'failing', mde: mdeOk ? 'ok' : 'failing' } };
+    };
+    const render = metrics ? () => metrics.render() : undefined;
+    const servers: HttpServer[] = [];
+    const budget = shutdownBudget(config.shutdownTimeoutMs);
+    // Stop accepting first; then running requests and background work get the drain time.
+    cleanup.unshift(
+      async () => {
+        const graceMs = budget.leftMs(); // starts the drain clock
+        await Promise.all(servers.map((s) => s.close(graceMs)));
       },
-    });
-    cleanup.unshift(() => server.close());
+      async () => {
+        const settled = await within(engine.stop(), budget.leftMs());
+        if (!settled) log.warn({ afterMs: budget.drainMs }, 'shutdown: background work (an approved operation or a followed AV scan) is still running; the next start recovers it');
+      },
+    );
+    const separateMetrics = metrics && config.metrics.port !== undefined;
+    const server = await startHttpServer({ host: config.host, port: options.port ?? config.port, adapters, log, ready, metrics: separateMetrics ? undefined : render });
+    servers.push(server);
+    const metricsServer = separateMetrics ? await startHttpServer({ host: config.host, port: config.metrics.port!, adapters: [], log, ready, metrics: render }) : undefined;
+    if (metricsServer) servers.push(metricsServer);
 
     let closing: Promise<void> | undefined;
     return {
       url: server.url,
+      metricsUrl: metrics ? (metricsServer ?? server).url : undefined,
+      metrics,
       config,
       engine,
       store,
@@ -135,5 +184,33 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
   } catch (error) {
     for (const step of cleanup) await step().catch(() => undefined);
     throw error;
+  }
+}
+
+/** Of the shutdown time, what running requests and background work may use (the rest closes the store and MDE). */
+function shutdownBudget(timeoutMs: number) {
+  const drainMs = Math.max(0, timeoutMs - Math.min(2000, timeoutMs / 2));
+  let deadline: number | undefined;
+  return {
+    drainMs,
+    /** Drain time left, counted from the first call. */
+    leftMs() {
+      deadline ??= Date.now() + drainMs;
+      return Math.max(0, deadline - Date.now());
+    },
+  };
+}
+
+/** True when `work` settled within `ms`. */
+async function within(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+    timer.unref();
+  });
+  try {
+    return await Promise.race([work.then(() => true, () => true), timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -16,7 +16,8 @@ export function banner(app: App): string {
     lines.push(`  mde-chatops: live MDE at ${config.mde.apiUrl} (tenant ${config.mde.tenantId}).`);
   }
   lines.push(rule);
-  lines.push(`  HTTP            ${app.url}  (health: ${app.url}/healthz)`);
+  lines.push(`  HTTP            ${app.url}  (probes: ${app.url}/healthz, ${app.url}/readyz)`);
+  lines.push(`  Metrics         ${app.metricsUrl ? `${app.metricsUrl}/metrics` : 'off (METRICS=off)'}`);
   const teams = app.adapters.find((a) => a.name === 'teams');
   if (teams) {
     lines.push(`  Teams           ${app.url}/api/messages${config.env.MicrosoftAppId ? '' : '  LOCAL MODE: no MicrosoftAppId, loopback callers only'}`);

@@ -59,6 +59,12 @@ export const envSchema = z.object({
   APPROVAL_KEY: optionalText,
   APPROVAL_KEY_FILE: optionalText,
   STORE_URL: z.preprocess(blankToUndefined, z.string().default('sqlite:./data/mde-chatops.db')),
+  METRICS: z.preprocess(
+    (v) => (typeof v === 'string' ? v.trim().toLowerCase() || undefined : v),
+    z.enum(['on', 'off'], { error: 'METRICS must be on or off' }).default('on'),
+  ),
+  METRICS_PORT: z.preprocess(blankToUndefined, z.coerce.number({ error: 'METRICS_PORT must be a number' }).int({ error: 'METRICS_PORT must be a whole number' }).min(0).max(65535, { error: 'METRICS_PORT must be 0-65535' }).optional()),
+  SHUTDOWN_TIMEOUT_SECONDS: positiveInt('SHUTDOWN_TIMEOUT_SECONDS', 10),
   LOG_LEVEL: z.preprocess(blankToUndefined, z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent' }).default('info')),
 });
 
@@ -96,6 +102,10 @@ export interface Config {
   roles: RolePolicy;
   store: { url: string };
   approvals: { ttlMinutes: number };
+  /** `/metrics`: off, on the main port (`port` undefined), or on its own port. */
+  metrics: { enabled: boolean; port?: number };
+  /** How long a SIGTERM/SIGINT shutdown may take before the process exits non-zero. */
+  shutdownTimeoutMs: number;
 }
 
 export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
@@ -119,6 +129,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     roles: rolesConfig(env, demo),
     store: { url: env.STORE_URL },
     approvals: { ttlMinutes: env.APPROVAL_TTL_MINUTES },
+    metrics: metricsConfig(env),
+    shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_SECONDS * 1000,
   };
 }
 
@@ -194,6 +206,17 @@ function mdeConfig(env: Env): MdeConfig {
     timeoutMs: env.MDE_TOKEN_TIMEOUT_SECONDS * 1000,
     rate,
   };
+}
+
+function metricsConfig(env: Env): Config['metrics'] {
+  if (env.METRICS === 'off') {
+    if (env.METRICS_PORT !== undefined) throw new ConfigError('METRICS_PORT is set but METRICS=off turns /metrics off: unset one of them.');
+    return { enabled: false };
+  }
+  if (env.METRICS_PORT !== undefined && env.METRICS_PORT !== 0 && env.METRICS_PORT === env.PORT) {
+    throw new ConfigError(`METRICS_PORT (${env.METRICS_PORT}) is the same as PORT: leave METRICS_PORT unset to serve /metrics on the main port, or pick another port.`);
+  }
+  return { enabled: true, port: env.METRICS_PORT };
 }
 
 function slackConfig(env: Env): SlackConfig | undefined {

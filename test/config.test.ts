@@ -11,6 +11,13 @@ describe('configuration', () => {
     expect(config.demo).toBe(true);
     expect(config.port).toBe(3978);
     expect(config.env.STORE_URL).toBe('sqlite:./data/mde-chatops.db');
+    expect(config.metrics).toEqual({ enabled: true, port: undefined });
+    expect(config.shutdownTimeoutMs).toBe(10_000);
+  });
+
+  it('reads the operations settings', () => {
+    expect(loadConfig({ METRICS: 'OFF' }).metrics).toEqual({ enabled: false });
+    expect(loadConfig({ METRICS_PORT: '9464', SHUTDOWN_TIMEOUT_SECONDS: '25' })).toMatchObject({ metrics: { enabled: true, port: 9464 }, shutdownTimeoutMs: 25_000 });
   });
 
   it('reads a live MDE configuration with a certificate', () => {
@@ -32,6 +39,13 @@ describe('configuration', () => {
     [{ APPROVAL_TTL_MINUTES: '0' }, 'APPROVAL_TTL_MINUTES'],
     [{ PORT: 'eighty' }, 'PORT'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+    [{ METRICS: 'maybe' }, 'METRICS'],
+    [{ METRICS_PORT: 'nine' }, 'METRICS_PORT'],
+    [{ METRICS_PORT: '70000' }, 'METRICS_PORT'],
+    [{ METRICS: 'off', METRICS_PORT: '9464' }, 'METRICS_PORT'],
+    [{ PORT: '3978', METRICS_PORT: '3978' }, 'METRICS_PORT'],
+    [{ SHUTDOWN_TIMEOUT_SECONDS: '0' }, 'SHUTDOWN_TIMEOUT_SECONDS'],
+    [{ SHUTDOWN_TIMEOUT_SECONDS: 'soon' }, 'SHUTDOWN_TIMEOUT_SECONDS'],
   ])('stops start-up on %j, naming %s', (env, variable) => {
     expect(() => loadConfig(env)).toThrow(variable);
   });
@@ -46,17 +60,20 @@ describe('configuration', () => {
 });
 
 describe('health', () => {
-  it('reports the store and MDE on /healthz', async () => {
+  it('reports the store and MDE on /readyz; /healthz only says the process answers', async () => {
     const app = await startApp({ env: { STORE_URL: 'sqlite::memory:', LOG_LEVEL: 'silent' }, port: 0 });
     try {
-      const res = await fetch(`${app.url}/healthz`);
+      const res = await fetch(`${app.url}/readyz`);
       expect(res.status).toBe(200);
       expect(await res.json()).toEqual({ status: 'ok', store: 'ok', mde: 'ok' });
       expect((await fetch(`${app.url}/nowhere`)).status).toBe(404);
       await app.store.close();
-      const down = await fetch(`${app.url}/healthz`);
+      const down = await fetch(`${app.url}/readyz`);
       expect(down.status).toBe(503);
       expect(((await down.json()) as { store: string }).store).toMatch(/^failing/);
+      const live = await fetch(`${app.url}/healthz`);
+      expect(live.status).toBe(200);
+      expect(await live.json()).toEqual({ status: 'ok' });
     } finally {
       await app.close();
     }

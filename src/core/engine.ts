@@ -3,6 +3,7 @@
  * them. Commands live in `commands/`, the approval life cycle in `approval-flow.ts`, forms
  * in `form-flow.ts`; this module only routes, authorizes and turns failures into replies.
  */
+import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { MdeApi } from '../mde/api.js';
 import { isMdeError } from '../mde/errors.js';
@@ -31,7 +32,11 @@ export interface EngineDeps {
   pollMs?: number;
   /** How often overdue approval requests are expired (ms). */
   expirySweepMs?: number;
+  /** Observer (metrics): each command run, by name, with its outcome and duration. */
+  onCommand?: (command: string, outcome: CommandOutcome, seconds: number) => void;
 }
+
+export type CommandOutcome = 'ok' | 'refused' | 'error';
 
 export interface RunningEngine extends Engine {
   start(): Promise<void>;
@@ -76,8 +81,24 @@ export function createEngine(deps: EngineDeps): RunningEngine {
     },
   });
 
-  /** Authorizes, then runs the command or asks for approval. */
+  /** Runs a command, telling the observer how it went and how long it took. */
   async function run(actor: Actor, origin: Origin, command: Command, op: AnyOperation): Promise<Reply> {
+    const started = performance.now();
+    let outcome: CommandOutcome = 'error';
+    try {
+      const reply = await authorizeAndRun(actor, origin, command, op);
+      outcome = reply.blocks.some((b) => b.type === 'text' && b.tone === 'error') ? 'refused' : 'ok';
+      return reply;
+    } catch (error) {
+      if (error instanceof UserError || (isMdeError(error) && ['validation', 'api', 'not_found'].includes(error.kind))) outcome = 'refused';
+      throw error;
+    } finally {
+      deps.onCommand?.(command.name, outcome, (performance.now() - started) / 1000);
+    }
+  }
+
+  /** Authorizes, then runs the command or asks for approval. */
+  async function authorizeAndRun(actor: Actor, origin: Origin, command: Command, op: AnyOperation): Promise<Reply> {
     const allowed = authorize(deps.policy, actor.id, command);
     if (!allowed.ok) return errorReply(allowed.message);
     if (command.approval) return flow.request(actor, origin, command, op);

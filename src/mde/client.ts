@@ -19,7 +19,7 @@ import {
   type ScanDefinition,
 } from './entities.js';
 import { MdeError } from './errors.js';
-import { createHttp, type RetryPolicy } from './http.js';
+import { createHttp, type HttpOptions, type RetryPolicy } from './http.js';
 import type { Limiter } from './limiter.js';
 import {
   avScanBodySchema,
@@ -46,6 +46,7 @@ export interface MdeClientOptions {
   /** The most calls one listing may spend (pages and nextLinks together). Default 10. */
   maxListCalls?: number;
   log?: Logger;
+  observe?: HttpOptions['observe'];
 }
 
 const DEFINITIONS = '/api/DeviceAuthenticatedScanDefinitions';

@@ -32,6 +32,8 @@ export interface HttpOptions {
   retry?: Partial<RetryPolicy>;
   timeoutMs?: number;
   log?: Logger;
+  /** Told of every attempt (metrics, readiness): its status, or `network`; `retry` when another attempt follows. */
+  observe?: (call: { method: string; path: string; status: number | 'network'; seconds: number; retry: boolean }) => void;
 }
 
 export interface CallSpec<T extends z.ZodType> {
@@ -112,6 +114,9 @@ export function createHttp(options: HttpOptions) {
     let forceRefresh = false;
     for (;;) {
       let response: Response;
+      const started = performance.now();
+      const note = (status: number | 'network', retried: boolean) =>
+        options.observe?.({ method: spec.method, path: url.pathname, status, seconds: (performance.now() - started) / 1000, retry: retried });
       try {
         const fresh = forceRefresh;
         forceRefresh = false;
@@ -120,7 +125,9 @@ export function createHttp(options: HttpOptions) {
         if (error instanceof MdeError) throw error;
         failures += 1;
         const refused = (error as { cause?: { code?: string } }).cause?.code === 'ECONNREFUSED';
-        if (failures < retry.failureAttempts && (spec.idempotent || refused)) {
+        const again = failures < retry.failureAttempts && (spec.idempotent || refused);
+        note('network', again);
+        if (again) {
           options.log?.warn({ call: what, attempt: failures, err: String(error) }, 'MDE call failed; retrying');
           await sleep(backoff(retry.backoffMs, failures));
           continue;
@@ -140,7 +147,9 @@ export function createHttp(options: HttpOptions) {
         throttled += 1;
         const waitMs = retryAfterMs(response.headers.get('retry-after'));
         await response.body?.cancel();
-        if (throttled < retry.throttledAttempts && waitMs <= retry.maxRetryAfterMs) {
+        const again = throttled < retry.throttledAttempts && waitMs <= retry.maxRetryAfterMs;
+        note(429, again);
+        if (again) {
           options.log?.warn({ call: what, waitMs }, 'MDE throttled the call; waiting Retry-After');
           await sleep(waitMs);
           continue;
@@ -152,7 +161,9 @@ export function createHttp(options: HttpOptions) {
         failures += 1;
         const retryable = spec.idempotent;
         const body = await readError(response);
-        if (failures < retry.failureAttempts && retryable) {
+        const again = failures < retry.failureAttempts && retryable;
+        note(response.status, again);
+        if (again) {
           options.log?.warn({ call: what, status: response.status, attempt: failures }, 'MDE failed; retrying');
           await sleep(backoff(retry.backoffMs, failures));
           continue;
@@ -160,6 +171,7 @@ export function createHttp(options: HttpOptions) {
         throw new MdeError('unavailable', `MDE failed to answer ${what} (HTTP ${response.status}${body.code ? `, ${body.code}` : ''}); try again later.`, { status: response.status, ...body });
       }
 
+      note(response.status, false);
       if (response.ok || spec.passStatuses?.includes(response.status)) {
         return { status: response.status, data: await readBody(response, spec, what) };
       }

@@ -8,6 +8,7 @@ import type { MdeConfig } from '../config.js';
 import { startEmulator, type Emulator, type EmulatorOptions } from '../emulator/index.js';
 import type { MdeApi } from './api.js';
 import { createMdeClient } from './client.js';
+import type { HttpOptions } from './http.js';
 import { createLimiter, type Limiter } from './limiter.js';
 import { msalTokenProvider, staticTokenProvider, type TokenProvider } from './token.js';
 
@@ -20,7 +21,7 @@ export interface Mde {
   close(): Promise<void>;
 }
 
-export async function connectMde(config: MdeConfig, options: { log?: Logger; emulator?: EmulatorOptions } = {}): Promise<Mde> {
+export async function connectMde(config: MdeConfig, options: { log?: Logger; emulator?: EmulatorOptions; observe?: HttpOptions['observe'] } = {}): Promise<Mde> {
   let emulator: Emulator | undefined;
   let baseUrl: string;
   let tokens: TokenProvider;
@@ -34,7 +35,7 @@ export async function connectMde(config: MdeConfig, options: { log?: Logger; emu
     tokens = msalTokenProvider(config);
   }
   const limiter = createLimiter(config.rate);
-  const api = createMdeClient({ baseUrl, tokens, limiter, log: options.log?.child({ part: 'mde' }) });
+  const api = createMdeClient({ baseUrl, tokens, limiter, log: options.log?.child({ part: 'mde' }), observe: options.observe });
   return {
     api,
     limiter,

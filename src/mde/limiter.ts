@@ -25,6 +25,8 @@ export interface Limiter {
   schedule<T>(call: () => Promise<T>): Promise<T>;
   /** Calls started in the current rolling windows. */
   inFlightWindows(): Promise<{ minute: number; hour: number }>;
+  /** Calls waiting for a slot (metrics). */
+  queued?(): number;
   stop(): Promise<void>;
 }
 
@@ -59,6 +61,9 @@ export function createLimiter(limits: RateLimits = MDE_LIMITS): Limiter {
     async inFlightWindows() {
       const [m, h] = await Promise.all([minute.currentReservoir(), hour.currentReservoir()]);
       return { minute: limits.perMinute - (m ?? 0), hour: limits.perHour - (h ?? 0) };
+    },
+    queued() {
+      return minute.queued() + hour.queued();
     },
     async stop() {
       for (const timer of timers) clearTimeout(timer);
