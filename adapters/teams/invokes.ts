@@ -14,6 +14,7 @@ import { createHash } from 'node:crypto';
 import type { Activity, AdaptiveCardInvokeResponse, AdaptiveCardInvokeValue, TurnContext } from 'botbuilder';
 import type { Logger } from 'pino';
 import type { ButtonOutcome, Engine, FormOutcome } from '../../src/core/engine-api.js';
+import { submissionFingerprint } from '../../src/core/forms.js';
 import { errorReply, type ButtonAction, type FormSpec, type Reply, type Tone } from '../../src/core/reply.js';
 import type { Store } from '../../src/store/types.js';
 import { PAYLOAD_KEY, parseActionData, type ActionPayload } from './actions.js';
@@ -220,6 +221,12 @@ export async function handleCardAction(context: TurnContext, value: AdaptiveCard
       // What the update form showed: only what differs from it is sent.
       ...(p.kind === 'update' && p.baseline ? { baseline: p.baseline } : {}),
     };
+    // One form card, one content, one run: three clicks on Create (each its own invoke) create one definition.
+    const formKey = `teams:form:${activity.conversation?.id ?? ''}:${activity.replyToId ?? ''}:${submissionFingerprint(submission)}`;
+    if (!(await store.claimOnce(formKey, INVOKE_CLAIM_TTL_MS))) {
+      log.info({ replyToId: activity.replyToId }, 'teams: the same form was already submitted; not run again');
+      return messageResponse('This form was already submitted; its result is in this conversation.');
+    }
     const work = engine.handleForm(actor, origin, submission);
     const outcome = await withinBudget(work, deps.budgetMs);
     if (outcome === TIMEOUT) {

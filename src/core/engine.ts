@@ -15,9 +15,10 @@ import { REGISTRY } from './commands/index.js';
 import type { Actor, Origin } from './context.js';
 import type { ButtonOutcome, Engine, FormOutcome, FormSubmission } from './engine-api.js';
 import { createFormFlow } from './form-flow.js';
+import { redactSecrets } from './forms.js';
 import { parseCommand } from './parser.js';
 import type { Store } from './records.js';
-import { errorReply, type ButtonAction, type Reply } from './reply.js';
+import { errorReply, redactReply, type ButtonAction, type Reply } from './reply.js';
 import { authorize, rolesOf, type RolePolicy } from './roles.js';
 import { welcomeView } from './views.js';
 
@@ -74,7 +75,7 @@ export function createEngine(deps: EngineDeps): RunningEngine {
     mde: deps.mde,
     createCommand: named(registry, 'scans create'),
     updateCommand: named(registry, 'scans update'),
-    run: (actor, origin, command, op) => safely(() => run(actor, origin, command, op)),
+    run: (actor, origin, command, op, secrets) => safely(() => run(actor, origin, command, op), secrets),
     refusal(actor, command) {
       const allowed = authorize(deps.policy, actor.id, command);
       return allowed.ok ? null : errorReply(allowed.message);
@@ -106,14 +107,20 @@ export function createEngine(deps: EngineDeps): RunningEngine {
     return command.run!(op, ctx);
   }
 
-  /** Any failure becomes a reply: user mistakes and MDE refusals as they are, the rest generic. */
-  async function safely(work: () => Promise<Reply>): Promise<Reply> {
+  /**
+   * Any failure becomes a reply: user mistakes and MDE refusals as they are, the rest
+   * generic. `secrets` (a form's) are removed from the reply and the log by value, so
+   * an error message that quotes the request (MDE's, a proxy's) cannot show them.
+   */
+  async function safely(work: () => Promise<Reply>, secrets: readonly string[] = []): Promise<Reply> {
+    const clean = (text: string) => redactSecrets(text, secrets);
     try {
-      return await work();
+      const reply = await work();
+      return secrets.length > 0 ? redactReply(reply, clean) : reply;
     } catch (error) {
-      if (error instanceof UserError) return errorReply(error.message, error.usage);
-      log?.error({ err: (error as Error).message, kind: isMdeError(error) ? error.kind : undefined }, 'command failed');
-      return errorReply(failureText(error));
+      if (error instanceof UserError) return errorReply(clean(error.message), error.usage);
+      log?.error({ err: clean((error as Error).message), kind: isMdeError(error) ? error.kind : undefined }, 'command failed');
+      return errorReply(clean(failureText(error)));
     }
   }
 

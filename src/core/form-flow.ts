@@ -7,7 +7,7 @@ import type { MdeApi } from '../mde/api.js';
 import type { AnyOperation, Command } from './command.js';
 import type { Actor, Origin } from './context.js';
 import type { FormOutcome, FormSubmission } from './engine-api.js';
-import { createFormSpec, parseCreateSubmission, parseUpdateSubmission, updateFormSpec } from './forms.js';
+import { createFormSpec, parseCreateSubmission, parseUpdateSubmission, submittedSecrets, updateFormSpec } from './forms.js';
 import type { Reply } from './reply.js';
 import { findDefinition } from './resolve.js';
 
@@ -22,8 +22,11 @@ export interface FormFlowDeps {
   /** The commands a submitted form runs as: `scans create` and `scans update`. */
   createCommand: Command;
   updateCommand: Command;
-  /** Runs an operation as the actor would by typing the command (authorization included). */
-  run(actor: Actor, origin: Origin, command: Command, op: AnyOperation): Promise<Reply>;
+  /**
+   * Runs an operation as the actor would by typing the command (authorization included);
+   * `secrets` (what the form carried) never appear in the reply or the log, whoever quotes them.
+   */
+  run(actor: Actor, origin: Origin, command: Command, op: AnyOperation, secrets: readonly string[]): Promise<Reply>;
   /** The refusal for an actor who may not use the command, or `null` when they may. */
   refusal(actor: Actor, command: Command): Reply | null;
 }
@@ -62,7 +65,7 @@ export function createFormFlow(deps: FormFlowDeps) {
       if (!parsed.ok) {
         return { ok: false, errors: parsed.errors, message: parsed.message, form: createFormSpec({ agents: await agents(), values: stringValues(submission.values), errors: parsed.errors }) };
       }
-      return { ok: true, reply: await deps.run(actor, origin, command, parsed.operation) };
+      return { ok: true, reply: await deps.run(actor, origin, command, parsed.operation, submittedSecrets(submission.values)) };
     }
     const current = findDefinition(await mde.listDefinitions(), submission.definitionId ?? '');
     // The baseline (what the form showed) decides what the user changed; the re-rendered
@@ -72,7 +75,7 @@ export function createFormFlow(deps: FormFlowDeps) {
       const form = updateFormSpec({ definition: current, agents: await agents(), values: stringValues(submission.values), errors: parsed.errors, baseline: submission.baseline });
       return { ok: false, errors: parsed.errors, message: parsed.message, form };
     }
-    return { ok: true, reply: await deps.run(actor, origin, command, parsed.operation) };
+    return { ok: true, reply: await deps.run(actor, origin, command, parsed.operation, submittedSecrets(submission.values)) };
   }
 
   return { ...api, submit };

@@ -17,6 +17,7 @@
  * selection, and off when missing (Slack leaves out an unticked checkbox), empty or
  * "false". Secrets are never prefilled and never quoted in an error.
  */
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { TARGET_TYPES, SCAN_TYPES, type ScanAgent, type ScanDefinition, type ScanType, type TargetType } from '../mde/entities.js';
 import {
@@ -197,6 +198,18 @@ const CREDENTIAL_FIELDS: readonly FieldDef[] = [
 ];
 
 const SECRET_FIELDS = CREDENTIAL_FIELDS.filter((f) => f.kind === 'secret').map((f) => f.name);
+
+/**
+ * What a submitted form asks for, as a digest: the same form sent again (a replay, a
+ * retry, a second click) has the same one. Secret fields are left out, so the digest never
+ * carries anything derived from a password.
+ */
+export function submissionFingerprint(submission: { kind: string; definitionId?: string; values: Record<string, unknown> }): string {
+  const values = Object.entries(submission.values)
+    .filter(([name, value]) => !SECRET_FIELDS.includes(name) && (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean'))
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return createHash('sha256').update(JSON.stringify([submission.kind, submission.definitionId ?? null, values])).digest('hex');
+}
 
 function agentField(agents: readonly ScanAgent[]): FieldDef {
   const seen = new Set<string>();
@@ -673,19 +686,24 @@ export function updateSubmissionSchema(definitionId: string, current?: ScanDefin
 // Results
 
 /** Every secret value in a submission, in the forms it could be quoted. */
-function submittedSecrets(values: Record<string, unknown>): string[] {
+/**
+ * The secret values a form carried, as they could be quoted back (as typed, trimmed, and
+ * JSON-escaped): longest first, at least 4 characters (shorter ones would blank out words).
+ */
+export function submittedSecrets(values: Record<string, unknown>): string[] {
   const found = new Set<string>();
   for (const name of SECRET_FIELDS) {
     const v = own(values, name);
     for (const s of Array.isArray(v) ? v : [v]) {
       if (typeof s !== 'string') continue;
-      for (const form of [s, s.trim()]) if (form.length >= 4) found.add(form);
+      for (const form of [s, s.trim(), JSON.stringify(s).slice(1, -1)]) if (form.length >= 4) found.add(form);
     }
   }
   return [...found].sort((a, b) => b.length - a.length);
 }
 
-function redact(text: string, secrets: readonly string[]): string {
+/** Removes every secret value from a text, whoever wrote it (MDE, a proxy, a library). */
+export function redactSecrets(text: string, secrets: readonly string[]): string {
   return secrets.reduce((t, s) => t.split(s).join('[secret]'), text);
 }
 
@@ -696,7 +714,7 @@ function result<T>(parsed: z.ZodSafeParseResult<T>, values: Record<string, unkno
   const general: string[] = [];
   for (const issue of parsed.error.issues) {
     const field = String(issue.path[0] ?? '');
-    const message = clip(redact(issue.message, secrets), 600);
+    const message = clip(redactSecrets(issue.message, secrets), 600);
     if (field in LABELS) errors[field] ??= message;
     else general.push(message);
   }

@@ -123,6 +123,13 @@ export interface FormSpec {
   baseline?: Record<string, string>;
 }
 
+/** The reply with `clean` applied to every string in it (redaction). */
+export function redactReply(reply: Reply, clean: (text: string) => string): Reply {
+  const walk = (value: unknown): unknown =>
+    typeof value === 'string' ? clean(value) : Array.isArray(value) ? value.map(walk) : value && typeof value === 'object' ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, walk(v)])) : value;
+  return walk(reply) as Reply;
+}
+
 export function textReply(text: string, options: { tone?: Tone; visibility?: Reply['visibility'] } = {}): Reply {
   return { visibility: options.visibility ?? 'private', blocks: [{ type: 'text', text, tone: options.tone }], summary: text };
 }

@@ -9,6 +9,7 @@ import type { ButtonOutcome } from '../../src/core/engine-api.js';
 import type { Reply } from '../../src/core/reply.js';
 import { createRolePolicy, fourEyesProblem, type RolePolicy } from '../../src/core/roles.js';
 import { startEmulator, type Emulator } from '../../src/emulator/index.js';
+import type { Logger } from 'pino';
 import type { MdeApi } from '../../src/mde/api.js';
 import { openStore, type Store } from '../../src/store/index.js';
 import { clientFor } from './mde.js';
@@ -55,6 +56,8 @@ export interface HarnessOptions {
   expirySweepMs?: number;
   /** Wraps the store (fault injection: a store that fails or is tampered with at a given step). */
   wrapStore?: (store: Store) => Store;
+  /** Where the engine logs (default: nowhere). */
+  log?: Logger;
   /** Who holds which role (default: USERS). */
   policy?: RolePolicy;
   /** Wraps the MDE client (to count or delay calls). */
@@ -82,7 +85,7 @@ export async function engineHarness(options: HarnessOptions = {}) {
     fourEyes: (requester, decider) => fourEyesProblem(policy, requester, decider),
     ...(options.now ? { now: options.now } : {}),
   });
-  const engine = createEngine({ mde: options.wrapMde ? options.wrapMde(client) : client, store, approvals, policy, pollMs: 20, expirySweepMs: options.expirySweepMs ?? 50 });
+  const engine = createEngine({ mde: options.wrapMde ? options.wrapMde(client) : client, store, approvals, policy, pollMs: 20, expirySweepMs: options.expirySweepMs ?? 50, ...(options.log ? { log: options.log } : {}) });
   const publisher = new RecordingPublisher();
   engine.addPublisher(publisher);
   await engine.start();

@@ -257,6 +257,20 @@ describe('create through the modal', () => {
     expect(textOf(result.body)).toContain('Slack modal scan');
   });
 
+  it('runs a submission once: three concurrent copies and a retry create one definition', async () => {
+    const sent = await slash(OPERATOR, 'scans create');
+    const open = await stub.waitFor(() => stub.callsTo('views.open').find((c) => c.body.trigger_id === sent.triggerId));
+    const view = { ...open.body.view, id: await viewIdOf(open) };
+    const values = { scanName: 'Submitted once', target: '10.9.9.9', intervalInHours: '24', agent: SEED.agents.hq, username: 'svc-scan$', domain: 'contoso.com' };
+    app.emulator!.resetStats();
+    const answers = await Promise.all([drive.submit(OPERATOR, view, values), drive.submit(OPERATOR, view, values), drive.submit(OPERATOR, view, values)]);
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200]);
+    expect((await drive.submit(OPERATOR, view, values, 1)).status).toBe(200);
+    await app.engine.idle();
+    expect([...app.emulator!.state.definitions.values()].filter((d) => d.scanName === 'Submitted once')).toHaveLength(1);
+    expect(app.emulator!.stats().byEndpoint['POST /api/DeviceAuthenticatedScanDefinitions']).toBe(1);
+  });
+
   it('re-renders the modal for a Network scan with its SNMP fields', async () => {
     const sent = await slash(OPERATOR, 'scans create network');
     const open = await stub.waitFor(() => stub.callsTo('views.open').find((c) => c.body.trigger_id === sent.triggerId));

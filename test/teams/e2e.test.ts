@@ -211,6 +211,17 @@ describe('Teams create form', () => {
     expect(JSON.stringify(stub.calls)).not.toContain('S3cr3t-community!');
     expect(logLines.join('\n')).not.toContain('S3cr3t-community!');
   });
+
+  it('three clicks on Create (three invokes) create one definition', async () => {
+    const { card: form, call } = await say(OPERATOR, 'scans create network');
+    const inputs = { scanType: 'Network', scanName: 'Clicked thrice', target: '10.9.1.1', targetType: 'Ip', intervalInHours: '6', active: 'true', agent: SEED.agents.hq, snmpType: 'NoAuthNoPriv', snmpCredential: 'inline', username: 'ro' };
+    app.emulator!.resetStats();
+    const answers = await Promise.all([1, 2, 3].map(() => press(findAction(form, 'Create'), OPERATOR, personal(OPERATOR), { replyToId: call.id, inputs })));
+    expect(answers.filter((a) => a.type === 'application/vnd.microsoft.card.adaptive')).toHaveLength(1);
+    expect(answers.filter((a) => a.type === 'application/vnd.microsoft.activity.message' && /already submitted/.test(String(a.value)))).toHaveLength(2);
+    expect([...app.emulator!.state.definitions.values()].filter((d) => d.scanName === 'Clicked thrice')).toHaveLength(1);
+    expect(app.emulator!.stats().byEndpoint['POST /api/DeviceAuthenticatedScanDefinitions']).toBe(1);
+  });
 });
 
 describe('Teams update form', () => {

@@ -11,7 +11,8 @@ import { errorReply } from '../../../src/core/reply.js';
 import { respondVia, sendReply } from '../deliver.js';
 import { actorOf, originOf } from '../identity.js';
 import { buildFormModal, decodeMeta, loadingModal, messageModal, placeErrors, readFormValues, type FlatValues, type ModalMeta, type StateValue } from '../modal.js';
-import { slackErrorCode, within, type SlackRuntime } from '../runtime.js';
+import { claimDelivery, slackErrorCode, within, type SlackRuntime } from '../runtime.js';
+import { submissionFingerprint } from '../../../src/core/forms.js';
 import { BOT_FAILURE_TEXT } from '../../../src/errors.js';
 
 export interface ViewSubmissionInput {
@@ -19,6 +20,8 @@ export interface ViewSubmissionInput {
   team?: { id: string } | null;
   view: {
     id: string;
+    /** Changes whenever the modal is updated (a re-render with field errors is a new one). */
+    hash?: string;
     private_metadata?: string;
     blocks?: Array<{ type: string; block_id?: string }>;
     state?: { values: Record<string, Record<string, StateValue>> };
@@ -60,6 +63,11 @@ export async function handleFormSubmission(rt: SlackRuntime, args: ViewSubmissio
   rt.log.info({ actor: actor.id, form: meta.kind, fields: Object.keys(values), retryNum: args.retryNum }, 'slack form submitted');
   // The baseline (update forms) is what the form showed: only what differs from it is sent.
   const submission = { kind: meta.kind, definitionId: meta.definitionId, values, ...(meta.baseline ? { baseline: meta.baseline } : {}) };
+  // One modal state, one run: a replay, a retry or a concurrent copy of the same submission is acked and dropped.
+  if (!(await claimDelivery(rt, `form:${body.view.id}:${body.view.hash ?? ''}:${submissionFingerprint(submission)}`))) {
+    await args.ack();
+    return;
+  }
   const work = rt.engine.handleForm(actor, origin, submission).catch(
     (error: unknown): FormOutcome => {
       rt.log.error({ err: (error as Error).message }, 'engine.handleForm failed');
