@@ -20,6 +20,7 @@ export interface FaultAnswer {
   message: string;
   headers: Record<string, string>;
   revokeTokens: boolean;
+  afterWrite: boolean;
 }
 
 interface PendingFault {
@@ -66,6 +67,7 @@ function answerFor(spec: FaultSpec): FaultAnswer {
     message: spec.message ?? `Injected fault: the emulator answers ${spec.status}.`,
     headers,
     revokeTokens: spec.revokeTokens ?? false,
+    afterWrite: spec.afterWrite ?? false,
   };
 }
 

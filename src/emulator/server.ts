@@ -143,6 +143,7 @@ class EmulatorServer {
     if (fault !== null) {
       this.stats.countFault();
       if (fault.revokeTokens) this.authority.revokeAll();
+      if (fault.afterWrite) this.route(match, { r, bodyText, client: auth.token, now });
       return errorResult(fault.status, fault.code, fault.message, r.requestId, fault.headers);
     }
     return this.route(match, { r, bodyText, client: auth.token, now });

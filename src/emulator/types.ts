@@ -68,6 +68,8 @@ export interface FaultSpec {
    * secret, a key rollover): later calls with such a token get 401 until a new one is had.
    */
   revokeTokens?: boolean;
+  /** Carry the call out first, then answer the fault: MDE completed the write but said it failed (or the answer was lost). */
+  afterWrite?: boolean;
 }
 
 /** A fault of the token endpoint (`POST /{tenant}/oauth2/v2.0/token`) for the next `times` requests. */

@@ -64,6 +64,23 @@ function validate<T extends z.ZodType>(schema: T, body: unknown, what: string): 
   return parsed.data;
 }
 
+/** A failure after which the write may or may not have happened (5xx, network, time-out). */
+function isUnclear(error: unknown): error is MdeError {
+  return error instanceof MdeError && error.kind === 'unavailable';
+}
+
+/** The definition a create asked for (MDE gives it an id): same name, type, targets, interval and agent. */
+function sameDefinition(d: ScanDefinition, body: { scanName: string; scanType: string; target: string; intervalInHours: number; scannerAgent: { machineId: string } }): boolean {
+  const norm = (t: string | null | undefined) => (t ?? '').split(',').map((x) => x.trim().toLowerCase()).sort().join(',');
+  return (
+    d.scanName === body.scanName &&
+    d.scanType === body.scanType &&
+    norm(d.target) === norm(body.target) &&
+    d.intervalInHours === body.intervalInHours &&
+    (d.scannerAgent?.machineId ?? '').toLowerCase() === body.scannerAgent.machineId.toLowerCase()
+  );
+}
+
 export function createMdeClient(options: MdeClientOptions): MdeApi {
   const http = createHttp(options);
   const pageSize = options.pageSize ?? 100;
@@ -143,9 +160,19 @@ export function createMdeClient(options: MdeClientOptions): MdeApi {
 
     async createDefinition(body) {
       const valid = validate(createDefinitionBodySchema, body, 'scan definition');
-      const { data } = await http.call({ method: 'POST', path: DEFINITIONS, body: valid, schema: ScanDefinitionSchema, idempotent: false });
-      invalidate();
-      return required(data, 'create');
+      try {
+        const { data } = await http.call({ method: 'POST', path: DEFINITIONS, body: valid, schema: ScanDefinitionSchema, idempotent: false });
+        return required(data, 'create');
+      } catch (error) {
+        // An unclear answer (5xx, a lost answer) to a create is checked, not guessed: MDE
+        // may have created it, and "try again" would then make a duplicate.
+        if (!isUnclear(error)) throw error;
+        const created = (await readAllPages(DEFINITIONS, ScanDefinitionSchema, (d) => d.id)).find((d) => sameDefinition(d, valid));
+        if (created) return created;
+        throw new MdeError('unavailable', `${(error as MdeError).message} The bot checked: MDE holds no such definition, so nothing was created; it is safe to try again.`, (error as MdeError).details);
+      } finally {
+        invalidate();
+      }
     },
 
     async updateDefinition(id, body) {
@@ -164,11 +191,14 @@ export function createMdeClient(options: MdeClientOptions): MdeApi {
       try {
         await http.call({ method: 'POST', path: `${DEFINITIONS}/BatchDelete`, body: valid, idempotent: true });
       } catch (error) {
-        // A retry after an unclear failure finds the definitions already gone (404): the
-        // delete happened. Only a 404 while some of them still exist is a failure.
-        if (!(error instanceof MdeError && error.kind === 'not_found')) throw error;
+        // An unclear answer (5xx, a lost answer), or a 404 on a retry, is checked by reading
+        // back: the ids gone means the delete happened.
+        if (!(error instanceof MdeError && (error.kind === 'not_found' || isUnclear(error)))) throw error;
         const remaining = new Set((await readAllPages(DEFINITIONS, ScanDefinitionSchema, (d) => d.id)).map((d) => d.id.toLowerCase()));
-        if (valid.ScanDefinitionIds.some((id) => remaining.has(id.toLowerCase()))) throw error;
+        const left = valid.ScanDefinitionIds.filter((id) => remaining.has(id.toLowerCase()));
+        if (left.length === 0) return;
+        if (left.length === valid.ScanDefinitionIds.length) throw error;
+        throw new MdeError('unavailable', `${error.message} The bot checked: ${valid.ScanDefinitionIds.length - left.length} of ${valid.ScanDefinitionIds.length} were deleted; still there: ${left.join(', ')}.`, error.details);
       } finally {
         invalidate();
       }

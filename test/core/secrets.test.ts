@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, SEED, type Emulator } from '../../src/emulator/index.js';
 import { createLogger } from '../../src/log.js';
-import { engineHarness, ORIGIN, USERS } from '../helpers/engine.js';
+import { approvalIdIn, engineHarness, ORIGIN, USERS } from '../helpers/engine.js';
 
 const COMMUNITY = 'Quoted-C0mmunity"string';
 const AUTH = 'auth-Pa55word-xyz';
@@ -43,6 +43,47 @@ describe('redaction by value', () => {
         expect(shown).not.toContain(secret);
         expect(logged.join('\n')).not.toContain(secret);
       }
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe('ambiguous writes are checked, not guessed', () => {
+  it('a create MDE carried out but answered 500 is reported as created, and exists once', async () => {
+    const h = await engineHarness({ emulator });
+    try {
+      emulator.injectFault({ status: 500, path: 'POST /api/DeviceAuthenticatedScanDefinitions', afterWrite: true });
+      const reply = await h.engine.handleText(USERS.operator, ORIGIN, `scans create network --name "Unclear create" --target 10.7.1.1 --interval 6 --agent ${SEED.agents.hq} --username ro`);
+      expect(JSON.stringify(reply)).toContain('Created scan definition Unclear create');
+      expect([...emulator.state.definitions.values()].filter((d) => d.scanName === 'Unclear create')).toHaveLength(1);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('a create MDE did not carry out is reported as not created, safe to try again', async () => {
+    const h = await engineHarness({ emulator });
+    try {
+      emulator.injectFault({ status: 502, path: 'POST /api/DeviceAuthenticatedScanDefinitions' });
+      const reply = await h.engine.handleText(USERS.operator, ORIGIN, `scans create network --name "Not created" --target 10.7.1.2 --interval 6 --agent ${SEED.agents.hq} --username ro`);
+      expect(JSON.stringify(reply)).toContain('nothing was created; it is safe to try again');
+      expect([...emulator.state.definitions.values()].some((d) => d.scanName === 'Not created')).toBe(false);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('a delete MDE carried out but answered 500 (after its retries) is reported as done', async () => {
+    const h = await engineHarness({ emulator });
+    try {
+      const id = approvalIdIn(await h.engine.handleText(USERS.operator, ORIGIN, `scans delete ${SEED.definitions.networkPrinters} --reason unclear`));
+      emulator.injectFault({ status: 500, path: 'POST /api/DeviceAuthenticatedScanDefinitions/BatchDelete', afterWrite: true, times: 3 });
+      await h.engine.handleText(USERS.approver, ORIGIN, `approve ${id}`);
+      await h.engine.idle();
+      const record = await h.approvals.get(id);
+      expect(record?.state).toBe('succeeded');
+      expect(emulator.state.definitions.has(SEED.definitions.networkPrinters)).toBe(false);
     } finally {
       await h.close();
     }
