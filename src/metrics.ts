@@ -92,7 +92,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   const withProcess = options.processMetrics ?? true;
   if (withProcess) processMetrics();
 
-  const commands = new Counter({ name: name('commands_total'), help: 'Commands run, by operation and outcome (ok, refused: a user or MDE refusal, error: a failure).', labelNames: ['command', 'outcome'] as const, registers });
+  const commands = new Counter({ name: name('commands_total'), help: 'Commands run, by command name and outcome (ok, refused: a user or MDE refusal, error: a failure).', labelNames: ['command', 'outcome'] as const, registers });
   const commandSeconds = new Histogram({
     name: name('command_duration_seconds'),
     help: 'Time to answer a command, by operation.',

@@ -41,7 +41,7 @@ async function scrape(url: string): Promise<string> {
 }
 
 describe('/metrics', () => {
-  it('counts commands by operation and outcome, and MDE calls, 429s and retries by endpoint', async () => {
+  it('counts commands by name and outcome, and MDE calls, 429s and retries by endpoint', async () => {
     app = await start();
     expect(app.metricsUrl).toBe(app.url);
     const before = await scrape(app.url);
@@ -56,11 +56,11 @@ describe('/metrics', () => {
     await app.engine.handleText(viewer, origin, 'scans show "No such definition"');
 
     const text = await scrape(app.url);
-    expect(metric(text, 'mdechatops_commands_total', { command: 'scans.list', outcome: 'ok' })).toBe(1);
-    expect(metric(text, 'mdechatops_commands_total', { command: 'scans.delete', outcome: 'refused' })).toBe(1);
+    expect(metric(text, 'mdechatops_commands_total', { command: 'scans list', outcome: 'ok' })).toBe(1);
+    expect(metric(text, 'mdechatops_commands_total', { command: 'scans delete', outcome: 'refused' })).toBe(1);
     expect(metric(text, 'mdechatops_commands_total', { command: 'whoami', outcome: 'ok' })).toBe(1);
-    expect(metric(text, 'mdechatops_commands_total', { command: 'scans.show', outcome: 'refused' })).toBe(1);
-    expect(metric(text, 'mdechatops_command_duration_seconds_count', { command: 'scans.list' })).toBe(1);
+    expect(metric(text, 'mdechatops_commands_total', { command: 'scans show', outcome: 'refused' })).toBe(1);
+    expect(metric(text, 'mdechatops_command_duration_seconds_count', { command: 'scans list' })).toBe(1);
     expect(metric(text, 'mdechatops_mde_calls_total', { endpoint: DEFINITIONS, status: '429' })).toBe(1);
     expect(metric(text, 'mdechatops_mde_calls_total', { endpoint: DEFINITIONS, status: '503' })).toBe(1);
     expect(metric(text, 'mdechatops_mde_calls_total', { endpoint: DEFINITIONS, status: '200' })).toBeGreaterThanOrEqual(1);

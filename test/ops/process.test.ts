@@ -88,10 +88,10 @@ describe('the built entry point (node dist/src/main.js)', () => {
     expect(await say(bot, APPROVER, `approve ${id}`)).toContain(`Approved ${id}`);
 
     const text = await until(() => scrape(bot), (t) => metric(t, 'mdechatops_av_scans_followed') === 1, 10_000, 'the AV scan to be followed');
-    expect(metric(text, 'mdechatops_commands_total', { command: 'scans.list', outcome: 'ok' })).toBe(1);
-    expect(metric(text, 'mdechatops_commands_total', { command: 'scans.delete', outcome: 'refused' })).toBe(1);
+    expect(metric(text, 'mdechatops_commands_total', { command: 'scans list', outcome: 'ok' })).toBe(1);
+    expect(metric(text, 'mdechatops_commands_total', { command: 'scans delete', outcome: 'refused' })).toBe(1);
     expect(metric(text, 'mdechatops_commands_total', { command: 'av-scan', outcome: 'ok' })).toBe(1);
-    expect(metric(text, 'mdechatops_commands_total', { command: 'approvals.decide', outcome: 'ok' })).toBe(1);
+    expect(metric(text, 'mdechatops_commands_total', { command: 'approve', outcome: 'ok' })).toBe(1);
     expect(metric(text, 'mdechatops_approval_events_total', { event: 'requested' })).toBe(1);
     expect(metric(text, 'mdechatops_approval_events_total', { event: 'approved' })).toBe(1);
     expect(metric(text, 'mdechatops_mde_calls_total', { endpoint: 'GET /api/DeviceAuthenticatedScanDefinitions', status: '200' })).toBeGreaterThanOrEqual(1);
