@@ -6,6 +6,8 @@
  * The state machine itself (compare-and-set transitions, audit entries) is the
  * `ApprovalService` (approvals.ts); this module drives it.
  */
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { MdeApi } from '../mde/api.js';
 import { isMdeError } from '../mde/errors.js';
@@ -41,8 +43,13 @@ export interface ApprovalFlowDeps {
   log?: Logger;
   /** How often a running AV scan is polled (ms). */
   pollMs: number;
-  /** How often overdue requests are expired (ms). */
+  /** How often overdue requests are expired, and stalled ones recovered (ms). */
   expirySweepMs: number;
+  /** This process, as the owner of the requests it executes (default: host, pid and a random part). */
+  owner?: string;
+  /** How often an executing request's owner says it is alive (ms), and after how long without that it is taken over. */
+  heartbeatMs?: number;
+  staleMs?: number;
 }
 
 export function failureText(error: unknown): string {
@@ -56,6 +63,10 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
   const publishers = new Map<string, ApprovalPublisher>();
   const background = new Set<Promise<unknown>>();
   let sweep: NodeJS.Timeout | undefined;
+
+  const owner = deps.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  const heartbeatMs = deps.heartbeatMs ?? 5_000;
+  const staleMs = deps.staleMs ?? 30_000;
 
   const tracker = createTracker({ mde: deps.mde, store, approvals, changed: rerender, pollMs: deps.pollMs, log });
 
@@ -197,7 +208,7 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
     }
     // The hash of what the approver approved, recomputed: a stored operation changed since
     // the decision no longer matches it and is refused.
-    const begun = await approvals.beginExecution(decided.id, approvals.hashOf(decided.operation), { actor: approver.id });
+    const begun = await approvals.beginExecution(decided.id, approvals.hashOf(decided.operation), { actor: approver.id, owner });
     if (!begun.ok) {
       log?.warn({ approvalId: decided.id, code: begun.code }, begun.message);
       if (begun.record) await rerender(begun.record);
@@ -210,6 +221,9 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
       return;
     }
     let result;
+    // While it runs, this process says it is alive: another one starting on the same store
+    // (a restart, a second replica) leaves it alone until that stops.
+    const alive = setInterval(() => void approvals.heartbeat(record.id, owner).catch(() => undefined), heartbeatMs);
     try {
       result = await command.approval.execute(record.operation, deps.mde, {
         approvalId: record.id,
@@ -219,6 +233,8 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
     } catch (error) {
       await finish(record.id, 'failed', { error: failureText(error) });
       return;
+    } finally {
+      clearInterval(alive);
     }
     if (result.done) {
       await finish(record.id, result.ok ? 'succeeded' : 'failed', { text: result.text });
@@ -235,22 +251,35 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
     }
   }
 
+  const stale = (iso: string | undefined) => iso === undefined || Date.now() - Date.parse(iso) > staleMs;
+
   /**
-   * After a restart: an approved request that never started runs now (the decision stands
-   * and the compare-and-set still allows one execution); one that was executing without a
-   * followed scan ended in an unknown state, which is said rather than guessed.
+   * Requests another process left behind (a restart, a replica that died). An approved
+   * request that never started runs now (the decision stands and the compare-and-set still
+   * allows one execution; at start-up all of them, later only those decided long ago, so
+   * the deciding process goes first). An executing one is taken over only when its owner
+   * stopped saying it is alive, and its outcome is read back from MDE where the command
+   * can tell, else said to be unknown: never guessed.
    */
-  async function recoverInterrupted(): Promise<void> {
+  async function recoverInterrupted(atStart: boolean): Promise<void> {
     for (const record of await store.listApprovals({ states: ['approved', 'executing'] })) {
       if (record.state === 'approved') {
-        inBackground(execute(record, { id: record.decidedBy?.actor ?? 'system', name: record.decidedBy?.name }));
+        if (atStart || stale(record.decidedAt)) inBackground(execute(record, { id: record.decidedBy?.actor ?? 'system', name: record.decidedBy?.name }));
         continue;
       }
+      // Without an owner nobody heart-beats for it: it is taken over at once.
+      if (record.owner === owner || (record.owner !== undefined && !stale(record.heartbeatAt))) continue;
       const followed = await store.listTrackedActions({ approvalId: record.id, open: true });
       if (followed.length > 0) continue;
-      await finish(record.id, 'failed', {
-        error: 'The bot restarted while this was running, so its outcome is unknown. Check in Defender before requesting it again.',
-      });
+      const verify = commandOf(record)?.approval?.verify;
+      const outcome = verify ? await verify(record.operation, deps.mde).catch(() => 'unknown' as const) : 'unknown';
+      if (outcome === 'done') await finish(record.id, 'succeeded', { text: 'Carried out: the bot running it stopped before it could say so, and MDE shows it done.' });
+      else if (outcome === 'not_done') await finish(record.id, 'failed', { error: 'Not carried out: the bot running it stopped first, and MDE shows nothing changed. Request it again.' });
+      else {
+        await finish(record.id, 'failed', {
+          error: 'The bot restarted while this was running, so its outcome is unknown. Check in Defender before requesting it again.',
+        });
+      }
     }
   }
 
@@ -296,8 +325,8 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
     },
     async start(): Promise<void> {
       await tracker.resume();
-      await recoverInterrupted();
-      sweep = setInterval(() => inBackground(expireDue()), deps.expirySweepMs);
+      await recoverInterrupted(true);
+      sweep = setInterval(() => inBackground(expireDue().then(() => recoverInterrupted(false))), deps.expirySweepMs);
       sweep.unref();
     },
     async stop(): Promise<void> {

@@ -130,6 +130,8 @@ export interface ActorOptions {
   /** Who is acting; default `system`. */
   actor?: string;
   now?: Date;
+  /** `beginExecution`: the process that will run it (it then sends heartbeats). */
+  owner?: string;
 }
 
 const REASON_MAX = 500;
@@ -405,7 +407,10 @@ export class ApprovalService {
       return { ...refused, code: 'operation_mismatch' };
     }
 
-    const record = await this.store.transitionApproval(approvalId, 'approved', 'executing', { updatedAt: now.toISOString() });
+    const record = await this.store.transitionApproval(approvalId, 'approved', 'executing', {
+      updatedAt: now.toISOString(),
+      ...(options.owner ? { owner: options.owner, heartbeatAt: now.toISOString() } : {}),
+    });
     if (!record) {
       const latest = await this.store.getApproval(approvalId);
       return {
@@ -421,6 +426,12 @@ export class ApprovalService {
 
     await this.audit({ at: now.toISOString(), actor, event: 'executing', approvalId, detail: { operationHash: record.operationHash } });
     return { ok: true, record };
+  }
+
+  /** The owner of an executing request says it is alive; false when it no longer owns it (or it ended). */
+  async heartbeat(id: string, owner: string, now: Date = this.clock()): Promise<boolean> {
+    const record = await this.store.transitionApproval(normalizeApprovalId(id), 'executing', 'executing', { heartbeatAt: now.toISOString(), ifOwner: owner, updatedAt: now.toISOString() });
+    return record !== null;
   }
 
   /** executing → succeeded | failed, with the outcome detail. */

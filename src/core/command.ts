@@ -78,6 +78,11 @@ export interface ApprovalSpec<Op extends { readonly kind: string }> {
   facts(op: Op): Fact[];
   /** Runs the approved operation, once. */
   execute(op: Op, mde: MdeApi, context: { approvalId: string; requester: string; approver: string }): Promise<ExecutionResult>;
+  /**
+   * After the process running it stopped mid-way: whether the operation took effect, read
+   * from MDE (`unknown` when MDE cannot tell). Without it the outcome is reported unknown.
+   */
+  verify?(op: Op, mde: MdeApi): Promise<'done' | 'not_done' | 'unknown'>;
 }
 
 export interface Command<Op extends { readonly kind: string } = { readonly kind: string }> extends CommandSpec {

@@ -33,6 +33,10 @@ export interface EngineDeps {
   pollMs?: number;
   /** How often overdue approval requests are expired (ms). */
   expirySweepMs?: number;
+  /** Executing requests: this process's name, and its heartbeat and takeover times (ms). */
+  owner?: string;
+  heartbeatMs?: number;
+  staleMs?: number;
   /** Observer (metrics): each command run, by name, with its outcome and duration. */
   onCommand?: (command: string, outcome: CommandOutcome, seconds: number) => void;
 }
@@ -70,6 +74,9 @@ export function createEngine(deps: EngineDeps): RunningEngine {
     log,
     pollMs: deps.pollMs ?? 5000,
     expirySweepMs: deps.expirySweepMs ?? 30_000,
+    ...(deps.owner ? { owner: deps.owner } : {}),
+    ...(deps.heartbeatMs ? { heartbeatMs: deps.heartbeatMs } : {}),
+    ...(deps.staleMs ? { staleMs: deps.staleMs } : {}),
   });
   const forms = createFormFlow({
     mde: deps.mde,

@@ -65,6 +65,9 @@ export interface ApprovalRecord {
   decisionReason?: string;
   /** Outcome detail (execution result, progress of a machine action…). */
   result?: Json;
+  /** While executing: the bot process running it, and when it last said it is alive. */
+  owner?: string;
+  heartbeatAt?: string;
   /** Every card posted for this request, so each can be re-rendered on any change. */
   cards: ApprovalCard[];
   /** 1 on creation, bumped by every change. */
@@ -81,6 +84,12 @@ export interface ApprovalPatch {
   decidedAt?: string;
   decisionReason?: string;
   result?: Json;
+  /** The process that runs the request (set when it starts executing). */
+  owner?: string;
+  /** That process is alive (ISO instant). */
+  heartbeatAt?: string;
+  /** Extra condition: apply only when the record's `owner` is this. */
+  ifOwner?: string;
   /** When the change happened (ISO); defaults to the store's clock. */
   updatedAt?: string;
   /** Extra condition: apply only when the record's `version` is this (optimistic concurrency for same-state updates). */

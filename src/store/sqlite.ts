@@ -118,6 +118,14 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX claims_expires ON claims (expires_ms);
     `,
   },
+  {
+    version: 2,
+    description: 'owner and heartbeat of an executing approval request',
+    up: `
+      ALTER TABLE approvals ADD COLUMN owner TEXT;
+      ALTER TABLE approvals ADD COLUMN heartbeat_at TEXT;
+    `,
+  },
 ];
 
 interface ApprovalRow {
@@ -140,6 +148,8 @@ interface ApprovalRow {
   cards: string;
   version: number;
   updated_at: string;
+  owner: string | null;
+  heartbeat_at: string | null;
 }
 
 interface AuditRow {
@@ -310,6 +320,8 @@ export class SqliteStore implements Store {
     if (row.decided_at !== null) rec.decidedAt = row.decided_at;
     if (row.decision_reason !== null) rec.decisionReason = row.decision_reason;
     if (row.result !== null) rec.result = parse<Json>(row.result, 'result');
+    if (row.owner !== null) rec.owner = row.owner;
+    if (row.heartbeat_at !== null) rec.heartbeatAt = row.heartbeat_at;
     return rec;
   }
 
@@ -342,6 +354,8 @@ export class SqliteStore implements Store {
       cards: JSON.stringify(rec.cards ?? []),
       version: 1,
       updated_at: createdAt,
+      owner: null,
+      heartbeat_at: null,
     };
     try {
       db.prepare(
@@ -407,11 +421,23 @@ export class SqliteStore implements Store {
       sets.push('result = @result');
       params.result = toJson(patch.result);
     }
+    if (patch.owner !== undefined) {
+      sets.push('owner = @owner');
+      params.owner = patch.owner;
+    }
+    if (patch.heartbeatAt !== undefined) {
+      sets.push('heartbeat_at = @heartbeat_at');
+      params.heartbeat_at = isoOf(patch.heartbeatAt, 'heartbeatAt');
+    }
     fromList.forEach((s, i) => (params[`from${i}`] = s));
     let where = `id = @id AND state IN (${fromList.map((_, i) => `@from${i}`).join(', ')})`;
     if (patch.ifVersion !== undefined) {
       where += ' AND version = @if_version';
       params.if_version = patch.ifVersion;
+    }
+    if (patch.ifOwner !== undefined) {
+      where += ' AND owner = @if_owner';
+      params.if_owner = patch.ifOwner;
     }
     const sql = `UPDATE approvals SET ${sets.join(', ')} WHERE ${where}`;
     let stmt = this.transitionStatements.get(sql);

@@ -9,6 +9,7 @@ import { canonicalJson, sha256Hex } from '../../src/core/canonical.js';
 import { createTracker } from '../../src/core/tracker.js';
 import { approvalView } from '../../src/core/views.js';
 import { startEmulator, SEED, type Emulator } from '../../src/emulator/index.js';
+import type { MdeApi } from '../../src/mde/api.js';
 import type { Store } from '../../src/store/index.js';
 import { renderApproval } from '../../adapters/slack/render.js';
 import { approvalIdIn, engineHarness, ORIGIN, tempStoreUrl, textOf, USERS } from '../helpers/engine.js';
@@ -95,7 +96,7 @@ describe('following an AV scan', () => {
       const id = approvalIdIn(await h.engine.handleText(USERS.operator, ORIGIN, 'av-scan ws-fin-02.contoso.local quick --reason twice'));
       const decided = await h.approvals.decide({ id, decision: 'approve', actor: USERS.approver.id, actorRoles: ['viewer', 'operator', 'approver'] });
       if (!decided.ok) throw new Error(decided.message);
-      await h.approvals.beginExecution(id, decided.record.operationHash);
+      await h.approvals.beginExecution(id, decided.record.operationHash, { owner: 'this-test' });
       const { client, limiter } = await clientFor(emulator);
       const started = await client.runAntivirusScan(SEED.machines.wsFin02, { Comment: 'twice', ScanType: 'Quick' });
       if (started.kind !== 'started') throw new Error('the scan did not start');
@@ -150,6 +151,71 @@ describe('one set of state words', () => {
       expect(text).not.toMatch(/\bDone\b/);
     } finally {
       await h.close();
+    }
+  });
+});
+
+describe('recovery never falsifies an outcome', () => {
+  /** An MDE client whose BatchDelete waits until released (the call is in flight at MDE). */
+  function held(): { wrap: (mde: MdeApi) => MdeApi; release: () => void; started: Promise<void> } {
+    let release!: () => void;
+    let began!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const started = new Promise<void>((r) => (began = r));
+    const wrap = (mde: MdeApi): MdeApi => ({
+      ...mde,
+      async deleteDefinitions(ids) {
+        began();
+        await gate;
+        return mde.deleteDefinitions(ids);
+      },
+    });
+    return { wrap, release, started };
+  }
+
+  it('a second process starting on the same store leaves a live execution alone; the delete is reported as succeeded', async () => {
+    const storeUrl = tempStoreUrl();
+    const slow = held();
+    const first = await engineHarness({ emulator, storeUrl, wrapMde: slow.wrap, heartbeatMs: 30, staleMs: 5_000 });
+    const id = approvalIdIn(await first.engine.handleText(USERS.operator, ORIGIN, `scans delete ${SEED.definitions.windowsFinance} --reason "live"`));
+    await first.engine.handleText(USERS.approver, ORIGIN, `approve ${id}`);
+    await slow.started;
+    const second = await engineHarness({ emulator, storeUrl, expirySweepMs: 20, staleMs: 5_000 });
+    try {
+      await new Promise((r) => setTimeout(r, 100)); // the second process's sweeps run meanwhile
+      expect((await second.approvals.get(id))?.state).toBe('executing');
+      slow.release();
+      await first.engine.idle();
+      const record = await second.approvals.get(id);
+      expect(record?.state).toBe('succeeded');
+      expect(emulator.state.definitions.has(SEED.definitions.windowsFinance)).toBe(false);
+    } finally {
+      slow.release();
+      await second.close();
+      await first.close();
+    }
+  });
+
+  it('when the owner stops heart-beating, another process takes over and reads the outcome back from MDE', async () => {
+    const storeUrl = tempStoreUrl();
+    const first = await engineHarness({ emulator, storeUrl });
+    const id = approvalIdIn(await first.engine.handleText(USERS.operator, ORIGIN, `scans delete ${SEED.definitions.windowsHr} --reason "owner dies"`));
+    const decided = await first.approvals.decide({ id, decision: 'approve', actor: USERS.approver.id, actorRoles: ['viewer', 'operator', 'approver'] });
+    if (!decided.ok) throw new Error(decided.message);
+    // A process began executing it, then died before calling MDE: its heartbeat stops here.
+    await first.approvals.beginExecution(id, decided.record.operationHash, { owner: 'a-process-that-died' });
+    await first.close();
+    const second = await engineHarness({ emulator, storeUrl, expirySweepMs: 50, staleMs: 300 });
+    try {
+      expect((await second.approvals.get(id))?.state).toBe('executing'); // its heartbeat is still fresh
+      const deadline = Date.now() + 5_000;
+      while ((await second.approvals.get(id))?.state === 'executing' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      const record = await second.approvals.get(id);
+      expect(record?.state).toBe('failed');
+      expect(JSON.stringify(record?.result)).toContain('Not carried out');
+      expect(emulator.state.definitions.has(SEED.definitions.windowsHr)).toBe(true);
+    } finally {
+      await second.close();
     }
   });
 });

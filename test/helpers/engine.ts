@@ -58,6 +58,9 @@ export interface HarnessOptions {
   wrapStore?: (store: Store) => Store;
   /** Where the engine logs (default: nowhere). */
   log?: Logger;
+  /** Executing requests: heartbeat and takeover times (ms). */
+  heartbeatMs?: number;
+  staleMs?: number;
   /** Who holds which role (default: USERS). */
   policy?: RolePolicy;
   /** Wraps the MDE client (to count or delay calls). */
@@ -85,7 +88,7 @@ export async function engineHarness(options: HarnessOptions = {}) {
     fourEyes: (requester, decider) => fourEyesProblem(policy, requester, decider),
     ...(options.now ? { now: options.now } : {}),
   });
-  const engine = createEngine({ mde: options.wrapMde ? options.wrapMde(client) : client, store, approvals, policy, pollMs: 20, expirySweepMs: options.expirySweepMs ?? 50, ...(options.log ? { log: options.log } : {}) });
+  const engine = createEngine({ mde: options.wrapMde ? options.wrapMde(client) : client, store, approvals, policy, pollMs: 20, expirySweepMs: options.expirySweepMs ?? 50, heartbeatMs: options.heartbeatMs, staleMs: options.staleMs, ...(options.log ? { log: options.log } : {}) });
   const publisher = new RecordingPublisher();
   engine.addPublisher(publisher);
   await engine.start();

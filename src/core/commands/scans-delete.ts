@@ -31,5 +31,10 @@ export const scansDelete = defineCommand({
       await mde.deleteDefinitions(op.ids);
       return { done: true, ok: true, text: `Deleted ${plural(op.ids.length)}.` };
     },
+    async verify(op, mde) {
+      const present = new Set((await mde.listDefinitions()).map((d) => d.id.toLowerCase()));
+      const left = op.ids.filter((id) => present.has(id.toLowerCase())).length;
+      return left === 0 ? 'done' : left === op.ids.length ? 'not_done' : 'unknown';
+    },
   },
 });
