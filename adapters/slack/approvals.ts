@@ -19,6 +19,8 @@ export interface SlackPublisherOptions {
   /** Channel id (or name) for every card; unset: the requesting Slack channel. */
   approvalChannel?: string;
   log: Logger;
+  /** The least time between two `chat.update` calls (Tier 3: about 50 a minute). */
+  updateMinMs?: number;
 }
 
 function channelLabel(channel: string): string {
@@ -45,6 +47,7 @@ export function createSlackPublisher(options: SlackPublisherOptions): ApprovalPu
 
   return {
     platform: SLACK_PLATFORM,
+    updateMinMs: options.updateMinMs ?? 1200,
 
     async publish(post: ApprovalPost): Promise<PublishedCard[]> {
       const target = targetFor(post);

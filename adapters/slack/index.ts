@@ -125,7 +125,7 @@ export async function createSlackAdapter(deps: SlackAdapterDeps): Promise<SlackA
   };
   app.error(onError);
 
-  const publisher = createSlackPublisher({ client: app.client, approvalChannel: config.approvalChannel, log });
+  const publisher = createSlackPublisher({ client: app.client, approvalChannel: config.approvalChannel, log, updateMinMs: rt.timing.cardUpdateMinMs });
 
   let started = false;
   const adapter: SlackAdapter = {

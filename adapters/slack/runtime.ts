@@ -17,9 +17,11 @@ export interface Timing {
   viewDeadlineMs: number;
   /** How long a delivery key (trigger id, action_ts + user) is remembered. */
   dedupeTtlMs: number;
+  /** The least time between two approval-card updates (`chat.update` is Tier 3: about 50 a minute). */
+  cardUpdateMinMs: number;
 }
 
-export const DEFAULT_TIMING: Timing = { formFastMs: 1200, viewDeadlineMs: 2300, dedupeTtlMs: 15 * 60_000 };
+export const DEFAULT_TIMING: Timing = { formFastMs: 1200, viewDeadlineMs: 2300, dedupeTtlMs: 15 * 60_000, cardUpdateMinMs: 1200 };
 
 export interface SlackRuntime {
   engine: Engine;

@@ -36,6 +36,9 @@ export type CardMode = 'personal' | 'shared' | 'open' | 'status';
 
 export const APPROVALS_HERE_SETTING = 'approvals.here.teams';
 
+/** The least time between two card updates (Bot Framework: about 7 messages a second per conversation). */
+export const TEAMS_UPDATE_MIN_MS = 150;
+
 export interface ProactiveDeps {
   adapter: CloudAdapter;
   /** The bot's app id; '' in local mode. */
@@ -160,6 +163,8 @@ export function createTeamsPublisher(deps: ProactiveDeps): TeamsPublisher {
 
   return {
     platform: PLATFORM,
+    // Bot Framework allows about 7 messages a second in one conversation.
+    updateMinMs: TEAMS_UPDATE_MIN_MS,
     deciderMris,
     modeOf,
     render,

@@ -7,6 +7,7 @@
  * `ApprovalService` (approvals.ts); this module drives it.
  */
 import { randomUUID } from 'node:crypto';
+import Bottleneck from 'bottleneck';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { MdeApi } from '../mde/api.js';
@@ -29,7 +30,7 @@ export type DecisionOutcome =
 
 /** What commands (`approvals`, `approve`, `approvals here`) may ask of the flow. */
 export interface ApprovalsApi {
-  list(options: { all: boolean }): Promise<Reply>;
+  list(options: { all: boolean; page?: number }): Promise<Reply>;
   setHere(origin: Origin): Promise<void>;
   decide(actor: Actor, id: string, decision: 'approve' | 'reject', reason?: string): Promise<DecisionOutcome>;
 }
@@ -61,6 +62,8 @@ export function failureText(error: unknown): string {
 export function createApprovalFlow(deps: ApprovalFlowDeps) {
   const { store, approvals, registry, log } = deps;
   const publishers = new Map<string, ApprovalPublisher>();
+  /** One queue of card updates per platform, within the platform's rate limit. */
+  const pacers = new Map<string, Bottleneck>();
   const background = new Set<Promise<unknown>>();
   let sweep: NodeJS.Timeout | undefined;
 
@@ -125,7 +128,8 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
         const publisher = publishers.get(card.platform);
         if (!publisher) return;
         try {
-          await publisher.update(card, post);
+          const pacer = pacers.get(card.platform);
+          await (pacer ? pacer.schedule(() => publisher.update(card, post)) : publisher.update(card, post));
         } catch (error) {
           log?.warn({ approvalId: record.id, platform: card.platform, err: (error as Error).message }, 'could not update an approval card');
         }
@@ -302,9 +306,9 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
   }
 
   const api: ApprovalsApi = {
-    async list({ all }) {
+    async list({ all, page }) {
       await expireDue();
-      return approvalList(await approvals.list({ all }), all);
+      return approvalList(await approvals.list({ all, limit: 1000 }), all, page);
     },
     async setHere(origin) {
       await store.setSetting(`approvals.here.${origin.platform}`, origin.location);
@@ -317,6 +321,7 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
     request,
     addPublisher(publisher: ApprovalPublisher) {
       publishers.set(publisher.platform, publisher);
+      if (publisher.updateMinMs) pacers.set(publisher.platform, new Bottleneck({ maxConcurrent: 1, minTime: publisher.updateMinMs }));
     },
     /** The request as adapters see it (for card refreshes), or `null` when unknown. */
     async post(approvalId: string): Promise<ApprovalPost | null> {

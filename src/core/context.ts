@@ -46,6 +46,8 @@ export interface ApprovalPost {
  */
 export interface ApprovalPublisher {
   readonly platform: string;
+  /** The least time between two card updates the platform takes (its documented rate limit); 0: no pacing. */
+  readonly updateMinMs?: number;
   publish(post: ApprovalPost): Promise<PublishedCard[]>;
   update(card: ApprovalCard, post: ApprovalPost): Promise<void>;
 }

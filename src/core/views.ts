@@ -219,8 +219,12 @@ export function approvalCard(view: ApprovalView): Reply {
   return { visibility: 'public', blocks: [{ type: 'approval', approval: view }], summary: `${view.title} (${view.stateLabel})`, approvalId: view.id };
 }
 
-export function approvalList(records: ApprovalRecord[], all: boolean): Reply {
-  const heading = all ? `Recent approval requests: ${records.length}` : `Pending approval requests: ${records.length}`;
+/** Requests, 10 a page, with the total; `all` adds decided and finished ones. */
+export function approvalList(all_: ApprovalRecord[], all: boolean, page = 1): Reply {
+  const pages = Math.max(1, Math.ceil(all_.length / PAGE_SIZE));
+  const current = Math.min(Math.max(1, page), pages);
+  const records = all_.slice((current - 1) * PAGE_SIZE, current * PAGE_SIZE);
+  const heading = all ? `Recent approval requests: ${all_.length}` : `Pending approval requests: ${all_.length}`;
   if (records.length === 0) {
     return { visibility: 'private', blocks: [{ type: 'heading', text: heading }, { type: 'text', text: all ? 'No approval requests yet.' : 'Nothing is waiting for approval.' }], summary: heading };
   }
@@ -239,6 +243,7 @@ export function approvalList(records: ApprovalRecord[], all: boolean): Reply {
           truncate(r.reason, 60),
           ...(all ? [decidedText(r), truncate(outcomeOf(r)?.text ?? '—', 120)] : [when(r.expiresAt)]),
         ]),
+        paging: pages > 1 ? { page: current, pages, total: all_.length, command: `approvals${all ? ' --all' : ''} --page {page}` } : undefined,
       },
       ...(all ? [] : [{ type: 'text' as const, text: 'Decide with `approve <id>` or `reject <id> --reason "…"`, or the buttons on the card.' }]),
     ],

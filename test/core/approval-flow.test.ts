@@ -12,7 +12,8 @@ import { startEmulator, SEED, type Emulator } from '../../src/emulator/index.js'
 import type { MdeApi } from '../../src/mde/api.js';
 import type { Store } from '../../src/store/index.js';
 import { renderApproval } from '../../adapters/slack/render.js';
-import { approvalIdIn, engineHarness, ORIGIN, tempStoreUrl, textOf, USERS } from '../helpers/engine.js';
+import type { ApprovalPost } from '../../src/core/context.js';
+import { approvalIdIn, engineHarness, ORIGIN, RecordingPublisher, tempStoreUrl, textOf, USERS } from '../helpers/engine.js';
 import { clientFor } from '../helpers/mde.js';
 
 let emulator: Emulator;
@@ -216,6 +217,82 @@ describe('recovery never falsifies an outcome', () => {
       expect(emulator.state.definitions.has(SEED.definitions.windowsHr)).toBe(true);
     } finally {
       await second.close();
+    }
+  });
+});
+
+describe('card updates are paced and never hold up execution', () => {
+  /** A platform that takes one update per `minMs`, answering each after `answerMs`. */
+  class SlowPlatform extends RecordingPublisher {
+    override readonly platform = 'test';
+    readonly at: number[] = [];
+    constructor(
+      readonly updateMinMs: number,
+      private readonly answerMs: number,
+    ) {
+      super();
+    }
+    override async update(card: unknown, post: ApprovalPost) {
+      this.at.push(Date.now());
+      await new Promise((r) => setTimeout(r, this.answerMs));
+      await super.update(card, post);
+    }
+  }
+
+  it('an approved delete reaches MDE while the platform is still slow to take the card update', async () => {
+    const h = await engineHarness({ emulator });
+    const slow = new SlowPlatform(0, 2_000);
+    h.engine.addPublisher(slow);
+    try {
+      const id = approvalIdIn(await h.engine.handleText(USERS.operator, ORIGIN, `scans delete ${SEED.definitions.networkLab} --reason "fast path"`));
+      emulator.resetStats();
+      await h.engine.handleText(USERS.approver, ORIGIN, `approve ${id}`);
+      const deadline = Date.now() + 1_500;
+      while (!emulator.stats().byEndpoint['POST /api/DeviceAuthenticatedScanDefinitions/BatchDelete'] && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(emulator.stats().byEndpoint['POST /api/DeviceAuthenticatedScanDefinitions/BatchDelete']).toBe(1);
+      expect(slow.updates).toHaveLength(0); // the card update is still on its way
+      await h.engine.idle();
+      expect(slow.statesOf(id).at(-1)).toBe('succeeded');
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('many requests expiring at once update their cards one at a time within the platform limit', async () => {
+    const clock = { now: new Date() };
+    const h = await engineHarness({ emulator, now: () => clock.now, expirySweepMs: 3_600_000 });
+    const paced = new SlowPlatform(25, 0);
+    h.engine.addPublisher(paced);
+    try {
+      for (let i = 0; i < 12; i++) await h.engine.handleText(USERS.operator, ORIGIN, `scans delete ${SEED.definitions.networkCore} --reason "batch ${i}"`);
+      clock.now = new Date(clock.now.getTime() + 61 * 60_000);
+      const listed = await h.engine.handleText(USERS.viewer, ORIGIN, 'approvals');
+      expect(textOf(listed)).toContain('Pending approval requests: 0');
+      await h.engine.idle();
+      expect(paced.updates.filter((u) => u.view.state === 'expired')).toHaveLength(12);
+      const gaps = paced.at.slice(1).map((t, i) => t - paced.at[i]!);
+      expect(Math.min(...gaps)).toBeGreaterThanOrEqual(20); // never two updates closer than the limit (25 ms, timer slack aside)
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe('approvals lists the total and pages', () => {
+  it('says how many are pending and pages them ten at a time', async () => {
+    const h = await engineHarness({ emulator });
+    try {
+      for (let i = 0; i < 12; i++) await h.engine.handleText(USERS.operator, ORIGIN, `scans delete ${SEED.definitions.networkCore} --reason "page ${i}"`);
+      const first = await h.engine.handleText(USERS.viewer, ORIGIN, 'approvals');
+      expect(first.summary).toBe('Pending approval requests: 12');
+      const table = first.blocks.find((b) => b.type === 'table');
+      expect(table?.type === 'table' && table.rows.length).toBe(10);
+      expect(table?.type === 'table' && table.paging).toMatchObject({ page: 1, pages: 2, total: 12, command: 'approvals --page {page}' });
+      const second = await h.engine.handleText(USERS.viewer, ORIGIN, 'approvals --page 2');
+      const rows = second.blocks.find((b) => b.type === 'table');
+      expect(rows?.type === 'table' && rows.rows.length).toBe(2);
+    } finally {
+      await h.close();
     }
   });
 });

@@ -112,8 +112,9 @@ const GOOD: Array<[string, unknown]> = [
   // approvals
   ['agents list', { kind: 'agents.list' }],
   ['Agent List', { kind: 'agents.list' }],
-  ['approvals', { kind: 'approvals.list', all: false }],
-  ['approvals --all', { kind: 'approvals.list', all: true }],
+  ['approvals', { kind: 'approvals.list', all: false, page: 1 }],
+  ['approvals --all --page 2', { kind: 'approvals.list', all: true, page: 2 }],
+  ['approvals --all', { kind: 'approvals.list', all: true, page: 1 }],
   ['approvals here', { kind: 'approvals.here' }],
   ['Approvals Here', { kind: 'approvals.here' }],
   ['approve a1b2c3d4', { kind: 'approvals.decide', id: 'a1b2c3d4', decision: 'approve' }],

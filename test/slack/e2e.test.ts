@@ -52,7 +52,7 @@ beforeAll(async () => {
     adapters: async (deps) => {
       const config = deps.config.slack;
       if (!config) throw new Error('slack config missing');
-      return [await createSlackAdapter({ engine: deps.engine, store: deps.store, log: deps.log, config: { ...config, retries: 0 } })];
+      return [await createSlackAdapter({ engine: deps.engine, store: deps.store, log: deps.log, config: { ...config, retries: 0, timing: { cardUpdateMinMs: 100 } } })];
     },
   });
   events = `${app.url}/slack/events`;

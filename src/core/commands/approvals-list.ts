@@ -1,19 +1,21 @@
 import { z } from 'zod';
 import { defineCommand, flag } from '../command.js';
-import { noPositionals } from '../args.js';
+import { echo, noPositionals, refuse, str } from '../args.js';
 
 export const approvalsList = defineCommand({
   name: 'approvals',
   summary: 'List pending approval requests (--all: recent ones too, with their outcome).',
-  usage: 'approvals [--all]',
-  flags: [flag('--all', 'also decided, expired and finished requests')],
-  examples: ['approvals', 'approvals --all'],
+  usage: 'approvals [--all] [--page N]',
+  flags: [flag('--all', 'also decided, expired and finished requests'), flag('--page', 'page of results, from 1', 'N')],
+  examples: ['approvals', 'approvals --all --page 2'],
   role: 'viewer',
   suggested: ['personal', 'shared'],
-  schema: z.strictObject({ kind: z.literal('approvals.list'), all: z.boolean().default(false) }),
+  schema: z.strictObject({ kind: z.literal('approvals.list'), all: z.boolean().default(false), page: z.number().int().min(1).default(1) }),
   build(args) {
     noPositionals(args.command, args);
-    return { kind: 'approvals.list', all: args.flags.has('--all') };
+    const page = str(args, '--page');
+    if (page !== undefined && (!/^\d{1,5}$/.test(page.trim()) || Number(page) < 1)) refuse(`--page must be a page number from 1 (got "${echo(page, 20)}")`, args.command);
+    return { kind: 'approvals.list', all: args.flags.has('--all'), ...(page !== undefined ? { page: Number(page) } : {}) };
   },
-  run: (op, ctx) => ctx.approvals.list({ all: op.all }),
+  run: (op, ctx) => ctx.approvals.list({ all: op.all, page: op.page }),
 });
