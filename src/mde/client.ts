@@ -197,7 +197,8 @@ export function createMdeClient(options: MdeClientOptions): MdeApi {
         const remaining = new Set((await readAllPages(DEFINITIONS, ScanDefinitionSchema, (d) => d.id)).map((d) => d.id.toLowerCase()));
         const left = valid.ScanDefinitionIds.filter((id) => remaining.has(id.toLowerCase()));
         if (left.length === 0) return;
-        if (left.length === valid.ScanDefinitionIds.length) throw error;
+        // A 404 with some still there: MDE refused the batch (an id it does not know).
+        if (error.kind === 'not_found' || left.length === valid.ScanDefinitionIds.length) throw error;
         throw new MdeError('unavailable', `${error.message} The bot checked: ${valid.ScanDefinitionIds.length - left.length} of ${valid.ScanDefinitionIds.length} were deleted; still there: ${left.join(', ')}.`, error.details);
       } finally {
         invalidate();

@@ -4,7 +4,7 @@
  * /api/messages, and a local connector stub as their serviceUrl recording every send,
  * reply and update.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTeamsAdapter, type TeamsHttpAdapter } from '../../adapters/teams/index.js';
 import { addPagingProbes } from '../helpers/emulator.js';
 import { startApp, type App } from '../../src/app.js';
@@ -391,6 +391,9 @@ describe('Teams approvals', () => {
 });
 
 describe('Teams local mode', () => {
+  // Card updates of earlier tests are paced (Bot Framework's rate): let them land first.
+  beforeEach(() => app.engine.idle());
+
   it('refuses a non-loopback peer with 401 before botbuilder sees it', async () => {
     const other = otherLocalAddress();
     if (!other) return; // no second interface on this machine: the unit test of the check covers it
