@@ -13,7 +13,7 @@ import type { MdeApi } from '../../src/mde/api.js';
 import type { Store } from '../../src/store/index.js';
 import { renderApproval } from '../../adapters/slack/render.js';
 import type { ApprovalPost } from '../../src/core/context.js';
-import { approvalIdIn, engineHarness, ORIGIN, RecordingPublisher, tempStoreUrl, textOf, USERS } from '../helpers/engine.js';
+import { approvalIdIn, engineHarness, ORIGIN, RecordingPublisher, tempStoreUrl, textOf, until, USERS } from '../helpers/engine.js';
 import { clientFor } from '../helpers/mde.js';
 
 let emulator: Emulator;
@@ -209,8 +209,7 @@ describe('recovery never falsifies an outcome', () => {
     const second = await engineHarness({ emulator, storeUrl, expirySweepMs: 50, staleMs: 300 });
     try {
       expect((await second.approvals.get(id))?.state).toBe('executing'); // its heartbeat is still fresh
-      const deadline = Date.now() + 5_000;
-      while ((await second.approvals.get(id))?.state === 'executing' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      await until(async () => (await second.approvals.get(id))?.state !== 'executing', 'the takeover');
       const record = await second.approvals.get(id);
       expect(record?.state).toBe('failed');
       expect(JSON.stringify(record?.result)).toContain('Not carried out');
@@ -247,8 +246,7 @@ describe('card updates are paced and never hold up execution', () => {
       const id = approvalIdIn(await h.engine.handleText(USERS.operator, ORIGIN, `scans delete ${SEED.definitions.networkLab} --reason "fast path"`));
       emulator.resetStats();
       await h.engine.handleText(USERS.approver, ORIGIN, `approve ${id}`);
-      const deadline = Date.now() + 1_500;
-      while (!emulator.stats().byEndpoint['POST /api/DeviceAuthenticatedScanDefinitions/BatchDelete'] && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      await until(() => emulator.stats().byEndpoint['POST /api/DeviceAuthenticatedScanDefinitions/BatchDelete'] === 1, 'the delete at MDE', 1_500);
       expect(emulator.stats().byEndpoint['POST /api/DeviceAuthenticatedScanDefinitions/BatchDelete']).toBe(1);
       expect(slow.updates).toHaveLength(0); // the card update is still on its way
       await h.engine.idle();

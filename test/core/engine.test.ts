@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SEED } from '../../src/emulator/index.js';
-import { approvalIdIn, engineHarness, replyOf, tempStoreUrl, ORIGIN, textOf, USERS } from '../helpers/engine.js';
+import { approvalIdIn, engineHarness, replyOf, tempStoreUrl, ORIGIN, textOf, until, USERS } from '../helpers/engine.js';
 
 let h: Awaited<ReturnType<typeof engineHarness>>;
 const run = (who: keyof typeof USERS, text: string) => h.engine.handleText(USERS[who], ORIGIN, text);
@@ -181,9 +181,9 @@ describe('approvals', () => {
       const first = approvalIdIn(await run('operator', 'av-scan ws-dev-01.contoso.local quick --reason one'));
       const second = approvalIdIn(await run('operator2', 'av-scan ws-dev-01.contoso.local full --reason two'));
       await run('approver', `approve ${first}`);
-      await new Promise((r) => setTimeout(r, 100));
+      await until(async () => (await h.store.listTrackedActions({ approvalId: first, open: true })).length === 1, 'the first scan to be followed');
       await run('approver', `approve ${second}`);
-      await new Promise((r) => setTimeout(r, 200));
+      await until(async () => (await h.approvals.get(second))?.state === 'succeeded', 'the second request to end');
       const record = await h.approvals.get(second);
       expect(record?.state).toBe('succeeded');
       // The running scan as MDE has it: its real type (Quick, not the Full just asked for) and who started it.
@@ -274,11 +274,12 @@ describe('approvals', () => {
   });
 
   it('expires an undecided request, re-renders its cards to say so, and refuses a late approval', async () => {
-    const short = await engineHarness({ emulator: h.emulator, ttlMinutes: 0.003 });
+    const clock = { now: new Date() };
+    const short = await engineHarness({ emulator: h.emulator, now: () => clock.now, expirySweepMs: 20 });
     try {
       const approvalId = approvalIdIn(await short.engine.handleText(USERS.operator, ORIGIN, `scans delete ${SEED.definitions.networkCore} --reason "too slow"`));
-      await new Promise((r) => setTimeout(r, 400));
-      expect(short.publisher.statesOf(approvalId)).toContain('expired');
+      clock.now = new Date(clock.now.getTime() + 61 * 60_000); // the injected clock, past the 60-minute TTL
+      await until(() => short.publisher.statesOf(approvalId).includes('expired'), 'the sweep to expire it');
       const expiredCard = short.publisher.updatesOf(approvalId).find((u) => u.view.state === 'expired')!;
       expect(textOf(expiredCard.card)).toContain('Expired at');
       expect(textOf(await short.engine.handleText(USERS.approver, ORIGIN, `approve ${approvalId}`))).toContain('expired');

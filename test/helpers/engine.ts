@@ -107,6 +107,15 @@ export async function engineHarness(options: HarnessOptions = {}) {
   };
 }
 
+/** Waits until an effect is seen (polling it), instead of sleeping a fixed time. */
+export async function until(check: () => boolean | Promise<boolean>, what = 'the effect', timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 /** The reply of a command or form button's outcome. */
 export function replyOf(outcome: ButtonOutcome): Reply {
   if (outcome.type !== 'reply') throw new Error(`expected a reply, got ${outcome.type}`);
