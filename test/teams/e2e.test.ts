@@ -131,7 +131,7 @@ describe('Teams messages', () => {
     const { card } = await say(OPERATOR, `scans show ${D.windowsFinance}`);
     const text = textOf(card);
     expect(text).toContain('Finance workstations');
-    expect(text).toContain('10.10.1.10,10.10.1.11');
+    expect(text).toContain('Targets: 10.10.1.10, 10.10.1.11');
     expect(actionTitles(card)).toEqual(expect.arrayContaining(['History', 'Edit']));
   });
 
@@ -394,6 +394,7 @@ describe('Teams local mode', () => {
   it('refuses a non-loopback peer with 401 before botbuilder sees it', async () => {
     const other = otherLocalAddress();
     if (!other) return; // no second interface on this machine: the unit test of the check covers it
+    await app.engine.idle();
     const mark = stub.calls.length;
     const result = await postActivity(endpoint, messageActivity('help', VIEWER, personal(VIEWER)), { localAddress: other });
     expect(result.status).toBe(401);
@@ -401,6 +402,7 @@ describe('Teams local mode', () => {
   });
 
   it('refuses an activity whose serviceUrl is not on loopback', async () => {
+    await app.engine.idle();
     const mark = stub.calls.length;
     const activity = messageActivity('help', VIEWER, { ...personal(VIEWER), serviceUrl: 'https://smba.trafficmanager.net/emea/' });
     const result = await postActivity(endpoint, activity);
@@ -412,6 +414,8 @@ describe('Teams local mode', () => {
 
   /** POSTs a help message with extra or replaced headers; expects 401 with nothing run. */
   async function refused(headers: Record<string, string>, why: RegExp): Promise<void> {
+    // Approval cards of earlier tests may still be updating (paced): let them finish first.
+    await app.engine.idle();
     const mark = stub.calls.length;
     const logMark = logLines.length;
     const activity = messageActivity('help', VIEWER, personal(VIEWER));
