@@ -25,7 +25,7 @@
  */
 import type { ApprovalState } from '../../src/store/types.js';
 import type { ApprovalView, Badge, Block, Button, Fact, FormField, FormSpec, Item, Paging, Reply, TimelineStep, Tone } from '../../src/core/reply.js';
-import { buttonData, refreshData, submitData, verbOf, VERBS } from './actions.js';
+import { buttonData, refreshData, refreshFormData, submitData, verbOf, VERBS } from './actions.js';
 import { expandBlock, expandCard, type CardJson, type CardTemplate } from './templates.js';
 
 export const ADAPTIVE_CARD_CONTENT_TYPE = 'application/vnd.microsoft.card.adaptive';
@@ -180,17 +180,22 @@ const BADGE_STYLE: Record<Badge['kind'], string> = { good: 'good', bad: 'attenti
 const BADGE_MARK: Record<Badge['kind'], string> = { good: '✓', bad: '✗', warning: '!', running: '…', neutral: '○' };
 
 function badgeElement(badge: Badge): CardJson {
-  return { type: 'Container', style: BADGE_STYLE[badge.kind], items: [rich(runs(`${BADGE_MARK[badge.kind]} ${badge.text}`, { size: 'Small', weight: 'Bolder' }))] };
+  return { type: 'Container', style: BADGE_STYLE[badge.kind], spacing: 'None', items: [rich(runs(`${BADGE_MARK[badge.kind]} ${badge.text}`, { size: 'Small', weight: 'Bolder' }))] };
 }
 
 function itemElement(item: Item): CardJson {
   const titleRuns = item.code ? [{ type: 'TextRun', text: item.title, fontType: 'Monospace', weight: 'Bolder' }] : runs(item.title, { weight: 'Bolder' });
-  const text: CardJson[] = [rich(titleRuns)];
-  const meta = [...(item.badge && !item.buttons?.length ? [] : []), ...item.meta].filter(Boolean).join(' · ');
-  if (meta) text.push(rich(runs(meta, { isSubtle: true, size: 'Small' }), { spacing: 'None' }));
+  const meta = item.meta.filter(Boolean).join(' · ');
+  const text: CardJson[] = [];
+  // A bare line (help: a command and its summary) stays one line; a richer item puts its facts under the title.
+  if (!item.badge && !item.buttons?.length && !item.note) text.push(rich([...titleRuns, ...(meta ? runs(` — ${meta}`, { isSubtle: true }) : [])]));
+  else {
+    text.push(rich(titleRuns));
+    if (meta) text.push(rich(runs(meta, { isSubtle: true, size: 'Small' }), { spacing: 'None' }));
+  }
   if (item.note) text.push({ type: 'Container', style: item.note.tone === 'error' ? 'attention' : item.note.tone === 'warning' ? 'warning' : 'default', spacing: 'Small', items: [rich(runs(item.note.text, { size: 'Small' }))] });
   const columns: CardJson[] = [];
-  if (item.badge) columns.push({ type: 'Column', width: 'auto', verticalContentAlignment: 'Center', items: [badgeElement(item.badge)] });
+  if (item.badge) columns.push({ type: 'Column', width: 'auto', verticalContentAlignment: 'Top', items: [badgeElement(item.badge)] });
   columns.push({ type: 'Column', width: 'stretch', verticalContentAlignment: 'Center', items: text });
   const buttons = item.buttons ?? [];
   const out: CardJson = { type: 'Container', separator: true, spacing: 'Small', items: [{ type: 'ColumnSet', columns }] };
@@ -294,13 +299,13 @@ function actionJson(button: Button, replace = false): CardJson {
 
 /** Container style per state (host semantic styles; the text on them keeps the default colour). */
 const STATE: Record<ApprovalState, { style: string; mark: string }> = {
-  pending: { style: 'warning', mark: '⏳' },
+  pending: { style: 'warning', mark: '○' },
   approved: { style: 'accent', mark: '✓' },
-  executing: { style: 'accent', mark: '⚙' },
+  executing: { style: 'accent', mark: '…' },
   succeeded: { style: 'good', mark: '✓' },
   failed: { style: 'attention', mark: '✗' },
-  rejected: { style: 'attention', mark: '⛔' },
-  expired: { style: 'emphasis', mark: '⏰' },
+  rejected: { style: 'attention', mark: '✗' },
+  expired: { style: 'emphasis', mark: '○' },
 };
 
 function timelineElement(steps: readonly TimelineStep[]): CardJson {
@@ -357,16 +362,50 @@ export function renderApproval(view: ApprovalView, options: RenderOptions = {}):
 // ---------------------------------------------------------------------------------------
 // Forms
 
+/**
+ * The value a field has as the form stands: its prefilled value, else (a required choice)
+ * its first option, as a compact ChoiceSet shows it.
+ */
+function currentValue(field: FormField | undefined): string | undefined {
+  if (!field) return undefined;
+  if (field.value !== undefined && field.value !== '') return field.value;
+  return field.kind === 'choice' && field.required ? field.options?.[0]?.value : undefined;
+}
+
+/** Fields whose `showWhen` holds for the form's current values (transitively: a field under a hidden one is hidden). */
+export function visibleFields(form: FormSpec): FormField[] {
+  const byName = new Map(form.fields.map((f) => [f.name, f]));
+  const shown = (f: FormField, depth = 0): boolean => {
+    if (!f.showWhen || depth > 10) return true;
+    const parent = byName.get(f.showWhen.field);
+    if (parent && !shown(parent, depth + 1)) return false;
+    const value = currentValue(parent);
+    return value !== undefined && f.showWhen.values.includes(value);
+  };
+  return form.fields.filter((f) => shown(f));
+}
+
 export function renderForm(form: FormSpec, options: Pick<RenderOptions, 'notice'> = {}): CardJson {
-  return expandCard('form', {
+  // The choices other fields depend on come first; then only the fields they call for.
+  // Changing a choice and pressing "Show fields for these choices" re-renders the form
+  // (Action.Execute), keeping what was typed (secrets aside).
+  const controlling = new Set(form.fields.flatMap((f) => (f.showWhen ? [f.showWhen.field] : [])));
+  const fields = visibleFields(form);
+  const ordered = [...fields.filter((f) => controlling.has(f.name)), ...fields.filter((f) => !controlling.has(f.name))];
+  const card = expandCard('form', {
     summary: form.title,
     notice: options.notice ? { text: md(options.notice.text), color: COLOR[options.notice.tone] } : null,
     title: md(form.title),
     error: form.error ? md(form.error) : null,
-    fields: form.fields.map(fieldData),
+    fields: ordered.map(fieldData),
     submitLabel: form.submitLabel,
     submitData: submitData(form.kind, form.definitionId, form.baseline),
   });
+  if (controlling.size > 0) {
+    const refresh = { type: 'Action.Execute', title: 'Show fields for these choices', verb: VERBS.refreshForm, data: refreshFormData(form.kind, form.definitionId), associatedInputs: 'auto' };
+    card.actions = [refresh, ...((card.actions as CardJson[] | undefined) ?? [])];
+  }
+  return card;
 }
 
 function fieldData(field: FormField) {
@@ -374,8 +413,6 @@ function fieldData(field: FormField) {
   // Secrets are never prefilled, whatever the spec says.
   const value = secret ? null : (field.value ?? null);
   const number = field.kind === 'number' && value !== null && value.trim() !== '' && Number.isFinite(Number(value)) ? Number(value) : null;
-  // Adaptive Cards 1.5 cannot hide an input by another input's value: every field shows,
-  // and the labels say when a field applies (`showWhen` is not rendered).
   const hint = field.hint ?? '';
   return {
     id: field.name,

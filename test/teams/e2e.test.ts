@@ -172,8 +172,19 @@ describe('Teams messages', () => {
 
 describe('Teams create form', () => {
   it('a bad field re-renders the form with the error; a good submission creates the definition', async () => {
-    const { card: form, call } = await say(OPERATOR, 'scans create network');
-    expect(form.body.some((b: any) => b.type === 'Container' && b.items?.some((i: any) => i.type === 'Input.Text' && i.style === 'password'))).toBe(true);
+    const { card: first, call } = await say(OPERATOR, 'scans create network');
+    const hasPassword = (card: any) => card.body.some((b: any) => b.type === 'Container' && b.items?.some((i: any) => i.type === 'Input.Text' && i.style === 'password'));
+    const ids = (card: any) => JSON.stringify(card).match(/"id":"[A-Za-z]+"/g) ?? [];
+    // Only the fields of the choices made: a Network scan with SNMP NoAuthNoPriv asks no secret and no Windows account.
+    expect(hasPassword(first)).toBe(false);
+    expect(ids(first)).not.toContain('"id":"windowsCredential"');
+    expect(ids(first).indexOf('"id":"snmpType"')).toBeLessThan(ids(first).indexOf('"id":"scanName"'));
+    // Choosing CommunityString and pressing "Show fields for these choices" brings its fields, keeping what was typed.
+    const shown = await press(findAction(first, 'Show fields for these choices'), OPERATOR, personal(OPERATOR), { replyToId: call.id, inputs: { scanType: 'Network', snmpType: 'CommunityString', scanName: 'kept' } });
+    expect(shown.type).toBe('application/vnd.microsoft.card.adaptive');
+    const form = shown.value;
+    expect(hasPassword(form)).toBe(true);
+    expect(JSON.stringify(form)).toContain('"value":"kept"');
     const submit = findAction(form, 'Create');
     expect(submit.verb).toBe('submitForm');
     const good = {
