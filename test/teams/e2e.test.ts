@@ -174,7 +174,7 @@ describe('Teams create form', () => {
   it('a bad field re-renders the form with the error; a good submission creates the definition', async () => {
     const { card: first, call } = await say(OPERATOR, 'scans create network');
     const hasPassword = (card: any) => card.body.some((b: any) => b.type === 'Container' && b.items?.some((i: any) => i.type === 'Input.Text' && i.style === 'password'));
-    const ids = (card: any) => JSON.stringify(card).match(/"id":"[A-Za-z]+"/g) ?? [];
+    const ids = (card: any): string[] => JSON.stringify(card).match(/"id":"[A-Za-z]+"/g) ?? [];
     // Only the fields of the choices made: a Network scan with SNMP NoAuthNoPriv asks no secret and no Windows account.
     expect(hasPassword(first)).toBe(false);
     expect(ids(first)).not.toContain('"id":"windowsCredential"');
