@@ -34,7 +34,8 @@ const BOT_MSG = '.fai-OutputCard';
 const CARD = '.ac-adaptiveCard';
 /** Card text: TextBlocks and RichTextBlocks (the bot writes plain text as RichTextBlocks, which never render markdown). */
 const TEXT_BLOCK = '.ac-textBlock, .ac-richTextBlock';
-const DOCS_IMAGES = fileURLToPath(new URL('../../docs/images', import.meta.url));
+/** The README's screenshots: rewritten only with UPDATE_DOCS_IMAGES=1 (else they go with the artifacts, and a test run leaves the tree clean). */
+const DOCS_IMAGES = process.env.UPDATE_DOCS_IMAGES === '1' ? fileURLToPath(new URL('../../docs/images', import.meta.url)) : ARTIFACTS;
 
 /** Bounded waits: generous for a loaded 2-core machine, short enough to fail clearly. */
 const PAGE_READY_MS = 30_000;
