@@ -30,7 +30,9 @@ function consoleSession() {
 describe('console adapter', () => {
   it('lets one user request a delete and another approve it', async () => {
     const c = consoleSession();
-    await c.waitFor(/You are slack:UDEMOOPER/);
+    // The demo person by name, in the banner and the prompt.
+    await c.waitFor(/You are Olivia Operator \(slack:UDEMOOPER\)/);
+    await c.waitFor(/Olivia Operator> /);
     c.send('agents list');
     await c.waitFor(/Scanner agents: 3[\s\S]*stale/);
     c.send('scans list');
@@ -40,13 +42,29 @@ describe('console adapter', () => {
     c.send(`approve ${approvalId}`);
     await c.waitFor(/needs the approver role/);
     c.send(':as slack:UDEMOAPPR');
+    await c.waitFor(/You are now Adam Approver \(slack:UDEMOAPPR\)/);
     c.send(`approve ${approvalId}`);
     await c.waitFor(/Deleted 1 scan definition/);
+    // A card update is one line, not a whole card; names, never "x (x)".
+    expect(c.output()).toMatch(new RegExp(`\\[${approvalId}\\] . Succeeded: Deleted 1 scan definition`));
+    expect(c.output()).not.toMatch(/slack:UDEMOAPPR \(slack:UDEMOAPPR\)|console user/);
     c.send('scans list');
+    await c.waitFor(/Scan definitions: 5/);
+    // An AV scan: one line per step of its progress, the whole card printed only once.
+    c.send(':as slack:UDEMOOPER');
+    c.send('av-scan ws-hr-01.contoso.local quick --reason "alert 3212"');
+    const [, avId] = await c.waitFor(/Approval request (A[2-9A-Z]{6}) created/);
+    c.send(':as slack:UDEMOAPPR');
+    c.send(`approve ${avId}`);
+    await c.waitFor(new RegExp(`\\[${avId}\\] . Succeeded`), 30_000);
+    const steps = c.output().split('\n').filter((l) => l.includes(`[${avId}]`));
+    expect(steps.length).toBeGreaterThanOrEqual(3);
+    expect(c.output().split(`┌ Approval request ${avId}`).length - 1).toBe(1);
     c.send(':quit');
     expect(await c.exited).toBe(0);
     const afterApproval = c.output().split('Deleted 1 scan definition')[1]!;
     expect(afterApproval).toContain('Scan definitions: 5');
+    expect(afterApproval).toMatch(/✓ Active +Finance workstations · Windows · 10\.10\.1\.10 \+1 · every 24 h · last scan succeeded 2 h ago/);
     expect(afterApproval).not.toContain('Printers floor 5');
   });
 });

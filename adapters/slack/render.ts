@@ -10,7 +10,7 @@
  */
 import type { types } from '@slack/bolt';
 import { z } from 'zod';
-import { buttonActionSchema, type ApprovalView, type Block, type Button, type ButtonAction, type Fact, type FormSpec, type Paging, type Reply, type Tone } from '../../src/core/reply.js';
+import { buttonActionSchema, type ApprovalView, type Badge, type Block, type Button, type ButtonAction, type Fact, type FormSpec, type Item, type Paging, type Reply, type TimelineStep, type Tone } from '../../src/core/reply.js';
 
 export type KnownBlock = types.KnownBlock;
 type SectionBlock = types.SectionBlock;
@@ -150,9 +150,18 @@ export function encodeAction(action: ButtonAction): string {
   return JSON.stringify(action);
 }
 
-/** The ButtonAction a button carried, or null when the value is not one of ours. */
+/** An overflow menu option's value (at most 75 characters): a command as `c:<command>`, else the JSON. */
+export function encodeOptionValue(action: ButtonAction): string {
+  return action.type === 'command' ? `c:${action.command}` : encodeAction(action);
+}
+
+/** The ButtonAction a button (or overflow option) carried, or null when the value is not one of ours. */
 export function decodeAction(value: string | undefined): ButtonAction | null {
   if (!value) return null;
+  if (value.startsWith('c:')) {
+    const parsed = buttonActionSchema.safeParse({ type: 'command', command: value.slice(2) });
+    return parsed.success ? parsed.data : null;
+  }
   try {
     const parsed = buttonActionSchema.safeParse(JSON.parse(value));
     return parsed.success ? parsed.data : null;
@@ -307,6 +316,99 @@ function renderTable(table: Extract<Block, { type: 'table' }>, budget: number, i
   ];
 }
 
+/** Status markers: an emoji beside the word (never colour alone). */
+export const BADGE_EMOJI: Record<Badge['kind'], string> = {
+  good: ':large_green_circle:',
+  bad: ':red_circle:',
+  warning: ':large_orange_circle:',
+  running: ':large_blue_circle:',
+  neutral: ':white_circle:',
+};
+
+const OVERFLOW_VALUE = 75;
+
+/** One item as a line of mrkdwn: badge, bold title (or code), meta, and the note on a second line. */
+function itemText(item: Item): string {
+  const badge = item.badge ? `${BADGE_EMOJI[item.badge.kind]} ` : '';
+  const title = item.code ? `\`${fitMrkdwn(item.title, 200)}\`` : `*${fitMrkdwn(item.title, 200)}*`;
+  const meta = [...(item.badge ? [item.badge.text] : []), ...item.meta].filter(Boolean).map((m) => fitMrkdwn(m, 300));
+  const line = `${badge}${title}${meta.length ? ` · ${meta.join(' · ')}` : ''}`;
+  const note = item.note ? `\n${item.note.tone && item.note.tone !== 'info' ? `${TONE_EMOJI[item.note.tone]} ` : ''}_${fitMrkdwn(item.note.text, 600)}_` : '';
+  return fitMrkdwnRaw(line + note, LIMITS.text);
+}
+
+/**
+ * A compact list: one section per item that has buttons (one line, its buttons in an
+ * overflow menu on the right: Slack allows one accessory), or items packed into sections
+ * when they have none (help). Paging as for tables.
+ */
+function renderItems(block: Extract<Block, { type: 'items' }>, budget: number, ids: ButtonIds): KnownBlock[] {
+  const head: KnownBlock[] = block.title ? [section(`*${fitMrkdwn(block.title, 300)}*`)] : [];
+  const tail = pagingBlocks(block.paging, ids);
+  if (block.items.length === 0) return [...head, context(fitMrkdwn(block.empty ?? 'Nothing to show.', 300)), ...tail];
+  const out: KnownBlock[] = [];
+  let packed = '';
+  const flush = () => {
+    if (packed) out.push(section(packed));
+    packed = '';
+  };
+  for (const item of block.items) {
+    const text = itemText(item);
+    const buttons = (item.buttons ?? []).filter((b) => encodeOptionValue(b.action).length <= OVERFLOW_VALUE);
+    if (buttons.length === 0) {
+      if (packed && `${packed}\n${text}`.length > LIMITS.text) flush();
+      packed = packed ? `${packed}\n${text}` : text;
+      continue;
+    }
+    flush();
+    const s = section(text);
+    if (buttons.length === 1) {
+      const b = slackButton(buttons[0]!, ids);
+      if (b) s.accessory = b;
+    } else {
+      s.accessory = {
+        type: 'overflow',
+        action_id: ids.next(ACTION_PREFIX.command),
+        options: buttons.slice(0, 5).map((b) => ({ text: { type: 'plain_text', text: fitPlain(b.label, 75), emoji: true }, value: encodeOptionValue(b.action) })),
+      };
+    }
+    out.push(s);
+  }
+  flush();
+  const room = Math.max(1, budget - head.length - tail.length);
+  if (out.length <= room) return [...head, ...out, ...tail];
+  const kept = out.slice(0, Math.max(0, room - 1));
+  return [...head, ...kept, context(`… ${out.length - kept.length} more not shown (Slack shows at most ${LIMITS.blocks} blocks); narrow the list with a filter.`), ...tail];
+}
+
+function pagingBlocks(paging: Paging | undefined, ids: ButtonIds): KnownBlock[] {
+  const tail: KnownBlock[] = [];
+  if (!paging) return tail;
+  tail.push(context(`Page ${paging.page} of ${paging.pages} · ${paging.total} in all`));
+  const buttons: SlackButton[] = [];
+  if (paging.page > 1) {
+    const b = slackButton({ label: '◀ Previous', action: { type: 'command', command: pageCommand(paging, paging.page - 1) } }, ids, ACTION_PREFIX.page);
+    if (b) buttons.push(b);
+  }
+  if (paging.page < paging.pages) {
+    const b = slackButton({ label: 'Next ▶', action: { type: 'command', command: pageCommand(paging, paging.page + 1) } }, ids, ACTION_PREFIX.page);
+    if (b) buttons.push(b);
+  }
+  if (buttons.length > 0) tail.push(...actionsBlocks(buttons));
+  return tail;
+}
+
+/** The timeline as one section: a marker per step, its words and its time (UTC and relative). */
+function timelineText(steps: readonly TimelineStep[]): string {
+  return steps
+    .map((s) => {
+      const mark = s.pending ? ':white_circle:' : s.tone === 'error' ? ':red_circle:' : s.tone === 'warning' ? ':large_orange_circle:' : ':large_green_circle:';
+      const at = s.at ? ` — ${fitMrkdwn(s.at, 60)}${s.ago ? ` (${fitMrkdwn(s.ago, 40)})` : ''}` : '';
+      return `${mark} ${s.pending ? '_' : ''}${fitMrkdwn(s.text, 300)}${s.pending ? '_' : ''}${at}`;
+    })
+    .join('\n');
+}
+
 const STATE_EMOJI: Record<ApprovalView['state'], string> = {
   pending: ':hourglass_flowing_sand:',
   approved: ':white_check_mark:',
@@ -317,22 +419,21 @@ const STATE_EMOJI: Record<ApprovalView['state'], string> = {
   expired: ':alarm_clock:',
 };
 
-/** The approval card: what, who asked, why, until when; the decision and outcome once there are. */
+/**
+ * The approval card, what matters first: the state, what will happen, who asked and why;
+ * then the timeline (with times), the outcome and the next step; full ids in a copyable
+ * code line; the buttons while pending.
+ */
 export function renderApproval(view: ApprovalView, ids: ButtonIds = new ButtonIds()): KnownBlock[] {
   const blocks: KnownBlock[] = [{ type: 'header', text: { type: 'plain_text', text: fitPlain(view.title, LIMITS.header), emoji: false } }];
   blocks.push(section(`${STATE_EMOJI[view.state]} *${escapeMrkdwn(view.stateLabel)}*`));
-  blocks.push(...renderFacts(view.facts));
-  const people: Fact[] = [
-    { label: 'Requested by', value: view.requester },
-    { label: 'Reason', value: view.reason },
-    { label: 'Requested at', value: view.createdAt },
-  ];
-  if (view.state === 'pending' || view.state === 'expired') people.push({ label: view.state === 'expired' ? 'Expired at' : 'Expires at', value: view.expiresAt });
-  if (view.decidedBy) people.push({ label: view.state === 'rejected' ? 'Rejected by' : 'Approved by', value: view.decidedBy });
-  if (view.decidedAt) people.push({ label: 'Decided at', value: view.decidedAt });
-  if (view.decisionReason) people.push({ label: 'Decision reason', value: view.decisionReason });
-  blocks.push(...renderFacts(people));
+  const facts: Fact[] = [...view.facts, { label: 'Requested by', value: view.requester }, { label: 'Reason', value: view.reason }];
+  if (view.decisionReason) facts.push({ label: 'Decision note', value: view.decisionReason });
+  blocks.push(...renderFacts(facts));
   if (view.outcome) blocks.push(...renderText(view.outcome.text, view.outcome.tone));
+  if (view.nextStep) blocks.push(...renderText(`Next: ${view.nextStep}`, undefined));
+  if (view.timeline.length) blocks.push(section(fitMrkdwnRaw(timelineText(view.timeline), LIMITS.text)));
+  if (view.ids.length) blocks.push(context(view.ids.map((f) => `${fitMrkdwn(f.label, 60)}: \`${fitMrkdwn(f.value, 200)}\``).join('  ·  ')));
   const pending = view.state === 'pending';
   if (pending && view.buttons.length > 0) {
     const buttons = view.buttons.map((b) => slackButton(b, ids, ACTION_PREFIX.approval)).filter((b): b is SlackButton => b !== null);
@@ -341,8 +442,8 @@ export function renderApproval(view: ApprovalView, ids: ButtonIds = new ButtonId
   blocks.push(
     context(
       pending
-        ? `Request ${fitMrkdwn(view.id, 100)} · the requester cannot approve it · also: \`approve ${fitMrkdwn(view.id, 100)}\` / \`reject ${fitMrkdwn(view.id, 100)}\``
-        : `Request ${fitMrkdwn(view.id, 100)}`,
+        ? `Request \`${fitMrkdwn(view.id, 100)}\` · the requester cannot approve it · also: \`approve ${fitMrkdwn(view.id, 100)}\` / \`reject ${fitMrkdwn(view.id, 100)}\``
+        : `Request \`${fitMrkdwn(view.id, 100)}\``,
     ),
   );
   return blocks;
@@ -366,6 +467,8 @@ function renderBlock(block: Block, ids: ButtonIds, tableBudget: number): KnownBl
       return renderFacts(block.facts);
     case 'table':
       return renderTable(block, tableBudget, ids);
+    case 'items':
+      return renderItems(block, tableBudget, ids);
     case 'buttons': {
       const buttons = block.buttons.map((b) => slackButton(b, ids)).filter((b): b is SlackButton => b !== null);
       return actionsBlocks(buttons);
@@ -382,9 +485,10 @@ function renderBlock(block: Block, ids: ButtonIds, tableBudget: number): KnownBl
 /** The whole reply within `maxBlocks` (50 in a message). */
 export function renderBlocks(reply: Reply, maxBlocks: number = LIMITS.blocks): KnownBlock[] {
   // First pass: everything but tables, to know how much room the tables get.
-  const tables = reply.blocks.filter((b) => b.type === 'table').length;
+  const flexible = (b: Block) => b.type === 'table' || b.type === 'items';
+  const tables = reply.blocks.filter(flexible).length;
   let fixed = 0;
-  for (const b of reply.blocks) if (b.type !== 'table') fixed += renderBlock(b, new ButtonIds(), 0).length;
+  for (const b of reply.blocks) if (!flexible(b)) fixed += renderBlock(b, new ButtonIds(), 0).length;
   const tableBudget = tables > 0 ? Math.max(3, Math.floor((maxBlocks - fixed) / tables)) : 0;
 
   const ids = new ButtonIds();

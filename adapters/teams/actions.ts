@@ -16,6 +16,7 @@ export const VERBS = {
   openForm: 'openForm',
   submitForm: 'submitForm',
   refresh: 'refresh',
+  refreshForm: 'refreshForm',
 } as const;
 
 const payloadSchema = z.discriminatedUnion('t', [
@@ -30,6 +31,8 @@ const payloadSchema = z.discriminatedUnion('t', [
   }),
   /** Universal Actions refresh of an approval card. */
   z.object({ t: z.literal('refresh'), approvalId: z.string().min(1).max(64) }),
+  /** A form re-rendered for the choices made in it (scan type, SNMP type): only their fields show. */
+  z.object({ t: z.literal('refreshForm'), kind: z.enum(['create', 'update']), definitionId: z.string().max(200).optional() }),
 ]);
 
 export type ActionPayload = z.output<typeof payloadSchema>;
@@ -62,6 +65,10 @@ export function submitData(kind: FormKind, definitionId: string | undefined, bas
 
 export function refreshData(approvalId: string): Record<string, unknown> {
   return { [PAYLOAD_KEY]: { t: 'refresh', approvalId } };
+}
+
+export function refreshFormData(kind: FormKind, definitionId: string | undefined): Record<string, unknown> {
+  return { [PAYLOAD_KEY]: { t: 'refreshForm', kind, ...(definitionId === undefined ? {} : { definitionId }) } };
 }
 
 export interface ParsedAction {

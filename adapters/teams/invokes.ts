@@ -161,6 +161,24 @@ export async function handleCardAction(context: TurnContext, value: AdaptiveCard
   }
 
   if (payload.t === 'refresh') return approvalAnswer(payload.approvalId);
+  if (payload.t === 'refreshForm') return refreshForm(payload);
+
+  /**
+   * The same form again, with what was chosen in it kept (never secrets): the core's
+   * `showWhen` then decides which fields show (the SNMP fields only for a Network scan).
+   */
+  async function refreshForm(p: Extract<ActionPayload, { t: 'refreshForm' }>): Promise<AdaptiveCardInvokeResponse> {
+    const outcome = await engine.handleButton(actor, origin, { type: 'form', form: p.kind, ...(p.definitionId ? { definitionId: p.definitionId } : {}) });
+    const reply = replyOf(outcome);
+    const form = reply.blocks.find((b) => b.type === 'form');
+    if (!form || form.type !== 'form') return cardResponse(renderReply(reply));
+    const inputs = inputValues(parsed!.inputs);
+    const fields = form.form.fields.map((f) => {
+      const v = inputs[f.name];
+      return f.kind === 'secret' || v === undefined || v === '' ? f : { ...f, value: String(v) };
+    });
+    return cardResponse(renderForm({ ...form.form, fields }));
+  }
 
   if (!(await store.claimOnce(claimKey(activity), INVOKE_CLAIM_TTL_MS))) {
     log.info({ activityId: activity.id }, 'teams: duplicate card action ignored');

@@ -24,8 +24,8 @@
  * Actions) carrying only the `ButtonAction`, under `_mde` (see actions.ts).
  */
 import type { ApprovalState } from '../../src/store/types.js';
-import type { ApprovalView, Block, Button, FormField, FormSpec, Reply, Tone } from '../../src/core/reply.js';
-import { buttonData, refreshData, submitData, verbOf, VERBS } from './actions.js';
+import type { ApprovalView, Badge, Block, Button, Fact, FormField, FormSpec, Item, Paging, Reply, TimelineStep, Tone } from '../../src/core/reply.js';
+import { buttonData, refreshData, refreshFormData, submitData, verbOf, VERBS } from './actions.js';
 import { expandBlock, expandCard, type CardJson, type CardTemplate } from './templates.js';
 
 export const ADAPTIVE_CARD_CONTENT_TYPE = 'application/vnd.microsoft.card.adaptive';
@@ -58,13 +58,13 @@ export function attachment(card: CardJson): Attachment {
 }
 
 /**
- * Plain text as markdown that renders as that text: a backslash before `\ * _ [ ] ( ) # >`
+ * Plain text as markdown that renders as that text: a backslash before `\ * _ [ ]`
  * anywhere, and before a list marker (`-`, `+`, `1.`) that starts a line. Backticks are
  * not escaped, inside or outside a pair, so a backtick span cannot shield markup either.
  */
 export function escapeMarkdown(text: string): string {
   return text
-    .replace(/[\\*_[\]()#>]/g, '\\$&')
+    .replace(/[\\*_[\]]/g, '\\$&')
     .replace(/^([ \t]*)([-+])/gm, '$1\\$2')
     .replace(/^([ \t]*)([0-9]+)\./gm, '$1$2\\.');
 }
@@ -84,7 +84,7 @@ export function cardKind(reply: Reply): CardTemplate {
   if (types.has('form')) return 'form';
   const heading = reply.blocks.find((b): b is Extract<Block, { type: 'heading' }> => b.type === 'heading');
   if (!heading && reply.blocks.some((b) => b.type === 'text' && b.tone === 'error')) return 'error';
-  if (types.has('table')) return /history/i.test(heading?.text ?? '') ? 'history' : 'list';
+  if (types.has('table') || types.has('items')) return /history/i.test(heading?.text ?? '') ? 'history' : types.has('code') ? 'help' : 'list';
   if (types.has('facts')) return 'detail';
   if (types.has('code') || (heading && reply.blocks.filter((b) => b.type === 'text').length >= 2)) return 'help';
   return 'text';
@@ -136,7 +136,7 @@ function worstTone(tones: Tone[]): Tone {
 }
 
 function noticeElement(notice: Notice): CardJson {
-  return { type: 'Container', style: STYLE[notice.tone], items: [blockElement({ type: 'text', text: notice.text, tone: notice.tone })] };
+  return { type: 'Container', style: STYLE[notice.tone], items: richLines(notice.text, { weight: 'Bolder' }) };
 }
 
 /** Non-empty lines; Adaptive Cards do not break a line on a single newline. */
@@ -145,21 +145,109 @@ function lines(text: string): string[] {
   return out.length ? out : [' '];
 }
 
+// ---------------------------------------------------------------------------------------
+// Plain text without markdown: RichTextBlock / TextRun never parse markdown, so nothing
+// needs escaping and no backslash can show. Backtick spans become monospace runs.
+
+interface RunStyle {
+  weight?: 'Bolder';
+  isSubtle?: boolean;
+  size?: 'Small' | 'Medium' | 'Large';
+  color?: string;
+}
+
+function runs(text: string, style: RunStyle = {}): CardJson[] {
+  const out: CardJson[] = [];
+  text.split(/(`[^`\n]+`)/).forEach((part) => {
+    if (part === '') return;
+    const code = part.length > 2 && part.startsWith('`') && part.endsWith('`');
+    out.push({ type: 'TextRun', text: code ? part.slice(1, -1) : part, ...style, ...(code ? { fontType: 'Monospace' } : {}) });
+  });
+  return out.length ? out : [{ type: 'TextRun', text: ' ' }];
+}
+
+function rich(inlines: CardJson[], extra: CardJson = {}): CardJson {
+  return { type: 'RichTextBlock', inlines, ...extra };
+}
+
+/** One RichTextBlock per line (a newline inside a run does not break a line everywhere). */
+function richLines(text: string, style: RunStyle = {}, extra: CardJson = {}): CardJson[] {
+  return lines(text).map((l, i) => rich(runs(l, style), { ...(i > 0 ? { spacing: 'None' } : {}), ...extra }));
+}
+
+/** Host semantic container styles: default text on them meets AA in light and dark themes. */
+const BADGE_STYLE: Record<Badge['kind'], string> = { good: 'good', bad: 'attention', warning: 'warning', running: 'accent', neutral: 'emphasis' };
+const BADGE_MARK: Record<Badge['kind'], string> = { good: '✓', bad: '✗', warning: '!', running: '…', neutral: '○' };
+
+function badgeElement(badge: Badge): CardJson {
+  return { type: 'Container', style: BADGE_STYLE[badge.kind], spacing: 'None', items: [rich(runs(`${BADGE_MARK[badge.kind]} ${badge.text}`, { size: 'Small', weight: 'Bolder' }))] };
+}
+
+function itemElement(item: Item): CardJson {
+  const titleRuns = item.code ? [{ type: 'TextRun', text: item.title, fontType: 'Monospace', weight: 'Bolder' }] : runs(item.title, { weight: 'Bolder' });
+  const meta = item.meta.filter(Boolean).join(' · ');
+  const text: CardJson[] = [];
+  // A bare line (help: a command and its summary) stays one line; a richer item puts its facts under the title.
+  if (!item.badge && !item.buttons?.length && !item.note) text.push(rich([...titleRuns, ...(meta ? runs(` — ${meta}`, { isSubtle: true }) : [])]));
+  else {
+    text.push(rich(titleRuns));
+    if (meta) text.push(rich(runs(meta, { isSubtle: true, size: 'Small' }), { spacing: 'None' }));
+  }
+  if (item.note) text.push({ type: 'Container', style: item.note.tone === 'error' ? 'attention' : item.note.tone === 'warning' ? 'warning' : 'default', spacing: 'Small', items: [rich(runs(item.note.text, { size: 'Small' }))] });
+  const columns: CardJson[] = [];
+  if (item.badge) columns.push({ type: 'Column', width: 'auto', verticalContentAlignment: 'Top', items: [badgeElement(item.badge)] });
+  columns.push({ type: 'Column', width: 'stretch', verticalContentAlignment: 'Center', items: text });
+  const buttons = item.buttons ?? [];
+  const out: CardJson = { type: 'Container', separator: true, spacing: 'Small', items: [{ type: 'ColumnSet', columns }] };
+  if (buttons.length) (out.items as CardJson[]).push({ type: 'ActionSet', spacing: 'Small', actions: buttons.map((b) => ({ ...actionJson(b), style: 'default' })) });
+  return out;
+}
+
+function pagingElements(paging: Paging | undefined): CardJson[] {
+  if (!paging) return [];
+  const go = (label: string, page: number) => actionJson({ label, action: { type: 'command', command: paging.command.replaceAll('{page}', String(page)) } }, true);
+  const actions: CardJson[] = [];
+  if (paging.page > 1) actions.push(go('Previous page', paging.page - 1));
+  if (paging.page < paging.pages) actions.push(go('Next page', paging.page + 1));
+  return [rich(runs(`Page ${paging.page} of ${paging.pages} · ${paging.total} in all`, { isSubtle: true, size: 'Small' })), ...(actions.length ? [{ type: 'ActionSet', actions }] : [])];
+}
+
+function itemsElement(block: Extract<Block, { type: 'items' }>): CardJson {
+  const items: CardJson[] = [];
+  if (block.title) items.push(rich(runs(block.title, { weight: 'Bolder', size: 'Medium' })));
+  if (block.items.length === 0) items.push(rich(runs(block.empty ?? 'Nothing to show.', { isSubtle: true })));
+  items.push(...block.items.map(itemElement), ...pagingElements(block.paging));
+  return { type: 'Container', spacing: 'Medium', items };
+}
+
+function factsElement(facts: readonly Fact[]): CardJson {
+  return { type: 'Container', items: facts.map((f, i) => rich([...runs(`${f.label}: `, { weight: 'Bolder' }), ...runs(f.value || '—')], i > 0 ? { spacing: 'None' } : {})) };
+}
+
+const TONE_STYLE: Record<Tone, string | null> = { info: null, success: 'good', warning: 'warning', error: 'attention' };
+
+function textElement(text: string, tone: Tone = 'info'): CardJson {
+  const style = TONE_STYLE[tone];
+  const items = richLines(text, tone === 'error' ? { weight: 'Bolder' } : {});
+  return style ? { type: 'Container', style, items } : { type: 'Container', items };
+}
+
+function codeElement(text: string): CardJson {
+  return { type: 'Container', style: 'emphasis', items: lines(text).map((l, i) => rich([{ type: 'TextRun', text: l, fontType: 'Monospace', size: 'Small' }], i > 0 ? { spacing: 'None' } : {})) };
+}
+
 function blockElement(block: Block): CardJson {
   switch (block.type) {
+    case 'items':
+      return itemsElement(block);
     case 'heading':
       return expandBlock('heading', { text: md(block.text) });
-    case 'text': {
-      const tone = block.tone ?? 'info';
-      return expandBlock('text', {
-        lines: lines(block.text).map((text, i) => ({ text: md(text), color: COLOR[tone], weight: tone === 'error' ? 'Bolder' : 'Default', spacing: i === 0 ? 'Default' : 'None' })),
-      });
-    }
+    case 'text':
+      return textElement(block.text, block.tone);
     case 'facts':
-      return expandBlock('facts', { facts: block.facts.map((f) => ({ label: md(f.label) || ' ', value: md(f.value) || '—' })) });
+      return factsElement(block.facts);
     case 'code':
-      // Monospace TextBlocks render markdown too.
-      return expandBlock('code', { lines: lines(block.text).map((text, i) => ({ text: md(text), spacing: i === 0 ? 'Default' : 'None' })) });
+      return codeElement(block.text);
     case 'buttons':
       return expandBlock('buttons', { buttons: block.buttons.map((b) => buttonJson(b)) });
     case 'table': {
@@ -201,55 +289,67 @@ function buttonJson(button: Button, replace = false) {
   };
 }
 
-function actionJson(button: Button): CardJson {
-  const b = buttonJson(button);
+function actionJson(button: Button, replace = false): CardJson {
+  const b = buttonJson(button, replace);
   return { type: 'Action.Execute', title: b.label, verb: b.verb, data: b.data, style: b.style };
 }
 
 // ---------------------------------------------------------------------------------------
 // Approval cards
 
-/** Colours per state; the words are the core's (`view.stateLabel`), the same on every platform. */
-const STATE: Record<ApprovalState, { color: string; style: string }> = {
-  pending: { color: 'Warning', style: 'warning' },
-  approved: { color: 'Accent', style: 'accent' },
-  executing: { color: 'Accent', style: 'accent' },
-  succeeded: { color: 'Good', style: 'good' },
-  failed: { color: 'Attention', style: 'attention' },
-  rejected: { color: 'Attention', style: 'attention' },
-  expired: { color: 'Default', style: 'emphasis' },
+/** Container style per state (host semantic styles; the text on them keeps the default colour). */
+const STATE: Record<ApprovalState, { style: string; mark: string }> = {
+  pending: { style: 'warning', mark: '○' },
+  approved: { style: 'accent', mark: '✓' },
+  executing: { style: 'accent', mark: '…' },
+  succeeded: { style: 'good', mark: '✓' },
+  failed: { style: 'attention', mark: '✗' },
+  rejected: { style: 'attention', mark: '✗' },
+  expired: { style: 'emphasis', mark: '○' },
 };
 
+function timelineElement(steps: readonly TimelineStep[]): CardJson {
+  return {
+    type: 'Container',
+    spacing: 'Medium',
+    items: steps.map((step, i) => {
+      const mark = step.pending ? '○' : step.tone === 'error' ? '✗' : step.tone === 'warning' ? '!' : '●';
+      const inlines = [...runs(`${mark} ${step.text}`, step.pending ? { isSubtle: true } : {})];
+      if (step.at) inlines.push(...runs(` · ${step.at}${step.ago ? ` (${step.ago})` : ''}`, { isSubtle: true, size: 'Small' }));
+      return rich(inlines, i > 0 ? { spacing: 'Small' } : {});
+    }),
+  };
+}
+
 export function renderApproval(view: ApprovalView, options: RenderOptions = {}): CardJson {
-  const state = { ...STATE[view.state], text: view.stateLabel };
-  const facts = [
+  const state = STATE[view.state];
+  const facts: Fact[] = [
     ...view.facts,
     { label: 'Requested by', value: view.requester },
     { label: 'Reason', value: view.reason },
-    { label: 'Requested', value: view.createdAt },
-    ...(view.state === 'pending' ? [{ label: 'Expires', value: view.expiresAt }] : []),
-    ...(view.decidedBy ? [{ label: 'Decided by', value: view.decidedBy }] : []),
-    ...(view.decidedAt ? [{ label: 'Decided', value: view.decidedAt }] : []),
     ...(view.decisionReason ? [{ label: 'Decision note', value: view.decisionReason }] : []),
-  ].map((f) => ({ label: md(f.label), value: md(f.value) || '—' }));
+  ];
   const showButtons = options.approvalButtons ?? true;
   const buttons = showButtons ? view.buttons.map((b) => buttonJson(b)) : [];
   const pending = view.state === 'pending';
   const howToDecide =
     showButtons && buttons.length
-      ? `Only an approver other than the requester can decide. Text twin: approve ${view.id} / reject ${view.id} --reason "…"`
-      : `Waiting for an approver (approvers see Approve / Reject here, or type approve ${view.id}).`;
+      ? `Only an approver other than the requester can decide. Or type \`approve ${view.id}\` / \`reject ${view.id} --reason "…"\``
+      : `Approvers see Approve / Reject here, or type \`approve ${view.id}\`.`;
   const hint = pending ? (options.approvalHint ?? howToDecide) : null;
+  const body: CardJson[] = [factsElement(facts)];
+  if (view.outcome) body.push(textElement(view.outcome.text, view.outcome.tone));
+  if (view.nextStep) body.push(textElement(`Next: ${view.nextStep}`));
+  if (view.timeline.length) body.push(timelineElement(view.timeline));
+  if (view.ids.length) body.push(codeElement(view.ids.map((f) => `${f.label}: ${f.value}`).join('\n')));
+  if (hint) body.push(rich(runs(hint, { isSubtle: true, size: 'Small' })));
   const card = expandCard('approval', {
-    summary: `${view.title} (${state.text})`,
-    notice: options.notice ? { text: md(options.notice.text), color: COLOR[options.notice.tone], style: STYLE[options.notice.tone] } : null,
-    title: md(view.title),
-    stateText: md(state.text),
-    stateColor: state.color,
+    summary: `${view.title} (${view.stateLabel})`,
+    notice: options.notice ? { text: options.notice.text, style: STYLE[options.notice.tone] } : null,
+    title: view.title,
+    stateText: `${state.mark} ${view.stateLabel}`,
     stateStyle: state.style,
-    facts,
-    outcome: view.outcome ? { text: md(view.outcome.text), color: COLOR[view.outcome.tone] } : null,
-    hint: hint === null ? null : md(hint),
+    body,
     buttons,
   });
   const userIds = [...new Set(options.refreshUserIds ?? [])].slice(0, MAX_REFRESH_USERS);
@@ -262,16 +362,50 @@ export function renderApproval(view: ApprovalView, options: RenderOptions = {}):
 // ---------------------------------------------------------------------------------------
 // Forms
 
+/**
+ * The value a field has as the form stands: its prefilled value, else (a required choice)
+ * its first option, as a compact ChoiceSet shows it.
+ */
+function currentValue(field: FormField | undefined): string | undefined {
+  if (!field) return undefined;
+  if (field.value !== undefined && field.value !== '') return field.value;
+  return field.kind === 'choice' && field.required ? field.options?.[0]?.value : undefined;
+}
+
+/** Fields whose `showWhen` holds for the form's current values (transitively: a field under a hidden one is hidden). */
+export function visibleFields(form: FormSpec): FormField[] {
+  const byName = new Map(form.fields.map((f) => [f.name, f]));
+  const shown = (f: FormField, depth = 0): boolean => {
+    if (!f.showWhen || depth > 10) return true;
+    const parent = byName.get(f.showWhen.field);
+    if (parent && !shown(parent, depth + 1)) return false;
+    const value = currentValue(parent);
+    return value !== undefined && f.showWhen.values.includes(value);
+  };
+  return form.fields.filter((f) => shown(f));
+}
+
 export function renderForm(form: FormSpec, options: Pick<RenderOptions, 'notice'> = {}): CardJson {
-  return expandCard('form', {
+  // The choices other fields depend on come first; then only the fields they call for.
+  // Changing a choice and pressing "Show fields for these choices" re-renders the form
+  // (Action.Execute), keeping what was typed (secrets aside).
+  const controlling = new Set(form.fields.flatMap((f) => (f.showWhen ? [f.showWhen.field] : [])));
+  const fields = visibleFields(form);
+  const ordered = [...fields.filter((f) => controlling.has(f.name)), ...fields.filter((f) => !controlling.has(f.name))];
+  const card = expandCard('form', {
     summary: form.title,
     notice: options.notice ? { text: md(options.notice.text), color: COLOR[options.notice.tone] } : null,
     title: md(form.title),
     error: form.error ? md(form.error) : null,
-    fields: form.fields.map(fieldData),
+    fields: ordered.map(fieldData),
     submitLabel: form.submitLabel,
     submitData: submitData(form.kind, form.definitionId, form.baseline),
   });
+  if (controlling.size > 0) {
+    const refresh = { type: 'Action.Execute', title: 'Show fields for these choices', verb: VERBS.refreshForm, data: refreshFormData(form.kind, form.definitionId), associatedInputs: 'auto' };
+    card.actions = [refresh, ...((card.actions as CardJson[] | undefined) ?? [])];
+  }
+  return card;
 }
 
 function fieldData(field: FormField) {
@@ -279,8 +413,6 @@ function fieldData(field: FormField) {
   // Secrets are never prefilled, whatever the spec says.
   const value = secret ? null : (field.value ?? null);
   const number = field.kind === 'number' && value !== null && value.trim() !== '' && Number.isFinite(Number(value)) ? Number(value) : null;
-  // Adaptive Cards 1.5 cannot hide an input by another input's value: every field shows,
-  // and the labels say when a field applies (`showWhen` is not rendered).
   const hint = field.hint ?? '';
   return {
     id: field.name,

@@ -20,7 +20,7 @@ import type { ApprovalRecord, Store, StoredOperation } from './records.js';
 import type { Reply } from './reply.js';
 import { fourEyesProblem, rolesOf, type RolePolicy } from './roles.js';
 import { createTracker } from './tracker.js';
-import { approvalCard, approvalList, approvalView, when } from './views.js';
+import { approvalCard, approvalList, approvalView, when, type ApprovalEvent } from './views.js';
 
 export type DecisionOutcome =
   | { type: 'decided'; approvalId: string; summary: string; card: Reply }
@@ -87,8 +87,18 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
     return record.state === 'pending' && fourEyesProblem(deps.policy, record.requester.actor, actorId) === null && rolesOf(deps.policy, actorId).includes('approver');
   }
 
-  function postOf(record: ApprovalRecord): ApprovalPost {
-    const view = approvalView(record, commandOf(record)?.approval?.facts(record.operation) ?? []);
+  /** The request's audit events for its timeline (only once it was approved: before, the record says it all). */
+  async function eventsOf(record: ApprovalRecord): Promise<ApprovalEvent[]> {
+    if (['pending', 'rejected', 'expired'].includes(record.state)) return [];
+    try {
+      return (await store.listAudit({ approvalId: record.id })).map((e) => ({ at: e.at, event: e.event, actor: e.actor, detail: e.detail }));
+    } catch {
+      return [];
+    }
+  }
+
+  async function postOf(record: ApprovalRecord): Promise<ApprovalPost> {
+    const view = approvalView(record, commandOf(record)?.approval?.facts(record.operation) ?? [], await eventsOf(record));
     return {
       view,
       card: approvalCard(view),
@@ -122,7 +132,7 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
   }
 
   async function renderAll(record: ApprovalRecord): Promise<void> {
-    const post = postOf(record);
+    const post = await postOf(record);
     await Promise.all(
       record.cards.map(async (card) => {
         const publisher = publishers.get(card.platform);
@@ -145,7 +155,7 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
 
   async function publish(record: ApprovalRecord): Promise<string[]> {
     const where: string[] = [];
-    const post = postOf(record);
+    const post = await postOf(record);
     for (const publisher of publishers.values()) {
       try {
         for (const posted of await publisher.publish(post)) {
@@ -296,13 +306,13 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
         await expireDue();
         record = (await approvals.get(record.id)) ?? record;
       }
-      return { type: 'refused', approvalId: record.id, reason: result.message, card: postOf(record).card };
+      return { type: 'refused', approvalId: record.id, reason: result.message, card: (await postOf(record)).card };
     }
     const record = result.record;
     // Execution first: card updates must never hold up the approved work.
     if (record.state === 'approved') inBackground(execute(record, actor));
     inBackground(rerender(record));
-    return { type: 'decided', approvalId: record.id, summary: record.summary, card: postOf(record).card };
+    return { type: 'decided', approvalId: record.id, summary: record.summary, card: (await postOf(record)).card };
   }
 
   const api: ApprovalsApi = {
@@ -326,7 +336,7 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
     /** The request as adapters see it (for card refreshes), or `null` when unknown. */
     async post(approvalId: string): Promise<ApprovalPost | null> {
       const record = await approvals.get(approvalId);
-      return record ? postOf(record) : null;
+      return record ? await postOf(record) : null;
     },
     async start(): Promise<void> {
       await tracker.resume();

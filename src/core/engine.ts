@@ -137,7 +137,9 @@ export function createEngine(deps: EngineDeps): RunningEngine {
       const parsed = parseCommand(text, registry);
       if (!parsed.ok) {
         const { message, usage, suggestion } = parsed.error;
-        return errorReply(`${capitalise(message)}${suggestion ? ` Did you mean \`${suggestion}\`?` : ''}`, usage);
+        // One suggestion per message: the parser's text may already name it.
+        const named = suggestion !== undefined && message.toLowerCase().includes(suggestion.toLowerCase());
+        return errorReply(`${capitalise(message)}${suggestion && !named ? ` Did you mean \`${suggestion}\`?` : ''}`, usage);
       }
       return run(actor, origin, parsed.command, parsed.operation);
     });

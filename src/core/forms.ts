@@ -337,12 +337,15 @@ export function updateFormSpec(input: FormInput & { definition: ScanDefinition; 
   };
   const agents = input.agents ? [{ ...agentField(input.agents), required: false }] : [];
   const credentials = d.scanType ? [CREDENTIALS_CHOICE, ...replacementCredentialFields(d.scanType)] : [];
-  const defs = [...DEFINITION_FIELDS, ...agents, ...credentials].map((f) => ({ ...f, default: current[f.name] ?? f.default }));
+  // Credentials are write-only: MDE never says which SNMP type or Windows account a
+  // definition uses, so the replacement fields start empty rather than show a guess as current.
+  const UNKNOWN_CURRENT = new Set(['snmpType', 'windowsCredential']);
+  const defs = [...DEFINITION_FIELDS, ...agents, ...credentials].map((f) => ({ ...f, default: UNKNOWN_CURRENT.has(f.name) ? current[f.name] : (current[f.name] ?? f.default) }));
   const prefilled = render(defs, {}).filter((f) => BASELINE_NAMES.has(f.name) && f.kind !== 'secret' && f.value !== undefined);
   const baseline = cleanBaseline(input.baseline) ?? Object.fromEntries(prefilled.map((f) => [f.name, f.value as string]));
   return {
     kind: 'update',
-    title: 'Update scan',
+    title: `Update scan: ${d.scanName ?? d.id}`,
     definitionId: d.id,
     fields: render(defs, input),
     submitLabel: 'Save',

@@ -62,9 +62,8 @@ export interface HelpText {
 }
 
 const HELP_NOTES = [
-  'Words are split like a shell: quote values with spaces ("Weekly servers"). Flags are --name value or --name=value.',
-  'Secrets (passwords, community strings) are never accepted in chat: `scans create` opens a form for them.',
-  '`scans delete` and `av-scan` need --reason "…" and wait for an approver (not the requester).',
+  'Quote values with spaces ("Weekly servers"). Secrets go in the forms (`scans create`, `scans update <id>`), never in chat.',
+  '`scans delete` and `av-scan` need --reason "…" and a second person to approve.',
 ];
 
 /** The help for all commands, or for one command or group (`scans`, `scans create`). */

@@ -23,7 +23,48 @@ export type ParseResult = { ok: true; command: Command; operation: AnyOperation 
 /** Longer input is refused unread (Slack caps a slash command near 4,000 characters). */
 export const MAX_INPUT_CHARS = 8000;
 
-export const SECRET_REFUSAL = 'secrets are never accepted in chat; use the form: `scans create`';
+export const SECRET_REFUSAL = 'secrets are never accepted in chat';
+
+/**
+ * The refusal of a command that carries a secret: the flag refused (its name only), that
+ * its value was neither stored nor echoed, that it is now in the chat history and should
+ * be rotated, and the form that takes it (`scans update <id>` when an update was typed).
+ */
+export function secretRefusal(flagName: string | undefined, words: readonly string[], registry: Registry): ParseError {
+  const typed = words.slice(0, 2).map((w, i) => (i === 0 ? (registry.aliases[w.toLowerCase()] ?? w.toLowerCase()) : w.toLowerCase())).join(' ');
+  const update = typed === 'scans update';
+  const id = update && words[2] && /^[0-9a-z-]{8,64}$/i.test(words[2]) ? words[2] : '<id>';
+  const form = update ? `scans update ${id}` : 'scans create';
+  const name = flagName ?? 'a secret flag';
+  return {
+    message: `${SECRET_REFUSAL}: ${name} was refused, and its value was not stored or echoed. It is now in this chat's history, so rotate that secret. Enter secrets in the form: \`${form}\``,
+    command: update ? 'scans update' : 'scans create',
+    suggestion: form,
+  };
+}
+
+/** Secret flag names a refusal may quote; any other (it might have a value glued to it) is "a secret flag". */
+const QUOTABLE_SECRET_NAMES = new Set(
+  'password pass passwd pwd pw auth-password authpassword priv-password privpassword community community-string communitystring snmp-community secret client-secret key token auth priv comm cred creds credential credentials auth-key priv-key api-key apikey private-key privkey kennwort psk'.split(' '),
+);
+
+/** The name of the first secret flag (or `name=`) in the text, when it is one a message may quote. */
+function secretFlagIn(text: string): string | undefined {
+  const key = flagKey(text);
+  for (const m of key.matchAll(FLAG_IN_TEXT)) {
+    const name = (m[1] ?? '').split('=')[0] as string;
+    if (isSecretFlagName(name)) return quotable(name, '--');
+  }
+  for (const m of key.matchAll(ASSIGNMENT_IN_TEXT)) {
+    if (isSecretFlagName(m[1] ?? '')) return quotable(m[1] ?? '', '');
+  }
+  return undefined;
+}
+
+function quotable(name: string, prefix: string): string {
+  const bare = flagKey(name).replace(/^(?:-+|[\u2010-\u2015\u2212\u2E3A\u2E3B])/u, '');
+  return QUOTABLE_SECRET_NAMES.has(bare) ? `${prefix}${bare}` : 'a secret flag';
+}
 
 function spec(registry: Registry, name: string): Command {
   const found = registry.byName(name);
@@ -42,7 +83,7 @@ function finish(error: ParseError): { ok: false; error: ParseError } {
 /** A parse error as plain text: message, usage line, suggestion. */
 export function formatParseError(error: ParseError): string {
   const lines = [error.message];
-  if (error.suggestion !== undefined) lines.push(`Did you mean: ${error.suggestion}`);
+  if (error.suggestion !== undefined && !error.message.toLowerCase().includes(error.suggestion.toLowerCase())) lines.push(`Did you mean: ${error.suggestion}`);
   if (error.usage !== undefined) lines.push(`Usage: ${error.usage}`);
   return lines.join('\n');
 }
@@ -228,10 +269,10 @@ function parseArgs(s: CommandSpec, tokens: Token[]): Args {
 
 function parseInner(registry: Registry, raw: string): ParseResult {
   const HELP = spec(registry, 'help');
-  const SCANS_CREATE = spec(registry, 'scans create');
   const text = normalizeChatText(raw);
   // Secrets first: no later error may echo a secret value.
-  if (containsSecretFlag(text)) refuse(SECRET_REFUSAL, SCANS_CREATE);
+  const words = text.trim().split(/\s+/);
+  if (containsSecretFlag(text)) throw new Refusal(secretRefusal(secretFlagIn(text), words, registry));
   if (text.length > MAX_INPUT_CHARS) refuse(`the command is too long (${text.length} characters; at most ${MAX_INPUT_CHARS})`, HELP);
   const tokenized = tokenize(text);
   if (!tokenized.ok) {
@@ -240,7 +281,8 @@ function parseInner(registry: Registry, raw: string): ParseResult {
   }
   const tokens = tokenized.tokens;
   // Again on the words, for flags the raw scan cannot see (`--pa"ss"word`).
-  if (tokens.some((t) => looksLikeFlag(t.text) && isSecretFlagName(flagNameOf(t.text)))) refuse(SECRET_REFUSAL, SCANS_CREATE);
+  const secret = tokens.find((t) => looksLikeFlag(t.text) && isSecretFlagName(flagNameOf(t.text)));
+  if (secret) throw new Refusal(secretRefusal(quotable(flagNameOf(secret.text), '--'), tokens.map((t) => t.text), registry));
   if (tokens.length === 0) return { ok: true, command: HELP, operation: { kind: 'help' } };
   const resolved = resolve(registry, tokens);
   if (!resolved) unknownCommand(registry, tokens);

@@ -43,8 +43,45 @@ export interface Paging {
   command: string;
 }
 
+/**
+ * A status in the core's one vocabulary (`STATUS` in views.ts): the word every platform
+ * shows, and its kind, which adapters map to their own semantic style (an emoji in Slack,
+ * a `good` / `attention` / `warning` colour in Teams, a mark in the console).
+ */
+export interface Badge {
+  text: string;
+  kind: 'good' | 'bad' | 'warning' | 'running' | 'neutral';
+}
+
+/** One line of a compact list: a badge, a title, short facts after it, buttons at the end. */
+export interface Item {
+  badge?: Badge;
+  title: string;
+  /** Show the title in monospace (a command, an id). */
+  code?: boolean;
+  /** Short facts for the same line, in order ("Network", "10.0.0.1 +2", "Success 3 h ago"). */
+  meta: string[];
+  /** A second line, for what needs words (a failure reason). */
+  note?: { text: string; tone?: Tone };
+  buttons?: Button[];
+}
+
+/** One step of an approval's story, oldest first. */
+export interface TimelineStep {
+  /** "Requested by Rita Requester", "Approved by Adam Approver", "Started", "In progress", "Finished: Succeeded". */
+  text: string;
+  /** UTC (`2026-11-23 01:35 UTC`) and relative ("3 min ago"); absent for a step not reached yet. */
+  at?: string;
+  ago?: string;
+  tone?: Tone;
+  /** Not reached yet (shown dimmed). */
+  pending?: boolean;
+}
+
 export type Block =
   | { type: 'heading'; text: string }
+  /** A compact list: one line per item; `title` names the group (history: one per definition). */
+  | { type: 'items'; title?: string; items: Item[]; paging?: Paging; empty?: string }
   | { type: 'text'; text: string; tone?: Tone }
   | { type: 'facts'; facts: Fact[] }
   | { type: 'table'; columns: string[]; rows: string[][]; paging?: Paging }
@@ -82,6 +119,14 @@ export interface ApprovalView {
   decisionReason?: string;
   /** The outcome or the latest progress, once there is one. */
   outcome?: { text: string; tone: Tone };
+  /** What to do next, after a failure ("Check that the device is online, then request the scan again."). */
+  nextStep?: string;
+  /** The story so far: requested, decided, started, in progress, finished (with times). */
+  timeline: TimelineStep[];
+  /** The state as a badge (the same word as `stateLabel`). */
+  badge: Badge;
+  /** Long ids in the facts, in full, for a copyable code line (the facts show them short). */
+  ids: Fact[];
   /** Decision buttons, present only while the request is pending. */
   buttons: Button[];
 }

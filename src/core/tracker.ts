@@ -9,6 +9,7 @@ import { isMdeError } from '../mde/errors.js';
 import { isFinalActionStatus, type MachineAction } from '../mde/entities.js';
 import type { ApprovalRecord, Store } from './records.js';
 import type { ApprovalService } from './approvals.js';
+import { causeOf, hresultHex } from './hresult.js';
 
 export interface TrackerDeps {
   mde: MdeApi;
@@ -21,17 +22,20 @@ export interface TrackerDeps {
 }
 
 const STATUS_TEXT: Record<string, string> = {
-  Pending: 'Scan requested: waiting for the device to pick it up (Pending).',
-  InProgress: 'Scan running on the device (InProgress).',
+  Pending: 'Waiting for the device to pick up the scan.',
+  InProgress: 'Scan in progress on the device.',
   Succeeded: 'Scan finished: Succeeded.',
-  Failed: 'Scan finished: Failed.',
-  TimeOut: 'Scan did not finish in time (TimeOut).',
-  Cancelled: 'Scan was cancelled.',
 };
 
 export function actionText(action: MachineAction): string {
-  const base = STATUS_TEXT[action.status] ?? `Scan status: ${action.status}.`;
-  return action.status === 'Failed' && action.errorHResult ? `${base} Error 0x${(action.errorHResult >>> 0).toString(16)}.` : base;
+  const known = STATUS_TEXT[action.status];
+  if (known) return known;
+  if (action.status === 'Failed' || action.status === 'TimeOut' || action.status === 'Cancelled') {
+    const cause = causeOf(action.status, action.errorHResult);
+    const code = action.errorHResult ? ` (${hresultHex(action.errorHResult)})` : '';
+    return `Scan ${action.status === 'Cancelled' ? 'cancelled' : 'failed'}: ${cause.text}${cause.text.includes('0x') ? '' : code}. ${cause.next}`;
+  }
+  return `Scan status: ${action.status}.`;
 }
 
 export function createTracker(deps: TrackerDeps) {

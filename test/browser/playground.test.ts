@@ -32,7 +32,10 @@ const ARTIFACTS = fileURLToPath(new URL('../artifacts/playground', import.meta.u
 const COMPOSE = 'div[role="textbox"][data-lexical-editor="true"]';
 const BOT_MSG = '.fai-OutputCard';
 const CARD = '.ac-adaptiveCard';
-const TEXT_BLOCK = '.ac-textBlock';
+/** Card text: TextBlocks and RichTextBlocks (the bot writes plain text as RichTextBlocks, which never render markdown). */
+const TEXT_BLOCK = '.ac-textBlock, .ac-richTextBlock';
+/** The README's screenshots: rewritten only with UPDATE_DOCS_IMAGES=1 (else they go with the artifacts, and a test run leaves the tree clean). */
+const DOCS_IMAGES = process.env.UPDATE_DOCS_IMAGES === '1' ? fileURLToPath(new URL('../../docs/images', import.meta.url)) : ARTIFACTS;
 
 /** Bounded waits: generous for a loaded 2-core machine, short enough to fail clearly. */
 const PAGE_READY_MS = 30_000;
@@ -190,7 +193,7 @@ if (!haveChromium) {
       await step('approver presses Approve', async () => {
         await approverCard.locator('button[aria-label="Approve"]').click();
         await approverCard.locator(TEXT_BLOCK, { hasText: /^Deleted 1 scan definition/ }).waitFor({ timeout: REPLY_MS });
-        await approverCard.locator(TEXT_BLOCK, { hasText: /^Succeeded$/ }).first().waitFor({ timeout: REPLY_MS });
+        await approverCard.locator(TEXT_BLOCK, { hasText: /^✓ Succeeded$/ }).first().waitFor({ timeout: REPLY_MS });
         expect(await approverCard.locator('button[aria-label="Approve"]').count()).toBe(0);
         await expect(approverCard.textContent()).resolves.toContain('Adam Approver');
         await screenshot(approver, 'approver-done');
@@ -199,7 +202,7 @@ if (!haveChromium) {
       await step('operator sees the outcome', async () => {
         const operatorCard = operator.locator(CARD, { hasText: target }).last();
         await operatorCard.locator(TEXT_BLOCK, { hasText: /^Deleted 1 scan definition/ }).waitFor({ timeout: REPLY_MS });
-        await operatorCard.locator(TEXT_BLOCK, { hasText: /^Succeeded$/ }).first().waitFor({ timeout: REPLY_MS });
+        await operatorCard.locator(TEXT_BLOCK, { hasText: /^✓ Succeeded$/ }).first().waitFor({ timeout: REPLY_MS });
         await screenshot(operator, 'operator-done');
       });
 
@@ -207,8 +210,116 @@ if (!haveChromium) {
       expect(pageErrors).toEqual([]);
       if (blocked.size) process.stderr.write(`[browser test] blocked off-machine requests to: ${[...blocked].join(', ')}\n`);
     }, 180_000);
+
+    it('every reply type, narrow (480 px) and wide: no card text overflows its container, no text below WCAG AA contrast', async () => {
+      const replies: Array<[name: string, command: string, expected: string | RegExp]> = [
+        ['list', 'scans list', 'Core switches'],
+        ['list-network', 'scans list --type network', 'Core switches'],
+        ['show', `scans show ${SEED.definitions.networkCore}`, 'Scanner machine'],
+        ['history', `scans history ${SEED.definitions.networkCore} ${SEED.definitions.windowsHr}`, 'Scan history'],
+        ['help', 'help', 'mde-chatops commands'],
+        ['help-command', 'help scans create', 'help: scans create'],
+        ['typo', 'scans lsit', 'did you mean'],
+        ['secret-refused', `scans update ${SEED.definitions.networkCore} --password=hunter2`, 'rotate that secret'],
+        ['agents', 'agents list', 'Scanner agents'],
+        ['av-request', 'av-scan ws-hr-01.contoso.local quick --reason "alert 3212"', 'Waiting for an approver'],
+        ['already-disabled', `scans disable ${SEED.definitions.windowsHr}`, 'already disabled'],
+      ];
+      const problems: string[] = [];
+      for (const [width, label] of [[480, 'narrow'], [1280, 'wide']] as const) {
+        const page = await openChat(playgrounds!.urls.operator);
+        await page.setViewportSize({ width, height: 2400 }); // tall: a card never scrolls under the playground's toolbar
+        for (const [name, command, expected] of replies) {
+          await step(`${label} ${name}`, async () => {
+            await send(page, command);
+            const card = page.locator(CARD, { hasText: expected }).last();
+            await card.waitFor({ timeout: REPLY_MS });
+            await card.scrollIntoViewIfNeeded();
+            await card.screenshot({ path: resolve(ARTIFACTS, `layout-${label}-${name}.png`) });
+            if (label === 'narrow' && name === 'list') await card.screenshot({ path: resolve(DOCS_IMAGES, 'scans-list.png') });
+            for (const p of await checkLayout(card)) problems.push(`${label} ${name}: ${p}`);
+          });
+        }
+        if (label === 'narrow') {
+          // The approval card as the approver sees it, narrow: for the README.
+          await approver.setViewportSize({ width, height: 2400 });
+          const pending = approver.locator(CARD, { hasText: 'ws-hr-01' }).last();
+          await step('narrow approval card', async () => {
+            await pending.locator('button[aria-label="Approve"]').waitFor({ timeout: REPLY_MS });
+            await pending.scrollIntoViewIfNeeded();
+            await pending.screenshot({ path: resolve(DOCS_IMAGES, 'approval-card.png') });
+            for (const p of await checkLayout(pending)) problems.push(`narrow approval: ${p}`);
+            await pending.locator('button[aria-label="Approve"]').click();
+            await pending.locator(TEXT_BLOCK, { hasText: /Finished: Succeeded/ }).waitFor({ timeout: REPLY_MS });
+            await pending.screenshot({ path: resolve(ARTIFACTS, 'layout-narrow-av-done.png') });
+            for (const p of await checkLayout(pending)) problems.push(`narrow av done: ${p}`);
+          });
+        }
+        await page.close();
+      }
+      expect(problems).toEqual([]);
+    }, 240_000);
   });
 }
+
+/**
+ * Runs in the page on one card: every text element must fit inside the card (its box and
+ * its scroll width), and its colour against the background it is drawn on must reach
+ * WCAG AA (4.5:1, or 3:1 for large text). Returns the problems found.
+ */
+const CHECK_LAYOUT = `(card) => {
+  const problems = [];
+  const parse = (c) => {
+    const m = c.match(/rgba?\\(([^)]+)\\)/);
+    if (!m) return [0, 0, 0, 0];
+    const [r, g, b, a] = m[1].split(',').map((x) => Number.parseFloat(x));
+    return [r, g, b, a === undefined ? 1 : a];
+  };
+  const lum = ([r, g, b]) => {
+    const f = (v) => {
+      const s = v / 255;
+      return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
+    };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const background = (el) => {
+    const layers = [];
+    for (let e = el; e; e = e.parentElement) {
+      const c = parse(getComputedStyle(e).backgroundColor);
+      if (c[3] > 0) layers.push(c);
+      if (c[3] >= 1) break;
+    }
+    let out = [255, 255, 255];
+    for (const [r, g, b, a] of layers.reverse()) out = [r * a + out[0] * (1 - a), g * a + out[1] * (1 - a), b * a + out[2] * (1 - a)];
+    return out;
+  };
+  const box = card.getBoundingClientRect();
+  for (const el of Array.from(card.querySelectorAll('.ac-textBlock, .ac-richTextBlock, .ac-pushButton, .ac-factset td, .ac-input'))) {
+    const text = (el.textContent ?? '').trim();
+    if (!text) continue;
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 || r.height === 0) continue;
+    const name = text.slice(0, 40);
+    if (r.right > box.right + 1 || r.left < box.left - 1) problems.push(\`"\${name}" overflows the card (\${Math.round(r.left)}–\${Math.round(r.right)} vs \${Math.round(box.left)}–\${Math.round(box.right)})\`);
+    if (el.scrollWidth > el.clientWidth + 1 && getComputedStyle(el).overflow !== 'visible') problems.push(\`"\${name}" is cut (scroll \${el.scrollWidth} > \${el.clientWidth})\`);
+    for (const part of [el, ...Array.from(el.querySelectorAll('span'))]) {
+      if (!(part.textContent ?? '').trim()) continue;
+      const style = getComputedStyle(part);
+      const fg = parse(style.color);
+      const bg = background(part);
+      const blended = [fg[0] * fg[3] + bg[0] * (1 - fg[3]), fg[1] * fg[3] + bg[1] * (1 - fg[3]), fg[2] * fg[3] + bg[2] * (1 - fg[3])];
+      const [hi, lo] = [lum(blended), lum(bg)].sort((a, b) => b - a);
+      const ratio = (hi + 0.05) / (lo + 0.05);
+      const size = Number.parseFloat(style.fontSize);
+      const large = size >= 24 || (size >= 18.66 && Number(style.fontWeight) >= 700);
+      if (ratio < (large ? 3 : 4.5)) problems.push(\`"\${(part.textContent ?? '').trim().slice(0, 40)}" contrast \${ratio.toFixed(2)} < \${large ? 3 : 4.5} (\${style.color} on rgb(\${bg.map(Math.round).join(',')}))\`);
+    }
+  }
+  return [...new Set(problems)];
+}`;
+
+/** Runs `CHECK_LAYOUT` on a card in its page (a source string: nothing of the test's transpiler reaches the page). */
+const checkLayout = (card: Locator): Promise<string[]> => card.evaluate((el, src) => (0, eval)(src)(el) as string[], CHECK_LAYOUT);
 
 /**
  * The local addresses of the TCP sockets listening on `port` (from /proc/net/tcp and

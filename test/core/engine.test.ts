@@ -18,8 +18,10 @@ describe('read commands against the emulator', () => {
     expect(all.visibility).toBe('public');
     expect(all.summary).toBe(`Scan definitions: ${h.emulator.state.definitions.size}`);
     const network = await run('viewer', 'scans list --type network --active');
-    const table = network.blocks.find((b) => b.type === 'table');
-    expect(table?.type === 'table' && table.rows.every((r) => r[1] === 'Network' && r[2] === 'active')).toBe(true);
+    const list = network.blocks.find((b) => b.type === 'items');
+    // Filtered by type: the type is not repeated on each line; every line is active.
+    expect(list?.type === 'items' && list.items.length > 0 && list.items.every((r) => r.badge?.text === 'Active' && !r.meta.includes('Network'))).toBe(true);
+    expect(list?.type === 'items' && list.items.every((r) => r.buttons?.map((b) => b.label).join() === 'Show,History')).toBe(true);
     const search = await run('viewer', 'scans list --search finance');
     expect(textOf(search)).toContain('Finance workstations');
     expect(search.summary).toContain(': 1');
@@ -159,8 +161,11 @@ describe('approvals', () => {
     const record = await h.approvals.get(approvalId);
     expect(record?.state).toBe('succeeded');
     const texts = h.publisher.updatesOf(approvalId).map((u) => u.view.outcome?.text ?? '');
-    expect(texts.some((t) => t.includes('Pending'))).toBe(true);
-    expect(texts.some((t) => t.includes('InProgress'))).toBe(true);
+    expect(texts.some((t) => t.includes('Waiting for the device'))).toBe(true);
+    expect(texts.some((t) => t.includes('in progress'))).toBe(true);
+    const last = h.publisher.updatesOf(approvalId).at(-1)!.view;
+    expect(last.timeline.map((s) => s.text)).toEqual(['Requested by ' + last.requester, `Approved by ${last.decidedBy}`, 'Started', 'Sent to the device', 'In progress on the device', 'Finished: Succeeded']);
+    expect(last.timeline.every((s) => s.at?.endsWith('UTC'))).toBe(true);
     expect(texts.at(-1)).toContain('Succeeded');
     const action = [...h.emulator.state.actions.values()].find((a) => a.machineId === SEED.machines.wsHr01)!;
     expect(action.requestorComment).toContain(`approval ${approvalId}`);

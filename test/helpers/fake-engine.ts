@@ -54,6 +54,9 @@ export function approvalPost(over: { view?: Partial<ApprovalView>; origin?: Plat
     createdAt: '2030-01-01 10:00 UTC',
     expiresAt: '2030-01-01 11:00 UTC',
     buttons: [],
+    badge: { text: 'Waiting for an approver', kind: 'warning' },
+    timeline: [{ text: 'Requested by ann', at: '2030-01-01 10:00 UTC', ago: '3 min ago' }, { text: 'Waiting for an approver (expires in 57 min)', pending: true }],
+    ids: [],
     ...over.view,
   };
   return {

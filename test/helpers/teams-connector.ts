@@ -51,11 +51,29 @@ export function unescapeMarkdown(text: string): string {
 }
 
 /** Every TextBlock text / fact title and value / action title of a card, in order, as the user reads them. */
+/**
+ * Every text a card shows, as a person reads it: markdown-rendering texts (TextBlock, facts,
+ * titles) unescaped, and RichTextBlocks (never markdown) as their runs joined.
+ */
 export function cardTexts(card: any): string[] {
-  return rawCardTexts(card).map(unescapeMarkdown);
+  const out: string[] = [];
+  const walk = (node: any) => {
+    if (Array.isArray(node)) return node.forEach(walk);
+    if (!node || typeof node !== 'object') return;
+    if (node.type === 'RichTextBlock' && Array.isArray(node.inlines)) {
+      out.push(node.inlines.map((r: any) => (typeof r === 'string' ? r : (r?.text ?? ''))).join(''));
+      return;
+    }
+    if (node.type === 'TextBlock' && typeof node.text === 'string') out.push(unescapeMarkdown(node.text));
+    if (typeof node.title === 'string' && (node.type?.startsWith('Action.') || 'value' in node)) out.push(unescapeMarkdown(node.title));
+    if (typeof node.value === 'string' && 'title' in node) out.push(unescapeMarkdown(node.value));
+    for (const [k, v] of Object.entries(node)) if (k !== 'data') walk(v);
+  };
+  walk(card);
+  return out;
 }
 
-/** `cardTexts` as the card carries them (markdown-escaped). */
+/** The texts of a card that Teams renders as markdown (TextBlocks, facts, titles), as the card carries them (escaped). */
 export function rawCardTexts(card: any): string[] {
   const out: string[] = [];
   const walk = (node: any) => {

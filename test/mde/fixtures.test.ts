@@ -172,7 +172,7 @@ describe('definitions as MDE documents them', () => {
       scanAuthenticationParams: { '@odata.type': WINDOWS_AUTH_ODATA, type: 'Kerberos', username: 'username', domain: 'contoso', isGmsaUser: true },
     });
     expect(created).toMatchObject({ id: '289224fb-1686-472c-9751-5555960854ca', createdBy: 'username@test.com', latestScan: { status: null } });
-    expect(textOf(definitionDetail(created))).toContain('never scanned');
+    expect(textOf(definitionDetail(created))).toContain('Never scanned');
   });
 
   it('sends an update as the documented body (the whole definition, no credentials) and reads the answer', async () => {
@@ -195,7 +195,7 @@ describe('history and scanner agents', () => {
     expect(rows).toHaveLength(3);
     expect(rows[0]).toEqual({ scanDefinitionId: '4ad8d463-6b3a-4894-b42a-a2de9ea0a8ae', lastScanned: '2022-12-20T11:14:24.5561791Z', scanStatus: 'Partial Success', scannerId: '625431694b7d2ca9d07e77ca1b029ef216bebb6d', sessionId: null });
     const text = textOf(historyView(rows, new Map(), ['4ad8d463-6b3a-4894-b42a-a2de9ea0a8ae']));
-    expect(text).toContain('Partial Success');
+    expect(text).toContain('Partly succeeded');
     expect(text).toContain('2022-12-20 11:14 UTC');
   });
 
@@ -260,7 +260,7 @@ describe('machines and machine actions', () => {
   it.each([
     ['machine-action.docs.json', 'Succeeded', 'Scan finished: Succeeded.'],
     ['machine-action.olddocs.json', 'Succeeded', 'Scan finished: Succeeded.'],
-    ['machine-action-pending.capture.json', 'Pending', 'Scan requested: waiting for the device to pick it up (Pending).'],
+    ['machine-action-pending.capture.json', 'Pending', 'Waiting for the device to pick up the scan.'],
   ])('follows %s', async (name, status, text) => {
     const id = (fixture(name) as { id: string }).id;
     server.on(`GET /api/machineactions/${id}`, { status: 200, name });

@@ -4,6 +4,7 @@
  * Slack Web API stub that records every call and every response_url post.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { blockKitProblems } from '../helpers/block-kit-schema.js';
 import { createSlackAdapter } from '../../adapters/slack/index.js';
 import { decodeMeta } from '../../adapters/slack/modal.js';
 import { ACTION_PATTERN, decodeAction } from '../../adapters/slack/render.js';
@@ -478,4 +479,15 @@ describe('slow MDE', () => {
       emulator.setLatency(0);
     }
   }, 40_000);
+});
+
+describe('every Slack message these tests recorded', () => {
+  it('keeps to Block Kit’s limits (the zod schema of test/helpers/block-kit-schema.ts)', () => {
+    const messages = [
+      ...stub.calls.filter((c) => ['chat.postMessage', 'chat.update', 'chat.postEphemeral'].includes(c.method) && Array.isArray(c.body.blocks)).map((c) => [c.method, c.body] as const),
+      ...stub.responses.filter((r) => Array.isArray(r.body.blocks)).map((r) => ['respond', r.body] as const),
+    ];
+    expect(messages.length).toBeGreaterThan(20);
+    for (const [method, body] of messages) expect(blockKitProblems({ text: body.text ?? '', blocks: body.blocks }), `${method}: ${JSON.stringify(body).slice(0, 800)}`).toEqual([]);
+  });
 });

@@ -190,6 +190,12 @@ describe('approval card', () => {
     reason: 'duplicate & old',
     createdAt: '2030-01-01 10:00 UTC',
     expiresAt: '2030-01-01 11:00 UTC',
+    badge: { text: 'Waiting for an approver', kind: 'warning' },
+    timeline: [
+      { text: 'Requested by Olivia <script>', at: '2030-01-01 10:00 UTC', ago: '3 min ago' },
+      { text: 'Waiting for an approver (expires in 57 min)', pending: true },
+    ],
+    ids: [{ label: 'Machine id', value: '7f3c9e0a2b1d4c5e6f708192a3b4c5d6e7f80912' }],
     buttons: [
       { label: 'Approve', style: 'primary', action: { type: 'approval', approvalId: 'A234567', decision: 'approve' } },
       { label: 'Reject', style: 'danger', action: { type: 'approval', approvalId: 'A234567', decision: 'reject' } },
@@ -203,7 +209,10 @@ describe('approval card', () => {
     const texts = JSON.stringify(blocks);
     expect(texts).toContain('Olivia &lt;script&gt; (slack:U1)');
     expect(texts).toContain('duplicate &amp; old');
-    expect(texts).toContain('Expires at');
+    expect(texts).toContain('expires in 57 min');
+    // The full machine id is a copyable code span; the timeline says who asked and when.
+    expect(texts).toContain('`7f3c9e0a2b1d4c5e6f708192a3b4c5d6e7f80912`');
+    expect(texts).toContain(':large_green_circle: Requested by Olivia &lt;script&gt; — 2030-01-01 10:00 UTC (3 min ago)');
     const actions = blocks.find((b) => b.type === 'actions');
     expect(actions.elements.map((e: any) => [e.text.text, e.style])).toEqual([
       ['Approve', 'primary'],
@@ -214,7 +223,15 @@ describe('approval card', () => {
   });
 
   it('after a decision: who decided, when, the outcome, and no buttons', () => {
-    const done: ApprovalView = { ...pending, state: 'succeeded', decidedBy: 'Adam (slack:U2)', decidedAt: '2030-01-01 10:05 UTC', outcome: { text: 'Deleted 1 definition', tone: 'success' }, buttons: [] };
+    const done: ApprovalView = {
+      ...pending,
+      state: 'succeeded',
+      decidedBy: 'Adam (slack:U2)',
+      decidedAt: '2030-01-01 10:05 UTC',
+      outcome: { text: 'Deleted 1 definition', tone: 'success' },
+      timeline: [pending.timeline[0]!, { text: 'Approved by Adam (slack:U2)', at: '2030-01-01 10:05 UTC', tone: 'success' }, { text: 'Finished: Succeeded', at: '2030-01-01 10:05 UTC', tone: 'success' }],
+      buttons: [],
+    };
     const blocks = renderApproval(done) as any[];
     const texts = JSON.stringify(blocks);
     expect(texts).toContain('Approved by');
@@ -227,9 +244,11 @@ describe('approval card', () => {
   });
 
   it('an expired card says so', () => {
-    const texts = JSON.stringify(renderApproval({ ...pending, state: 'expired', buttons: [], outcome: { text: 'Expired without a decision.', tone: 'warning' } }));
+    const texts = JSON.stringify(
+      renderApproval({ ...pending, state: 'expired', buttons: [], timeline: [pending.timeline[0]!, { text: 'Expired without a decision', at: '2030-01-01 11:00 UTC', tone: 'warning' }], outcome: { text: 'Expired without a decision.', tone: 'warning' } }),
+    );
     expect(texts).toContain('Expired');
-    expect(texts).toContain('Expired at');
+    expect(texts).toContain(':large_orange_circle: Expired without a decision — 2030-01-01 11:00 UTC');
   });
 });
 
@@ -240,5 +259,42 @@ describe('button values', () => {
     expect(decodeAction('{"type":"approval","approvalId":"A1","decision":"maybe"}')).toBeNull();
     expect(decodeAction('not json')).toBeNull();
     expect(decodeAction(undefined)).toBeNull();
+    // Overflow options carry a command compactly (Slack allows 75 characters there).
+    expect(decodeAction('c:scans show 289224fb-1686-472c-9751-5555960854ca')).toEqual({ type: 'command', command: 'scans show 289224fb-1686-472c-9751-5555960854ca' });
+    expect(decodeAction('c:')).toBeNull();
+  });
+});
+
+describe('compact list', () => {
+  it('one line per item, badge marker and word, buttons in an overflow menu, paging', () => {
+    const { blocks } = renderReply(
+      reply({
+        type: 'items',
+        items: [
+          {
+            badge: { text: 'Active', kind: 'good' },
+            title: 'Core <switches>',
+            meta: ['Network', '10.0.0.1 +2', 'every 4 h', 'last scan partly succeeded 1 h ago'],
+            note: { text: 'Target 10.0.0.3 did not answer', tone: 'warning' },
+            buttons: [
+              { label: 'Show', action: { type: 'command', command: 'scans show 289224fb-1686-472c-9751-5555960854ca' } },
+              { label: 'History', action: { type: 'command', command: 'scans history 289224fb-1686-472c-9751-5555960854ca' } },
+            ],
+          },
+        ],
+        paging: { page: 1, pages: 2, total: 11, command: 'scans list --page {page}' },
+      }),
+    );
+    checkLimits(blocks);
+    const row = blocks[0] as any;
+    expect(row.text.text).toBe(':large_green_circle: *Core &lt;switches&gt;* · Active · Network · 10.0.0.1 +2 · every 4 h · last scan partly succeeded 1 h ago\n:warning: _Target 10.0.0.3 did not answer_');
+    expect(row.accessory.type).toBe('overflow');
+    expect(row.accessory.action_id).toMatch(ACTION_PATTERN.command);
+    expect(row.accessory.options.map((o: any) => [o.text.text, decodeAction(o.value)])).toEqual([
+      ['Show', { type: 'command', command: 'scans show 289224fb-1686-472c-9751-5555960854ca' }],
+      ['History', { type: 'command', command: 'scans history 289224fb-1686-472c-9751-5555960854ca' }],
+    ]);
+    for (const o of row.accessory.options) expect(o.value.length).toBeLessThanOrEqual(75);
+    expect((blocks[1] as any).elements[0].text).toBe('Page 1 of 2 · 11 in all');
   });
 });

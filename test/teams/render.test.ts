@@ -44,6 +44,9 @@ const approval = (state: ApprovalView['state'], extra: Partial<ApprovalView> = {
     reason: 'suspicious ${download}',
     createdAt: '2026-01-01 10:00 UTC',
     expiresAt: '2026-01-01 11:00 UTC',
+    badge: { text: STATE_LABEL[state], kind: state === 'pending' ? 'warning' : 'neutral' },
+    timeline: [{ text: 'Requested by Olivia', at: '2026-01-01 10:00 UTC', ago: '3 min ago' }],
+    ids: [],
     buttons:
       state === 'pending'
         ? [
@@ -99,7 +102,7 @@ describe('cards', () => {
     const card = renderReply(detail);
     expect(actionTitles(card)).toEqual(['History', 'Edit']);
     expect(findAction(card, 'Edit').verb).toBe('openForm');
-    expect(JSON.stringify(card)).toContain('"value":"—"');
+    expect(cardText(card)).toContain('Targets: —');
   });
 
   it('lines are separate TextBlocks (a single newline does not break a line in a card)', () => {
@@ -144,12 +147,61 @@ describe('cards', () => {
     const readOnly = renderReply(approval('pending'), { approvalButtons: false, notice: { text: 'You requested A234567 yourself.', tone: 'error' } });
     expect(actionTitles(readOnly)).toEqual([]);
     expect(cardText(readOnly).split('\n')[0]).toBe('You requested A234567 yourself.');
-    const done = renderReply(approval('succeeded', { decidedBy: 'Adam (teams:2)', decidedAt: '2026-01-01 10:05 UTC', outcome: { text: 'Scan Succeeded', tone: 'success' } }), { refreshUserIds: ['29:x'] });
+    const done = renderReply(
+      approval('succeeded', {
+        decidedBy: 'Adam (teams:2)',
+        decidedAt: '2026-01-01 10:05 UTC',
+        outcome: { text: 'Scan Succeeded', tone: 'success' },
+        timeline: [
+          { text: 'Requested by Olivia', at: '2026-01-01 10:00 UTC', ago: '8 min ago' },
+          { text: 'Approved by Adam (teams:2)', at: '2026-01-01 10:05 UTC', ago: '3 min ago', tone: 'success' },
+          { text: 'Finished: Succeeded', at: '2026-01-01 10:07 UTC', ago: '1 min ago', tone: 'success' },
+        ],
+        ids: [{ label: 'Machine id', value: '7f3c9e0a2b1d4c5e6f708192a3b4c5d6e7f80912' }],
+      }),
+      { refreshUserIds: ['29:x'] },
+    );
     expect(actionTitles(done)).toEqual([]);
     expect(done.refresh).toBeUndefined();
-    expect(cardText(done)).toContain('Adam (teams:2)');
+    expect(cardText(done)).toContain('● Approved by Adam (teams:2) · 2026-01-01 10:05 UTC (3 min ago)');
+    expect(cardText(done)).toContain('Machine id: 7f3c9e0a2b1d4c5e6f708192a3b4c5d6e7f80912');
+    // The state sits on a semantic container with the default text colour (AA on light and dark themes).
+    const header = (done.body as any[]).find((b) => b.type === 'Container' && b.style === 'good');
+    expect(JSON.stringify(header)).toContain('✓ Succeeded');
+    expect(JSON.stringify(done)).not.toMatch(/"color":"(Good|Warning|Attention)"/);
     for (const card of [pending, readOnly, done]) expectValidCard(card);
     for (const state of ['approved', 'executing', 'failed', 'rejected', 'expired'] as const) expectValidCard(renderReply(approval(state)));
+  });
+
+  it('a compact list: one row per item with its badge, meta line, note and Show / History', () => {
+    const card = renderReply({
+      visibility: 'public',
+      summary: 'Scan definitions: 1',
+      blocks: [
+        { type: 'heading', text: 'Scan definitions: 1' },
+        {
+          type: 'items',
+          items: [
+            {
+              badge: { text: 'Active', kind: 'good' },
+              title: 'Core **switches**',
+              meta: ['Network', '10.0.0.1 +2', 'last scan failed 1 h ago'],
+              note: { text: 'Scanner offline', tone: 'error' },
+              buttons: [
+                { label: 'Show', action: { type: 'command', command: 'scans show 1' } },
+                { label: 'History', action: { type: 'command', command: 'scans history 1' } },
+              ],
+            },
+          ],
+        },
+      ],
+    });
+    expectValidCard(card);
+    expect(cardKind({ visibility: 'public', summary: '', blocks: [{ type: 'heading', text: 'x' }, { type: 'items', items: [] }] })).toBe('list');
+    const text = cardText(card).split('\n');
+    expect(text).toEqual(expect.arrayContaining(['✓ Active', 'Core **switches**', 'Network · 10.0.0.1 +2 · last scan failed 1 h ago', 'Scanner offline']));
+    expect(actionTitles(card)).toEqual(['Show', 'History']);
+    expect(JSON.stringify(card)).toContain('"style":"attention"');
   });
 
   it('the validity check itself catches broken cards', () => {
@@ -191,8 +243,9 @@ function activeMarkdown(text: string): string[] {
   const bare = text.replace(/\\[!-/:-@[-`{-~]/g, '');
   const found: string[] = [];
   if (/[*_]/.test(bare)) found.push('emphasis');
-  if (/[[\]()]/.test(bare)) found.push('link');
-  if (/[#>]/.test(bare)) found.push('heading or quote');
+  // Adaptive Cards' markdown has emphasis, lists and links only (no headings or quotes):
+  // without its brackets a link is no link.
+  if (/[[\]]/.test(bare)) found.push('link');
   if (/^[ \t]*([-+]|[0-9]+[.)])/m.test(bare)) found.push('list');
   return found;
 }
@@ -201,17 +254,19 @@ describe('markdown in card text', () => {
   const MALICIOUS = '[Approved by CISO](https://evil.example/x) **urgent** _now_';
 
   it.each([
-    ['a link', '[Approved by CISO](https://evil.example)', '\\[Approved by CISO\\]\\(https://evil.example\\)'],
+    ['a link', '[Approved by CISO](https://evil.example)', '\\[Approved by CISO\\](https://evil.example)'],
     ['bold', '**urgent**', '\\*\\*urgent\\*\\*'],
-    ['a heading', '# Approved', '\\# Approved'],
-    ['a quote', '> signed off', '\\> signed off'],
+    // Cards have no headings or quotes: `#` and `>` stay as typed (an escape would show as a backslash).
+    ['a heading', '# Approved', '# Approved'],
+    ['a quote', '> signed off', '> signed off'],
+    ['a placeholder', 'help <command>', 'help <command>'],
     ['a bullet', '- item', '\\- item'],
     ['a plus bullet', '  + item', '  \\+ item'],
     ['a numbered item', '1. first', '1\\. first'],
     ['a backslash', 'C:\\temp\\*', 'C:\\\\temp\\\\\\*'],
     ['a hyphen inside a line', 'pc-1 at 2026-01-01, 10.0.0.1', 'pc-1 at 2026-01-01, 10.0.0.1'],
     ['backticks (kept)', 'try `scans list`', 'try `scans list`'],
-    ['markup inside backticks', '`[x](https://evil)`', '`\\[x\\]\\(https://evil\\)`'],
+    ['markup inside backticks', '`[x](https://evil)`', '`\\[x\\](https://evil)`'],
   ])('%s', (_name, input, escaped) => {
     expect(escapeMarkdown(input)).toBe(escaped);
     expect(unescapeMarkdown(escapeMarkdown(input))).toBe(input);
@@ -219,17 +274,16 @@ describe('markdown in card text', () => {
   });
 
   it('every line of a multi-line value is escaped at its start', () => {
-    expect(escapeMarkdown('a\n- b\n2. c\n# d')).toBe('a\n\\- b\n2\\. c\n\\# d');
+    expect(escapeMarkdown('a\n- b\n2. c\n# d')).toBe('a\n\\- b\n2\\. c\n# d');
   });
 
   it('a malicious reason shows literally on the approval card (a fact value), not as a link or bold', () => {
     const card = renderReply(approval('pending', { reason: MALICIOUS, requester: 'Mallory **CISO** (teams:1)', title: 'Approval request A234567: delete [prod](https://evil)' }));
     expectValidCard(card);
-    const facts = (card.body as any[]).find((b) => b.type === 'FactSet').facts as Array<{ title: string; value: string }>;
-    const reason = facts.find((f) => f.title === 'Reason')!;
-    expect(reason.value).toBe('\\[Approved by CISO\\]\\(https://evil.example/x\\) \\*\\*urgent\\*\\* \\_now\\_');
-    expect(unescapeMarkdown(reason.value)).toBe(MALICIOUS);
-    expect(cardText(card)).toContain(MALICIOUS);
+    // Facts are RichTextBlocks: their runs never render markdown, so the text goes in as typed.
+    expect(JSON.stringify(card)).not.toContain('"type":"FactSet"');
+    expect(cardText(card).split('\n')).toContain(`Reason: ${MALICIOUS}`);
+    expect(unescapeMarkdown(escapeMarkdown(MALICIOUS))).toBe(MALICIOUS);
     expect(cardText(card)).toContain('Mallory **CISO** (teams:1)');
     for (const text of rawCardTexts(card)) expect(activeMarkdown(text), text).toEqual([]);
   });

@@ -27,7 +27,7 @@ export interface BlockActionInput {
 
 export interface ButtonArgs {
   body: BlockActionInput;
-  action: { action_id: string; action_ts?: string; value?: string };
+  action: { action_id: string; action_ts?: string; value?: string; selected_option?: { value?: string } };
   ack: () => Promise<void>;
   respond?: Respond;
   retryNum?: number;
@@ -53,7 +53,7 @@ export async function handleButton(rt: SlackRuntime, args: ButtonArgs): Promise<
   if (!(await claimDelivery(rt, `act:${body.user.id}:${action.action_ts ?? action.action_id}:${action.action_id}`))) return;
   const { actor, origin, channel } = whoAndWhere(body);
   const target = { respond: args.respond, channel, user: body.user.id };
-  const decoded: ButtonAction | null = decodeAction(action.value);
+  const decoded: ButtonAction | null = decodeAction(action.value ?? action.selected_option?.value);
   if (!decoded) {
     await sendReply(rt, target, errorReply('That button is not one of this bot’s, or it is out of date.'));
     return;

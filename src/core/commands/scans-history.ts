@@ -19,7 +19,11 @@ export const scansHistory = defineCommand({
   async run(op, { mde }) {
     const definitions = await resolveDefinitions(mde, op.ids);
     const ids = definitions.map((d) => d.id);
-    const rows = await mde.getScanHistory(ids, { top: 50 });
-    return historyView(rows, new Map(definitions.map((d) => [d.id, d.scanName ?? d.id])), ids);
+    const [rows, agents] = await Promise.all([mde.getScanHistory(ids, { top: 50 }), mde.listScanAgents().catch(() => [])]);
+    // The scanner's name: from the agents list, else from the definitions that use it.
+    const scanners = new Map<string, string>();
+    for (const d of definitions) if (d.scannerAgent?.machineId && d.scannerAgent.machineName) scanners.set(d.scannerAgent.machineId, d.scannerAgent.machineName);
+    for (const a of agents) if (a.computerDnsName) scanners.set(a.machineId, a.computerDnsName);
+    return historyView(rows, new Map(definitions.map((d) => [d.id, d.scanName ?? d.id])), ids, { scanners, definitions });
   },
 });

@@ -59,6 +59,6 @@ export const scansList = defineCommand({
       op.search ? `--search ${JSON.stringify(op.search)}` : '',
     ].filter(Boolean);
     const filtersText = [op.scanType, op.active === undefined ? '' : op.active ? 'active' : 'inactive', op.search ? `matching "${op.search}"` : ''].filter(Boolean).join(', ');
-    return definitionList(all, op.page, ['scans list', ...flags, '--page {page}'].join(' '), filtersText);
+    return definitionList(all, op.page, ['scans list', ...flags, '--page {page}'].join(' '), filtersText, { typeFiltered: op.scanType !== undefined });
   },
 });

@@ -41,6 +41,10 @@ async function update(op: UpdateOperation, ctx: CommandContext, headline: string
     ...(op.intervalHours !== undefined ? { intervalInHours: op.intervalHours } : {}),
     ...(op.targets !== undefined || op.targetType !== undefined ? { target: op.targets ?? current.target ?? '', targetType } : {}),
   };
+  // Switching on what is on (or off what is off) changes nothing: say so, and send nothing.
+  if (op.active !== undefined && Object.keys(body).length === 1 && current.isActive === op.active) {
+    return definitionDetail(current, `Scan definition ${current.scanName ?? current.id} is already ${op.active ? 'enabled' : 'disabled'}: nothing changed`);
+  }
   const updated = await ctx.mde.updateDefinition(current.id, body);
   return definitionDetail(updated, `${headline} scan definition ${updated.scanName ?? updated.id}`);
 }
