@@ -5,6 +5,7 @@
 import type { Logger } from 'pino';
 import { loadApprovalKey } from './approval-key.js';
 import { loadConfig, type Config } from './config.js';
+import { createMdeHealth } from './health.js';
 import { createApprovalService } from './core/approvals.js';
 import { createEngine, type RunningEngine } from './core/engine.js';
 import { fourEyesProblem, type RolePolicy } from './core/roles.js';
@@ -27,6 +28,8 @@ export interface AppOptions {
   emulator?: EmulatorOptions;
   /** How often running AV scans are polled. */
   pollMs?: number;
+  /** Overrides MDE_PROBE_IDLE_MINUTES (tests: milliseconds). */
+  probeIdleMs?: number;
   /** Replaces the adapters built from the configuration (tests). */
   adapters?: (deps: AdapterDeps) => Promise<HttpAdapter[]>;
 }
@@ -51,35 +54,6 @@ export interface App {
   close(): Promise<void>;
 }
 
-/** How long an MDE answer (a real call's or the probe's) stands for MDE's health. */
-const MDE_HEALTH_MS = 30_000;
-
-/**
- * MDE reachability for /readyz, which anyone can call: the outcome of the bot's own MDE
- * calls in the last 30 s when there were any, else one probe at a time, its answer kept
- * for 30 s, so readiness checks cannot eat the MDE call budget. Details go to the log.
- */
-function healthProbe(probe: () => Promise<unknown>, log: Logger, recent: () => { at: number; ok: boolean } | undefined): () => Promise<boolean> {
-  let last: { at: number; ok: boolean } | undefined;
-  let running: Promise<boolean> | undefined;
-  return () => {
-    const seen = recent();
-    if (seen && Date.now() - seen.at < MDE_HEALTH_MS) return Promise.resolve(seen.ok);
-    if (last && Date.now() - last.at < MDE_HEALTH_MS) return Promise.resolve(last.ok);
-    running ??= probe()
-      .then(
-        () => true,
-        (error: Error) => (log.warn({ err: error.message }, 'health: MDE failing'), false),
-      )
-      .then((ok) => {
-        last = { at: Date.now(), ok };
-        running = undefined;
-        return ok;
-      });
-    return running;
-  };
-}
-
 export async function startApp(options: AppOptions = {}): Promise<App> {
   const config = loadConfig(options.env ?? process.env);
   const log = options.log ?? createLogger(config.env.LOG_LEVEL);
@@ -89,13 +63,20 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
   // Shutdown order (see close()): servers, engine, adapters, store, then MDE, so work
   // still running when time is up cannot record a misleading outcome once MDE is cut off.
   const cleanup: Array<() => Promise<void>> = [() => store.close()];
-  let lastMde: { at: number; ok: boolean } | undefined;
+  // Readiness reads the outcome of real MDE calls; it probes only after a long quiet spell.
+  let probe: () => Promise<unknown> = async () => undefined;
+  const mdeHealth = createMdeHealth({
+    probe: () => probe(),
+    idleMs: options.probeIdleMs ?? config.health.probeIdleMs,
+    onProbeFailure: (error) => log.warn({ err: error.message }, 'health: MDE failing'),
+  });
   const observe = (call: MdeCallEvent) => {
-    lastMde = { at: Date.now(), ok: call.status !== 'network' && call.status < 500 && call.status !== 401 };
+    mdeHealth.sawCall(call.status !== 'network' && call.status < 500 && call.status !== 401);
     metrics?.mdeCall(call);
   };
   try {
-    const mde = await connectMde(config.mde, { log, emulator: options.emulator, observe });
+    const mde = await connectMde(config.mde, { log, emulator: options.emulator, observe, observeToken: (ok) => mdeHealth.sawToken(ok) });
+    probe = () => mde.api.listScanAgents();
     cleanup.push(() => mde.close());
     metrics?.observeStore(store);
     metrics?.observeLimiter(mde.limiter, config.mde.rate);
@@ -128,11 +109,10 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
     });
     await engine.start();
 
-    const mdeHealth = healthProbe(() => mde.api.listScanAgents(), log, () => lastMde);
     const ready = async () => {
       const [storeOk, mdeOk] = await Promise.all([
         store.ping().then(() => true, (error: Error) => (log.warn({ err: error.message }, 'readiness: store failing'), false)),
-        mdeHealth(),
+        mdeHealth.check(),
       ]);
       return { ok: storeOk && mdeOk, checks: { store: storeOk ? 'ok' : 'failing', mde: mdeOk ? 'ok' : 'failing' } };
     };

@@ -42,6 +42,17 @@ export const envSchema = z.object({
   MDE_RATE_PER_MINUTE: positiveInt('MDE_RATE_PER_MINUTE', 100),
   MDE_RATE_PER_HOUR: positiveInt('MDE_RATE_PER_HOUR', 1500),
   MDE_TOKEN_TIMEOUT_SECONDS: positiveInt('MDE_TOKEN_TIMEOUT_SECONDS', 20),
+  MDE_RATE_MINUTE_SECONDS: positiveInt('MDE_RATE_MINUTE_SECONDS', 60),
+  MDE_RATE_HOUR_SECONDS: positiveInt('MDE_RATE_HOUR_SECONDS', 3600),
+  MDE_PROBE_IDLE_MINUTES: z.preprocess(
+    blankToUndefined,
+    z.coerce
+      .number({ error: 'MDE_PROBE_IDLE_MINUTES must be a number' })
+      .int({ error: 'MDE_PROBE_IDLE_MINUTES must be a whole number of minutes' })
+      .min(1, { error: 'MDE_PROBE_IDLE_MINUTES must be at least 1' })
+      .max(1440, { error: 'MDE_PROBE_IDLE_MINUTES must be at most 1440 (a day)' })
+      .default(10),
+  ),
   SLACK_SIGNING_SECRET: optionalText,
   SLACK_BOT_TOKEN: optionalText,
   SLACK_APP_TOKEN: optionalText,
@@ -70,9 +81,17 @@ export const envSchema = z.object({
 
 export type Env = z.output<typeof envSchema>;
 
+/** The quota the limiter keeps: calls per rolling minute and hour (window lengths shrink only against an emulator). */
+export interface RateConfig {
+  perMinute: number;
+  perHour: number;
+  minuteMs: number;
+  hourMs: number;
+}
+
 export type MdeConfig =
-  | { mode: 'demo'; rate: { perMinute: number; perHour: number } }
-  | ({ mode: 'live'; apiUrl: string; rate: { perMinute: number; perHour: number } } & MsalTokenOptions);
+  | { mode: 'demo'; rate: RateConfig }
+  | ({ mode: 'live'; apiUrl: string; rate: RateConfig } & MsalTokenOptions);
 
 /** Slack over HTTP (signing secret) or Socket Mode (app token); absent when Slack is off. */
 export interface SlackConfig {
@@ -106,6 +125,8 @@ export interface Config {
   metrics: { enabled: boolean; port?: number };
   /** How long a SIGTERM/SIGINT shutdown may take before the process exits non-zero. */
   shutdownTimeoutMs: number;
+  /** `/readyz`: MDE is probed only after this long without an MDE call (MDE_PROBE_IDLE_MINUTES). */
+  health: { probeIdleMs: number };
 }
 
 export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
@@ -131,6 +152,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     approvals: { ttlMinutes: env.APPROVAL_TTL_MINUTES },
     metrics: metricsConfig(env),
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_SECONDS * 1000,
+    health: { probeIdleMs: env.MDE_PROBE_IDLE_MINUTES * 60_000 },
   };
 }
 
@@ -174,7 +196,12 @@ function teamsConfig(env: Env): TeamsConfig {
 }
 
 function mdeConfig(env: Env): MdeConfig {
-  const rate = { perMinute: env.MDE_RATE_PER_MINUTE, perHour: env.MDE_RATE_PER_HOUR };
+  const rate = { perMinute: env.MDE_RATE_PER_MINUTE, perHour: env.MDE_RATE_PER_HOUR, minuteMs: env.MDE_RATE_MINUTE_SECONDS * 1000, hourMs: env.MDE_RATE_HOUR_SECONDS * 1000 };
+  const shrunk = (['MDE_RATE_MINUTE_SECONDS', 'MDE_RATE_HOUR_SECONDS'] as const).filter((v) => env[v] < (v === 'MDE_RATE_MINUTE_SECONDS' ? 60 : 3600));
+  const apiHost = env.MDE_API_URL ? new URL(env.MDE_API_URL).hostname : env.MDE_CLIENT_ID ? 'api.security.microsoft.com' : undefined;
+  if (shrunk.length > 0 && apiHost && /(^|\.)microsoft\.(com|us)$/i.test(apiHost)) {
+    throw new ConfigError(`${shrunk.join(' and ')} shrink the rate windows below MDE's own (a minute, an hour): that is for an emulator only; unset ${shrunk.length > 1 ? 'them' : 'it'} for ${apiHost}.`);
+  }
   if (!env.MDE_CLIENT_ID) {
     if (env.MDE_TENANT_ID || env.MDE_CLIENT_SECRET || env.MDE_CLIENT_CERT_PATH) {
       throw new ConfigError('MDE_CLIENT_ID is missing: it is needed with MDE_TENANT_ID / MDE_CLIENT_SECRET / MDE_CLIENT_CERT_PATH (leave all unset for demo mode).');

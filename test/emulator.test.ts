@@ -659,6 +659,16 @@ describe('modes of real tenants', () => {
     expect(listed.json.value[0]).toMatchObject({ id: scan.id, requestor: emu.state.appDisplayName, requestorComment: 'listed' });
   });
 
+  it('lists machine actions by id with $filter=id in (…), any case, unknown ids absent', async () => {
+    const a = (await call('POST', `/api/machines/${SEED.machines.wsFin01}/runAntiVirusScan`, { Comment: 'in-list a', ScanType: 'Quick' })).json;
+    const b = (await call('POST', `/api/machines/${SEED.machines.wsFin02}/runAntiVirusScan`, { Comment: 'in-list b', ScanType: 'Quick' })).json;
+    const filter = encodeURIComponent(`id in ('${a.id.toUpperCase()}', '${b.id}','00000000-0000-4000-8000-000000000000')`);
+    const listed = await call('GET', `/api/machineactions?$filter=${filter}`);
+    expect(listed.status).toBe(200);
+    expect(new Set(listed.json.value.map((x: { id: string }) => x.id))).toEqual(new Set([a.id, b.id]));
+    expectError(await call('GET', `/api/machineactions?$filter=${encodeURIComponent('id in (a, b)')}`), 400, 'BadRequest', /Unsupported \$filter/);
+  });
+
   it('stamps times with its own clock', async () => {
     emu.setModes({ clockOffsetMs: -120_000 });
     const action = (await call('POST', `/api/machines/${SEED.machines.obrien}/runAntiVirusScan`, { Comment: 'c', ScanType: 'Quick' })).json;

@@ -9,7 +9,7 @@ import type { Engine } from '../../src/core/engine-api.js';
 import type { Store } from '../../src/store/types.js';
 import { rememberConversation, TEAMS_CHANNEL_ID } from './conversations.js';
 import { errorResponse, handleCardAction } from './invokes.js';
-import { handleMessage } from './messages.js';
+import { handleMessage, type LateReplies } from './messages.js';
 import type { TeamsPublisher } from './proactive.js';
 
 export interface BotDeps {
@@ -18,6 +18,8 @@ export interface BotDeps {
   log: Logger;
   publisher: TeamsPublisher;
   budgetMs: number;
+  /** Where message replies are posted once ready (the activity is answered at once). */
+  replies: LateReplies;
 }
 
 /** Message activities are claimed by id too, so a redelivered message is answered once. */

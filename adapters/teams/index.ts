@@ -20,7 +20,7 @@ import { checkActivityEnvelope } from './envelope.js';
 import { MAX_BODY_BYTES, readJsonBody, requestShim, responseShim, sendJson } from './http.js';
 import { DEFAULT_INVOKE_BUDGET_MS } from './invokes.js';
 import { checkLocalHeaders, checkLocalRequest, isLoopbackAddress } from './local-mode.js';
-import { replyActivity } from './messages.js';
+import { createLateReplies, replyActivity } from './messages.js';
 import { createTeamsPublisher, type TeamsPublisher } from './proactive.js';
 
 export { checkLocalHeaders, checkLocalRequest, isJsonContentType, isLoopbackAddress, isLoopbackHostHeader, isLoopbackServiceUrl, REFUSED_LOCAL_HEADERS } from './local-mode.js';
@@ -37,6 +37,8 @@ export interface TeamsAdapterDeps {
   invokeBudgetMs?: number;
   /** Request body limit (default 256 KiB). */
   maxBodyBytes?: number;
+  /** How long a message's reply may take before a typing indicator is shown (default 400 ms). */
+  typingAfterMs?: number;
 }
 
 export interface TeamsHttpAdapter extends HttpAdapter {
@@ -46,6 +48,7 @@ export interface TeamsHttpAdapter extends HttpAdapter {
   /** True without an app id. */
   readonly localMode: boolean;
   handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
+  stop(): Promise<void>;
 }
 
 export async function createTeamsAdapter(deps: TeamsAdapterDeps): Promise<TeamsHttpAdapter> {
@@ -66,7 +69,8 @@ export async function createTeamsAdapter(deps: TeamsAdapterDeps): Promise<TeamsH
   };
 
   const publisher = createTeamsPublisher({ adapter, appId, store: deps.store, log, localMode });
-  const bot = new TeamsBot({ engine: deps.engine, store: deps.store, log, publisher, budgetMs: deps.invokeBudgetMs ?? DEFAULT_INVOKE_BUDGET_MS });
+  const replies = createLateReplies({ publisher, log, typingAfterMs: deps.typingAfterMs });
+  const bot = new TeamsBot({ engine: deps.engine, store: deps.store, log, publisher, budgetMs: deps.invokeBudgetMs ?? DEFAULT_INVOKE_BUDGET_MS, replies });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (req.method !== 'POST') return sendJson(res, 405, { error: 'POST only' });
@@ -122,7 +126,15 @@ export async function createTeamsAdapter(deps: TeamsAdapterDeps): Promise<TeamsH
     await adapter.process(requestShim(req, read.body, { dropAuthorization: localMode }), responseShim(res), (context) => bot.run(context));
   }
 
-  return { name: 'teams', path: '/api/messages', publisher, localMode, handle };
+  return {
+    name: 'teams',
+    path: '/api/messages',
+    publisher,
+    localMode,
+    handle,
+    // Replies begun before shutdown are posted, briefly.
+    stop: () => replies.settled(5000),
+  };
 }
 
 /** botbuilder's settings from the validated Teams section of the configuration. */

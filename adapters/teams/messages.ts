@@ -5,9 +5,11 @@
 import { TurnContext, type Activity } from 'botbuilder';
 import type { Logger } from 'pino';
 import type { Engine } from '../../src/core/engine-api.js';
-import type { Reply } from '../../src/core/reply.js';
+import { errorReply, type Reply } from '../../src/core/reply.js';
+import { BOT_FAILURE_TEXT } from '../../src/errors.js';
 import type { Store } from '../../src/store/types.js';
-import { actorOf, originOf, rememberConversation } from './conversations.js';
+import { actorOf, originOf, referenceOf, rememberConversation, type StoredRef } from './conversations.js';
+import type { TeamsPublisher } from './proactive.js';
 import { attachment, renderReply, type RenderOptions } from './render.js';
 
 const NAMED_ENTITIES: Readonly<Record<string, string>> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: ' ' };
@@ -50,10 +52,92 @@ export function replyActivity(reply: Reply, options: RenderOptions = {}): Partia
   return { type: 'message', attachments: [attachment(renderReply(reply, options))], summary: reply.summary };
 }
 
+/**
+ * Replies that follow the HTTP answer. Teams gives up on a request after about 15 s and
+ * shows an error, while a command can wait much longer on MDE's quota: so a message
+ * activity is answered at once (HTTP 200, as Slack's `ack()`), and the reply is posted as
+ * a reply to the message (the connector's replyToActivity) when the core has it. While it
+ * waits, a typing indicator says the bot is working on it, repeated while the wait lasts.
+ */
+export interface LateReplies {
+  /** Posts the reply to this message activity when `reply` settles. */
+  post(activity: Partial<Activity>, reply: Promise<Reply>): void;
+  /** Resolves when every reply begun so far has been posted (or has failed), or after `ms`. */
+  settled(ms: number): Promise<void>;
+}
+
+export interface LateReplyOptions {
+  publisher: Pick<TeamsPublisher, 'continueIn'>;
+  log: Logger;
+  /** How long a reply may take before a typing indicator is shown (default 400 ms). */
+  typingAfterMs?: number;
+  /** How often the indicator is repeated while the reply waits (Teams shows one for a few seconds; default 3 s, for up to 2 minutes). */
+  typingEveryMs?: number;
+}
+
+export function createLateReplies(options: LateReplyOptions): LateReplies {
+  const { publisher, log } = options;
+  const typingAfterMs = options.typingAfterMs ?? 400;
+  const typingEveryMs = options.typingEveryMs ?? 3000;
+  const pending = new Set<Promise<void>>();
+
+  /** Runs `send` in the message's conversation, as a reply to the message. */
+  function inReplyTo(ref: StoredRef, messageId: string | undefined, send: (context: TurnContext) => Promise<unknown>): Promise<boolean> {
+    return publisher.continueIn(ref, async (context) => {
+      (context.activity as { id?: string }).id = messageId;
+      await send(context);
+    });
+  }
+
+  return {
+    post(activity, reply) {
+      const ref = referenceOf(activity);
+      const messageId = activity.id;
+      let done = false;
+      let typingSince = 0;
+      let timer: NodeJS.Timeout | undefined;
+      const typing = () => {
+        timer = undefined;
+        if (done || typingSince > 120_000) return;
+        void inReplyTo(ref, messageId, (context) => context.sendActivity({ type: 'typing' })).catch((error: Error) => log.warn({ err: error.message }, 'teams: could not send a typing indicator'));
+        typingSince += typingEveryMs;
+        timer = setTimeout(typing, typingEveryMs);
+        timer.unref();
+      };
+      timer = setTimeout(typing, typingAfterMs);
+      timer.unref();
+      const work = reply
+        .catch((error: unknown) => {
+          log.error({ err: (error as Error)?.message }, 'teams: the command failed');
+          return errorReply(BOT_FAILURE_TEXT);
+        })
+        .then(async (answer) => {
+          done = true;
+          if (timer) clearTimeout(timer);
+          const sent = await inReplyTo(ref, messageId, (context) => context.sendActivity(replyActivity(answer)));
+          if (!sent) log.warn({ conversationId: ref.conversation?.id }, 'teams: the reply could not be posted');
+        })
+        .catch((error: unknown) => log.error({ err: (error as Error)?.message, conversationId: ref.conversation?.id }, 'teams: could not post a reply'))
+        .finally(() => pending.delete(work));
+      pending.add(work);
+    },
+    async settled(ms) {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, ms);
+        timer.unref();
+      });
+      await Promise.race([Promise.allSettled([...pending]), timeout]);
+      clearTimeout(timer);
+    },
+  };
+}
+
 export interface MessageDeps {
   engine: Engine;
   store: Store;
   log: Logger;
+  replies: LateReplies;
 }
 
 export async function handleMessage(context: TurnContext, deps: MessageDeps): Promise<void> {
@@ -69,6 +153,6 @@ export async function handleMessage(context: TurnContext, deps: MessageDeps): Pr
     return;
   }
   const text = commandText(activity);
-  const reply = await deps.engine.handleText(actorOf(activity), originOf(activity), text);
-  await context.sendActivity(replyActivity(reply));
+  // The turn ends here (HTTP 200 at once); the reply follows when the core has it.
+  deps.replies.post(activity, deps.engine.handleText(actorOf(activity), originOf(activity), text));
 }

@@ -16,7 +16,8 @@ function candidates(list: string[]): string {
   return list.slice(0, 5).join(', ') + (list.length > 5 ? `, and ${list.length - 5} more` : '');
 }
 
-export function findDefinition(all: ScanDefinition[], ref: string): ScanDefinition {
+/** The definition a reference names (by id, else by exact name), or null when none does. Several with that name: a UserError. */
+function matchDefinition(all: ScanDefinition[], ref: string): ScanDefinition | null {
   const wanted = ref.trim().toLowerCase();
   const byId = all.find((d) => d.id.toLowerCase() === wanted);
   if (byId) return byId;
@@ -25,13 +26,26 @@ export function findDefinition(all: ScanDefinition[], ref: string): ScanDefiniti
   if (byName.length > 1) {
     throw new UserError(`${byName.length} scan definitions are named ${quote(ref)}; use the id: ${candidates(byName.map((d) => d.id))}`);
   }
+  return null;
+}
+
+export function findDefinition(all: ScanDefinition[], ref: string): ScanDefinition {
+  const found = matchDefinition(all, ref);
+  if (found) return found;
+  const wanted = ref.trim().toLowerCase();
   const similar = all.filter((d) => d.scanName?.toLowerCase().includes(wanted) || d.id.toLowerCase().startsWith(wanted));
   const hint = similar.length ? ` Did you mean ${candidates(similar.map((d) => `${quote(d.scanName ?? d.id)} (${d.id})`))}?` : ' `scans list` shows them all.';
   throw new UserError(`No scan definition has the id or name ${quote(ref)}.${hint}`);
 }
 
+/**
+ * Definitions by id or exact name, from the bot's cached list (kept current by its own
+ * writes); MDE's list is read again only when a reference is not in it (a definition made
+ * elsewhere since), so resolving costs no MDE call in the usual case.
+ */
 export async function resolveDefinitions(mde: MdeApi, refs: string[]): Promise<ScanDefinition[]> {
-  const all = await mde.listDefinitions();
+  let all = await mde.listDefinitions({ freshness: 'lookup' });
+  if (refs.some((ref) => matchDefinition(all, ref) === null)) all = await mde.listDefinitions({ freshness: 'recheck' });
   const found = refs.map((ref) => findDefinition(all, ref));
   const unique = new Map(found.map((d) => [d.id, d]));
   if (unique.size !== found.length) throw new UserError('The same scan definition is named twice.');

@@ -38,12 +38,48 @@ export function actionText(action: MachineAction): string {
   return `Scan status: ${action.status}.`;
 }
 
+/** MDE machine action ids are GUIDs; anything else is asked for alone (MDE's 400 then stops following it). */
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * How long to wait before asking again, by how long the scan has been followed: fast at
+ * first (most quick scans end within minutes), slower as it runs long. With the default
+ * 10 s: every 10 s for the first minute, 30 s up to 5 minutes, 1 minute up to 15, then 2.
+ */
+export function pollInterval(pollMs: number, ageMs: number): number {
+  if (ageMs < 6 * pollMs) return pollMs;
+  if (ageMs < 30 * pollMs) return 3 * pollMs;
+  if (ageMs < 90 * pollMs) return 6 * pollMs;
+  return 12 * pollMs;
+}
+
+interface Followed {
+  approvalId: string;
+  first: MachineAction;
+  last: string;
+  /** When following began (the backoff's clock). */
+  since: number;
+  /** When it is next asked for. */
+  due: number;
+  end: () => void;
+}
+
+/**
+ * Every followed action is polled together: one `GET /api/machineactions?$filter=id in (…)`
+ * per round for all that are due (50 ids a call), so following 50 scans costs about what
+ * following one does. An action is due on its own backoff schedule; a round also takes
+ * those due within half their interval, so schedules line up and rounds stay shared. An id
+ * the list does not return is asked for alone (a 404 means it is gone from MDE). If MDE
+ * refuses the filtered list (400), the tracker falls back to one call per action.
+ */
 export function createTracker(deps: TrackerDeps) {
   const following = new Map<string, Promise<void>>();
+  const followed = new Map<string, Followed>();
   let stopped = false;
-  /** Actions whose following failed to start: their loop ends at once. */
-  const abandoned = new Set<string>();
-  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms).unref());
+  let timer: NodeJS.Timeout | undefined;
+  let round: Promise<void> | undefined;
+  let failures = 0;
+  let listRefused = false;
 
   async function record(approvalId: string, action: MachineAction, text = actionText(action)) {
     const now = new Date().toISOString();
@@ -59,35 +95,108 @@ export function createTracker(deps: TrackerDeps) {
     }
   }
 
-  async function loop(approvalId: string, first: MachineAction) {
-    let last = first.status;
-    let failures = 0;
-    if (abandoned.delete(first.id)) return;
-    while (!stopped && !isFinalActionStatus(last)) {
-      await sleep(deps.pollMs * Math.min(2 ** failures, 8));
-      if (stopped) return;
+  function done(id: string) {
+    const entry = followed.get(id);
+    if (!entry) return;
+    followed.delete(id);
+    entry.end();
+  }
+
+  /** Starts following (the action's current status already recorded, or read from the store). */
+  function add(approvalId: string, action: MachineAction): Promise<void> {
+    const now = Date.now();
+    let end!: () => void;
+    const ended = new Promise<void>((resolve) => (end = resolve));
+    if (stopped || isFinalActionStatus(action.status)) return Promise.resolve();
+    followed.set(action.id, { approvalId, first: action, last: action.status, since: now, due: now + pollInterval(deps.pollMs, 0), end });
+    arm();
+    return ended;
+  }
+
+  function arm() {
+    if (stopped || round !== undefined) return;
+    if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
+    if (followed.size === 0) return;
+    const next = Math.min(...[...followed.values()].map((f) => f.due));
+    timer = setTimeout(() => {
+      timer = undefined;
+      round = poll().finally(() => {
+        round = undefined;
+        arm();
+      });
+    }, Math.max(0, next - Date.now()));
+    timer.unref();
+  }
+
+  /** A status read for one followed action: recorded when it changed; a final one ends the following. */
+  async function seen(entry: Followed, action: MachineAction) {
+    if (action.status !== entry.last) {
+      entry.last = action.status;
+      await record(entry.approvalId, action);
+    }
+    if (isFinalActionStatus(action.status)) done(entry.first.id);
+  }
+
+  /** Asks for one action alone (an id the list did not return, or not a GUID). */
+  async function one(entry: Followed): Promise<boolean> {
+    const { first, approvalId } = entry;
+    try {
+      await seen(entry, await deps.mde.getMachineAction(first.id));
+      return true;
+    } catch (error) {
+      if (isMdeError(error, 'not_found')) {
+        await record(approvalId, { ...first, status: 'Failed', errorHResult: null });
+        deps.log?.warn({ approvalId, actionId: first.id }, 'the machine action is gone from MDE; stopped following it');
+        done(first.id);
+        return true;
+      }
+      if (isMdeError(error) && error.status === 400) {
+        // MDE refuses the request itself (e.g. an id that is not a GUID): asking again cannot help.
+        await record(approvalId, { ...first, status: 'Failed', errorHResult: null }, `Stopped following machine action ${first.id}: ${error.message}`);
+        deps.log?.warn({ approvalId, actionId: first.id }, 'MDE refused to report the machine action (400); stopped following it');
+        done(first.id);
+        return true;
+      }
+      deps.log?.warn({ approvalId, actionId: first.id, err: (error as Error).message }, 'could not read the machine action; will retry');
+      return false;
+    }
+  }
+
+  async function poll(): Promise<void> {
+    const now = Date.now();
+    const due = [...followed.values()].filter((f) => f.due - now <= pollInterval(deps.pollMs, now - f.since) / 2);
+    if (due.length === 0 || stopped) return;
+    const listed = listRefused ? [] : due.filter((f) => GUID.test(f.first.id));
+    const alone = due.filter((f) => !listed.includes(f));
+    let ok = true;
+    if (listed.length > 0) {
       try {
-        const action = await deps.mde.getMachineAction(first.id);
-        failures = 0;
-        if (action.status !== last) {
-          last = action.status;
-          await record(approvalId, action);
+        const actions = new Map((await deps.mde.listMachineActions(listed.map((f) => f.first.id))).map((a) => [a.id.toLowerCase(), a]));
+        for (const entry of listed) {
+          const action = actions.get(entry.first.id.toLowerCase());
+          if (action) await seen(entry, action);
+          else alone.push(entry);
         }
       } catch (error) {
-        if (isMdeError(error, 'not_found')) {
-          await record(approvalId, { ...first, status: 'Failed', errorHResult: null });
-          deps.log?.warn({ approvalId, actionId: first.id }, 'the machine action is gone from MDE; stopped following it');
-          return;
-        }
         if (isMdeError(error) && error.status === 400) {
-          // MDE refuses the request itself (e.g. an id that is not a GUID): asking again cannot help.
-          await record(approvalId, { ...first, status: 'Failed', errorHResult: null }, `Stopped following machine action ${first.id}: ${error.message}`);
-          deps.log?.warn({ approvalId, actionId: first.id }, 'MDE refused to report the machine action (400); stopped following it');
-          return;
+          listRefused = true;
+          deps.log?.warn({ err: error.message }, 'MDE refused the machine action list by id; following each action with its own call');
+          alone.push(...listed);
+        } else {
+          ok = false;
+          deps.log?.warn({ actions: listed.length, err: (error as Error).message }, 'could not read the machine actions; will retry');
         }
-        failures += 1;
-        deps.log?.warn({ approvalId, actionId: first.id, err: (error as Error).message }, 'could not read the machine action; will retry');
       }
+    }
+    for (const entry of alone) {
+      if (stopped) return;
+      if (!(await one(entry))) ok = false;
+    }
+    failures = ok ? 0 : failures + 1;
+    const after = Date.now();
+    for (const entry of due) {
+      if (followed.get(entry.first.id) === entry) entry.due = after + pollInterval(deps.pollMs, after - entry.since) * Math.min(2 ** failures, 8);
     }
   }
 
@@ -95,27 +204,25 @@ export function createTracker(deps: TrackerDeps) {
     /** Starts following; the action's current status is recorded at once. */
     async follow(approvalId: string, action: MachineAction): Promise<void> {
       if (following.has(action.id)) return;
-      // Claimed before the first await, so two concurrent calls start one loop.
-      let started!: () => void;
-      const ready = new Promise<void>((resolve) => (started = resolve));
-      const run = ready.then(() => loop(approvalId, action)).finally(() => following.delete(action.id));
+      // Claimed before the first await, so two concurrent calls follow it once.
+      let settle!: (ended: Promise<void>) => void;
+      const run = new Promise<void>((resolve) => (settle = resolve)).finally(() => following.delete(action.id));
       following.set(action.id, run);
       try {
         await deps.store.trackAction({ actionId: action.id, approvalId, status: action.status, updatedAt: new Date().toISOString() });
         await record(approvalId, action);
       } catch (error) {
-        abandoned.add(action.id);
+        settle(Promise.resolve());
         throw error;
-      } finally {
-        started();
       }
+      settle(add(approvalId, action));
     },
 
     /** Picks up the actions that were being followed when the process stopped. */
     async resume(): Promise<void> {
       for (const tracked of await deps.store.listTrackedActions({ open: true })) {
         if (following.has(tracked.actionId)) continue;
-        const run = loop(tracked.approvalId, { id: tracked.actionId, status: tracked.status } as MachineAction).finally(() => following.delete(tracked.actionId));
+        const run = add(tracked.approvalId, { id: tracked.actionId, status: tracked.status } as MachineAction).finally(() => following.delete(tracked.actionId));
         following.set(tracked.actionId, run);
       }
     },
@@ -127,6 +234,9 @@ export function createTracker(deps: TrackerDeps) {
 
     stop(): void {
       stopped = true;
+      if (timer !== undefined) clearTimeout(timer);
+      timer = undefined;
+      for (const id of [...followed.keys()]) done(id);
     },
   };
 }

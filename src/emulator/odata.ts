@@ -81,13 +81,17 @@ export function collection(context: string, page: { value: Json[]; nextLink?: st
 
 const QUOTED = "'((?:[^']|'')*)'";
 const EQ = new RegExp(`^\\s*(\\w+)\\s+eq\\s+${QUOTED}\\s*$`, 'i');
+const LITERAL = "'(?:[^']|'')*'";
+const IN = new RegExp(`^\\s*(\\w+)\\s+in\\s*\\(\\s*(${LITERAL}(?:\\s*,\\s*${LITERAL})*)\\s*\\)\\s*$`, 'i');
+const QUOTED_GLOBAL = new RegExp(QUOTED, 'g');
 const STARTSWITH = new RegExp(`^\\s*startswith\\(\\s*(\\w+)\\s*,\\s*${QUOTED}\\s*\\)\\s*$`, 'i');
 
 export type RecordFilter = (record: Record<string, unknown>) => boolean;
 
 /**
- * `<property> eq '<text>'` or `startswith(<property>,'<text>')`, joined by ` and `;
- * `''` inside quotes is one quote. Comparisons ignore case, as MDE's do for names.
+ * `<property> eq '<text>'`, `<property> in ('<a>','<b>',…)` or
+ * `startswith(<property>,'<text>')`, joined by ` and `; `''` inside quotes is one quote.
+ * Comparisons ignore case, as MDE's do for names.
  */
 export function parseFilter(expression: string | undefined, properties: readonly string[]): RecordFilter {
   if (expression === undefined || expression.trim() === '') return () => true;
@@ -116,16 +120,30 @@ function splitAnd(expression: string): string[] {
 }
 
 function parseClause(clause: string, properties: readonly string[]): RecordFilter {
+  const list = IN.exec(clause);
+  if (list !== null) {
+    const property = knownProperty(list[1] ?? '', properties);
+    const wanted = new Set([...(list[2] ?? '').matchAll(QUOTED_GLOBAL)].map((m) => (m[1] ?? '').replace(/''/g, "'").toLowerCase()));
+    return (record) => {
+      const value = record[property];
+      return typeof value === 'string' && wanted.has(value.toLowerCase());
+    };
+  }
   const eq = EQ.exec(clause);
   const starts = eq === null ? STARTSWITH.exec(clause) : null;
   const match = eq ?? starts;
-  if (match === null) throw new ApiError(400, 'BadRequest', `Unsupported $filter clause "${clause.trim()}": use <property> eq '<value>' or startswith(<property>,'<value>').`);
-  const property = properties.find((p) => p.toLowerCase() === (match[1] ?? '').toLowerCase());
-  if (property === undefined) throw new ApiError(400, 'BadRequest', `Unknown property "${match[1]}" in $filter; known: ${properties.join(', ')}.`);
+  if (match === null) throw new ApiError(400, 'BadRequest', `Unsupported $filter clause "${clause.trim()}": use <property> eq '<value>', <property> in ('<value>',…) or startswith(<property>,'<value>').`);
+  const property = knownProperty(match[1] ?? '', properties);
   const wanted = (match[2] ?? '').replace(/''/g, "'").toLowerCase();
   return (record) => {
     const value = record[property];
     if (typeof value !== 'string') return false;
     return eq !== null ? value.toLowerCase() === wanted : value.toLowerCase().startsWith(wanted);
   };
+}
+
+function knownProperty(name: string, properties: readonly string[]): string {
+  const property = properties.find((p) => p.toLowerCase() === name.toLowerCase());
+  if (property === undefined) throw new ApiError(400, 'BadRequest', `Unknown property "${name}" in $filter; known: ${properties.join(', ')}.`);
+  return property;
 }

@@ -16,12 +16,18 @@ export type AvScanOutcome =
   | { kind: 'already_running'; action: MachineAction | null; message: string };
 
 export interface MdeApi {
-  /** Every definition (all pages). Concurrent calls share one request; answers are cached briefly. */
-  listDefinitions(): Promise<ScanDefinition[]>;
+  /**
+   * Every definition (all pages). Concurrent calls share one request. The answer is cached
+   * and kept current by the bot's own writes; how old a cached list may be depends on the
+   * use: `list` (a listing, default) 10 s; `lookup` (finding definitions by id or name) 60 s;
+   * `recheck` (a lookup missed) only if read within the last second.
+   */
+  listDefinitions(options?: { freshness?: 'list' | 'lookup' | 'recheck' }): Promise<ScanDefinition[]>;
   createDefinition(body: z_input<CreateDefinitionBody>): Promise<ScanDefinition>;
   /** `body` holds the changes; the whole definition is sent (current values from MDE, changes over them). */
   updateDefinition(id: string, body: z_input<UpdateDefinitionBody>): Promise<ScanDefinition>;
   deleteDefinitions(ids: string[]): Promise<void>;
+  /** History rows of these definitions, newest first. Reads close together share one call (batched); identical ones share the answer. */
   getScanHistory(ids: string[], page?: { top?: number; skip?: number }): Promise<ScanHistoryEntry[]>;
   /** Any platform: MDE decides; its 400 becomes an error naming the device's platform. */
   runAntivirusScan(machineId: string, body: AvScanBody): Promise<AvScanOutcome>;
@@ -30,6 +36,8 @@ export interface MdeApi {
   /** Machines whose computerDnsName equals the name (quotes escaped for OData). */
   findMachinesByDnsName(name: string): Promise<Machine[]>;
   getMachineAction(id: string): Promise<MachineAction>;
+  /** The machine actions with these ids that MDE knows (`$filter=id in (…)`, 50 ids a call); unknown ids are simply absent. */
+  listMachineActions(ids: string[]): Promise<MachineAction[]>;
   cancelMachineAction(id: string, comment: string): Promise<MachineAction>;
   listScanAgents(): Promise<ScanAgent[]>;
 }

@@ -20,6 +20,7 @@ import {
 } from './entities.js';
 import { MdeError } from './errors.js';
 import { createHttp, type HttpOptions, type RetryPolicy } from './http.js';
+import { createHistoryReader, HISTORY_MAX_TOP } from './history.js';
 import type { Limiter } from './limiter.js';
 import {
   avScanBodySchema,
@@ -39,8 +40,18 @@ export interface MdeClientOptions {
   limiter: Limiter;
   retry?: Partial<RetryPolicy>;
   timeoutMs?: number;
-  /** How long a definition list stays fresh; writes drop it at once. */
+  /** How long a definition list is served from the cache for a listing (`scans list`). Default 10 s. */
   listCacheMs?: number;
+  /**
+   * How old the cached list may be to look a definition up by id or name, or to base an
+   * update on (the bot's own writes are in it). Default 60 s (0 when `listCacheMs` is 0:
+   * no cache at all); a miss reads MDE.
+   */
+  definitionMaxAgeMs?: number;
+  /** How long a history read waits for others to share its call. Default 25 ms. */
+  historyBatchMs?: number;
+  /** How long a history answer is reused for the same read. Default 5 s. */
+  historyCacheMs?: number;
   /** `$top` for paged reads. */
   pageSize?: number;
   /** The most calls one listing may spend (pages and nextLinks together). Default 10. */
@@ -51,7 +62,10 @@ export interface MdeClientOptions {
 
 const DEFINITIONS = '/api/DeviceAuthenticatedScanDefinitions';
 const AGENTS = '/api/DeviceAuthenticatedScanAgents';
-const HISTORY_MAX_TOP = 4096;
+/** Machine action ids per `$filter=id in (…)` call (the URL stays short). */
+const ACTIONS_PER_CALL = 50;
+/** A lookup that missed reads MDE again unless the list was read this recently. */
+const MISS_RECHECK_MS = 1000;
 /** Machine action ids this client was handed by runAntiVirusScan, to know one MDE hands back again. */
 const KNOWN_ACTIONS_KEPT = 1000;
 
@@ -88,15 +102,81 @@ export function createMdeClient(options: MdeClientOptions): MdeApi {
   const maxListCalls = options.maxListCalls ?? 10;
   const knownActions = new Set<string>();
 
-  let cached: { at: number; value: ScanDefinition[] } | null = null;
-  let inFlight: Promise<ScanDefinition[]> | null = null;
-  let generation = 0;
+  const definitionMaxAgeMs = options.definitionMaxAgeMs ?? (listCacheMs === 0 ? 0 : 60_000);
 
-  function invalidate() {
-    generation += 1;
-    cached = null;
-    inFlight = null;
+  /**
+   * The definition list as last read from MDE (`at`: when that read started), with the
+   * bot's own writes applied since: a create or update puts MDE's answer in, a delete
+   * takes the ids out. A read in flight when a write lands gets the write applied to its
+   * answer too (writes are idempotent upserts and removals), so no read is thrown away.
+   */
+  let cache: { at: number; byId: Map<string, ScanDefinition>; list?: ScanDefinition[] } | null = null;
+  type Write = { put: ScanDefinition } | { remove: string[] };
+  const reads = new Set<{ writes: Write[] }>();
+  let shared: Promise<ScanDefinition[]> | null = null;
+
+  function applyTo(byId: Map<string, ScanDefinition>, write: Write) {
+    if ('put' in write) byId.set(write.put.id.toLowerCase(), write.put);
+    else for (const id of write.remove) byId.delete(id.toLowerCase());
   }
+
+  function wrote(write: Write) {
+    if (cache) {
+      applyTo(cache.byId, write);
+      cache.list = undefined;
+    }
+    for (const read of reads) read.writes.push(write);
+  }
+
+  function cachedList(): ScanDefinition[] {
+    const c = cache!;
+    c.list ??= [...c.byId.values()];
+    return c.list;
+  }
+
+  /** One full read of the list from MDE; its answer (with writes that landed meanwhile) becomes the cache. */
+  async function readDefinitions(): Promise<ScanDefinition[]> {
+    const started = Date.now();
+    const read = { writes: [] as Write[] };
+    reads.add(read);
+    try {
+      const value = await readAllPages(DEFINITIONS, ScanDefinitionSchema, (d) => d.id);
+      const byId = new Map(value.map((d) => [d.id.toLowerCase(), d] as const));
+      for (const write of read.writes) applyTo(byId, write);
+      if (!cache || cache.at <= started) cache = { at: started, byId };
+      return cache.at === started ? cachedList() : [...byId.values()];
+    } finally {
+      reads.delete(read);
+    }
+  }
+
+  /** The cached list when younger than `maxAgeMs`, else one read shared by every concurrent caller. */
+  function definitions(maxAgeMs: number): Promise<ScanDefinition[]> {
+    if (cache && Date.now() - cache.at < maxAgeMs) return Promise.resolve(cachedList());
+    if (!shared) {
+      const current = readDefinitions().finally(() => {
+        if (shared === current) shared = null;
+      });
+      shared = current;
+    }
+    return shared;
+  }
+
+  const history = createHistoryReader({
+    windowMs: options.historyBatchMs,
+    cacheMs: options.historyCacheMs,
+    async fetch(ids, top, skip) {
+      const { data } = await http.call({
+        method: 'POST',
+        path: `${DEFINITIONS}/GetScanHistoryByScanDefinitionId`,
+        query: { $top: top, $skip: skip || undefined },
+        body: { ScanDefinitionIds: ids },
+        schema: collectionOf(ScanHistoryEntrySchema),
+        idempotent: true,
+      });
+      return data?.value ?? [];
+    },
+  });
 
   /**
    * Reads a whole collection. No document confirms `$top`/`$skip` on these lists, so the
@@ -112,7 +192,8 @@ export function createMdeClient(options: MdeClientOptions): MdeApi {
     const links = new Set<string>();
     let next: { path: string; query?: Record<string, string | number> } = { path, query: { $top: pageSize, $skip: 0 } };
     for (let calls = 1; ; calls += 1) {
-      const { data } = await http.call({ method: 'GET', ...next, schema, idempotent: true });
+      // Pages after the first go ahead of other waiting calls: one listing, one sequence of slots.
+      const { data } = await http.call({ method: 'GET', ...next, schema, idempotent: true, urgent: calls > 1 });
       const value = (data?.value ?? []) as z.output<T>[];
       let fresh = 0;
       for (const entry of value) {
@@ -139,84 +220,67 @@ export function createMdeClient(options: MdeClientOptions): MdeApi {
     }
   }
 
-  async function fetchDefinitions(): Promise<ScanDefinition[]> {
-    const started = generation;
-    const value = await readAllPages(DEFINITIONS, ScanDefinitionSchema, (d) => d.id);
-    if (started === generation) cached = { at: Date.now(), value };
-    return value;
-  }
-
   return {
-    listDefinitions() {
-      if (cached && Date.now() - cached.at < listCacheMs) return Promise.resolve(cached.value);
-      if (!inFlight) {
-        const current = fetchDefinitions().finally(() => {
-          if (inFlight === current) inFlight = null;
-        });
-        inFlight = current;
-      }
-      return inFlight;
+    listDefinitions(options = {}) {
+      const freshness = options.freshness ?? 'list';
+      const maxAge = freshness === 'list' ? listCacheMs : freshness === 'lookup' ? definitionMaxAgeMs : MISS_RECHECK_MS;
+      return definitions(maxAge);
     },
 
     async createDefinition(body) {
       const valid = validate(createDefinitionBodySchema, body, 'scan definition');
       try {
         const { data } = await http.call({ method: 'POST', path: DEFINITIONS, body: valid, schema: ScanDefinitionSchema, idempotent: false });
-        return required(data, 'create');
+        const created = required(data, 'create');
+        wrote({ put: created });
+        return created;
       } catch (error) {
         // An unclear answer (5xx, a lost answer) to a create is checked, not guessed: MDE
         // may have created it, and "try again" would then make a duplicate.
         if (!isUnclear(error)) throw error;
-        const created = (await readAllPages(DEFINITIONS, ScanDefinitionSchema, (d) => d.id)).find((d) => sameDefinition(d, valid));
+        const created = (await readDefinitions()).find((d) => sameDefinition(d, valid));
         if (created) return created;
         throw new MdeError('unavailable', `${(error as MdeError).message} The bot checked: MDE holds no such definition, so nothing was created; it is safe to try again.`, (error as MdeError).details);
-      } finally {
-        invalidate();
       }
     },
 
     async updateDefinition(id, body) {
       const changes = validate(updateDefinitionBodySchema, body, 'update');
-      // The whole definition goes, as the docs send it: the changes laid over what MDE holds
-      // now (read afresh, not from the cache), so a change made meanwhile is not undone.
-      const current = (await readAllPages(DEFINITIONS, ScanDefinitionSchema, (d) => d.id)).find((d) => d.id.toLowerCase() === id.trim().toLowerCase());
+      // The whole definition goes, as the docs send it: the changes laid over the definition
+      // as the bot holds it (read from MDE at most definitionMaxAgeMs ago, with the bot's own
+      // writes since), so a server that replaces rather than merges loses nothing.
+      const wanted = id.trim().toLowerCase();
+      const find = (all: ScanDefinition[]) => all.find((d) => d.id.toLowerCase() === wanted);
+      const current = find(await definitions(definitionMaxAgeMs)) ?? find(await definitions(MISS_RECHECK_MS));
       const whole = current ? wholeDefinitionBody(current, changes) : changes;
       const { data } = await http.call({ method: 'PATCH', path: `${DEFINITIONS}/${encodeURIComponent(id)}`, body: whole, schema: ScanDefinitionSchema, idempotent: true });
-      invalidate();
-      return required(data, 'update');
+      const updated = required(data, 'update');
+      wrote({ put: updated });
+      return updated;
     },
 
     async deleteDefinitions(ids) {
       const valid = validate(batchDeleteBodySchema, { ScanDefinitionIds: ids }, 'delete request');
       try {
         await http.call({ method: 'POST', path: `${DEFINITIONS}/BatchDelete`, body: valid, idempotent: true });
+        wrote({ remove: valid.ScanDefinitionIds });
       } catch (error) {
         // An unclear answer (5xx, a lost answer), or a 404 on a retry, is checked by reading
         // back: the ids gone means the delete happened.
         if (!(error instanceof MdeError && (error.kind === 'not_found' || isUnclear(error)))) throw error;
-        const remaining = new Set((await readAllPages(DEFINITIONS, ScanDefinitionSchema, (d) => d.id)).map((d) => d.id.toLowerCase()));
+        const remaining = new Set((await readDefinitions()).map((d) => d.id.toLowerCase()));
         const left = valid.ScanDefinitionIds.filter((id) => remaining.has(id.toLowerCase()));
         if (left.length === 0) return;
         // A 404 with some still there: MDE refused the batch (an id it does not know).
         if (error.kind === 'not_found' || left.length === valid.ScanDefinitionIds.length) throw error;
         throw new MdeError('unavailable', `${error.message} The bot checked: ${valid.ScanDefinitionIds.length - left.length} of ${valid.ScanDefinitionIds.length} were deleted; still there: ${left.join(', ')}.`, error.details);
-      } finally {
-        invalidate();
       }
     },
 
     async getScanHistory(ids, page = {}) {
       const valid = validate(scanHistoryBodySchema, { ScanDefinitionIds: ids }, 'history request');
-      const top = Math.min(page.top ?? 100, HISTORY_MAX_TOP);
-      const { data } = await http.call({
-        method: 'POST',
-        path: `${DEFINITIONS}/GetScanHistoryByScanDefinitionId`,
-        query: { $top: top, $skip: page.skip },
-        body: valid,
-        schema: collectionOf(ScanHistoryEntrySchema),
-        idempotent: true,
-      });
-      return data?.value ?? [];
+      const top = Math.max(1, Math.min(page.top ?? 100, HISTORY_MAX_TOP));
+      return history.read(valid.ScanDefinitionIds, top, page.skip ?? 0);
     },
 
     /**
@@ -268,6 +332,26 @@ export function createMdeClient(options: MdeClientOptions): MdeApi {
         passStatuses: [404],
       });
       return status === 404 ? [] : (data?.value ?? []);
+    },
+
+    async listMachineActions(ids) {
+      const unique = [...new Map(ids.map((id) => [id.toLowerCase(), id])).values()];
+      const chunks: string[][] = [];
+      for (let i = 0; i < unique.length; i += ACTIONS_PER_CALL) chunks.push(unique.slice(i, i + ACTIONS_PER_CALL));
+      const pages = await Promise.all(
+        chunks.map(async (chunk) => {
+          const { status, data } = await http.call({
+            method: 'GET',
+            path: '/api/machineactions',
+            query: { $filter: `id in (${chunk.map((id) => `'${id.replaceAll("'", "''")}'`).join(',')})`, $top: chunk.length },
+            schema: collectionOf(MachineActionSchema),
+            idempotent: true,
+            passStatuses: [404],
+          });
+          return status === 404 ? [] : (data?.value ?? []);
+        }),
+      );
+      return pages.flat();
     },
 
     async getMachineAction(id) {

@@ -48,6 +48,8 @@ export interface CallSpec<T extends z.ZodType> {
   idempotent: boolean;
   /** Statuses that are answers, not errors (e.g. 404 for "not found" lookups). */
   passStatuses?: number[];
+  /** Goes ahead of the calls waiting in the limiter (a listing's next page). Retries always do. */
+  urgent?: boolean;
 }
 
 export interface CallResult<T> {
@@ -89,7 +91,7 @@ export function createHttp(options: HttpOptions) {
    * The token is read once the limiter lets the call go: a call can wait long enough for it
    * to expire. `forceRefresh`: MDE refused the cached token, get a new one.
    */
-  async function attempt(spec: CallSpec<z.ZodType>, url: URL, forceRefresh = false): Promise<Response> {
+  async function attempt(spec: CallSpec<z.ZodType>, url: URL, forceRefresh: boolean, urgent: boolean): Promise<Response> {
     return options.limiter.schedule(async () =>
       fetch(url, {
         method: spec.method,
@@ -101,6 +103,7 @@ export function createHttp(options: HttpOptions) {
         body: spec.body === undefined ? undefined : JSON.stringify(spec.body),
         signal: AbortSignal.timeout(timeoutMs),
       }),
+      urgent ? { urgent: true } : undefined,
     );
   }
 
@@ -120,7 +123,8 @@ export function createHttp(options: HttpOptions) {
       try {
         const fresh = forceRefresh;
         forceRefresh = false;
-        response = await attempt(spec, url, fresh);
+        // A retry was admitted once already: it does not queue behind calls that came later.
+        response = await attempt(spec, url, fresh, spec.urgent === true || throttled + failures > 0 || tokenRefreshed);
       } catch (error) {
         if (error instanceof MdeError) throw error;
         failures += 1;

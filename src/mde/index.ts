@@ -21,7 +21,16 @@ export interface Mde {
   close(): Promise<void>;
 }
 
-export async function connectMde(config: MdeConfig, options: { log?: Logger; emulator?: EmulatorOptions; observe?: HttpOptions['observe'] } = {}): Promise<Mde> {
+export interface ConnectOptions {
+  log?: Logger;
+  emulator?: EmulatorOptions;
+  /** Told of every MDE call attempt (metrics, readiness). */
+  observe?: HttpOptions['observe'];
+  /** Told whether each token request succeeded (readiness: a token that cannot be had fails every call). */
+  observeToken?: (ok: boolean) => void;
+}
+
+export async function connectMde(config: MdeConfig, options: ConnectOptions = {}): Promise<Mde> {
   let emulator: Emulator | undefined;
   let baseUrl: string;
   let tokens: TokenProvider;
@@ -34,6 +43,7 @@ export async function connectMde(config: MdeConfig, options: { log?: Logger; emu
     baseUrl = config.apiUrl;
     tokens = msalTokenProvider(config);
   }
+  if (options.observeToken) tokens = observedTokens(tokens, options.observeToken);
   const limiter = createLimiter(config.rate);
   const api = createMdeClient({ baseUrl, tokens, limiter, log: options.log?.child({ part: 'mde' }), observe: options.observe });
   return {
@@ -44,6 +54,20 @@ export async function connectMde(config: MdeConfig, options: { log?: Logger; emu
     async close() {
       await limiter.stop();
       await emulator?.close();
+    },
+  };
+}
+
+function observedTokens(tokens: TokenProvider, observe: (ok: boolean) => void): TokenProvider {
+  return {
+    getToken(request) {
+      return tokens.getToken(request).then(
+        (token) => (observe(true), token),
+        (error: unknown) => {
+          observe(false);
+          throw error;
+        },
+      );
     },
   };
 }

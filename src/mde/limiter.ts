@@ -2,27 +2,39 @@
  * One limiter for all MDE calls of one app registration: at most `perMinute` calls in
  * any rolling minute and `perHour` in any rolling hour.
  *
- * Bottleneck's reservoirs refill in fixed windows, which lets up to twice the limit
- * through across a refill. Here each reservoir unit is handed back exactly one window
- * after the call that took it started, which makes the reservoir a rolling count: at any
- * moment, reservoir + calls started within the last window = limit. Two limiters are
- * chained (minute, then hour) so bursts below the limits pass without spacing.
+ * Each call takes a slot in both windows when it starts, and the slot is handed back one
+ * window (plus a small margin) after the call ends. At any moment, slots held + free slots
+ * = limit: a rolling count, so bursts below the limits pass at once and nothing exceeds
+ * them across a window boundary (a fixed window that refills all at once lets up to twice
+ * the limit through).
+ *
+ * The fast path costs no timer and no promise hop: when both windows have room and nobody
+ * is waiting, the call starts synchronously inside `schedule` (a few microseconds; the
+ * previous two chained bottleneck instances cost about 9.7 ms per call). Calls that find
+ * no room wait in one FIFO queue, woken by a single timer set for the moment the oldest
+ * slot comes back. An `urgent` call (a listing's next page, a retry of a call already
+ * admitted) goes ahead of the waiting ones, so a listing is fetched as one sequence
+ * instead of re-queuing behind every other call.
  */
-import Bottleneck from 'bottleneck';
 
 export interface RateLimits {
   perMinute: number;
   perHour: number;
-  /** Window lengths; tests shrink them. */
+  /** Window lengths; tests and the benchmark shrink them. */
   minuteMs?: number;
   hourMs?: number;
 }
 
 export const MDE_LIMITS: RateLimits = { perMinute: 100, perHour: 1500 };
 
+export interface ScheduleOptions {
+  /** Goes ahead of every call waiting for a slot (it still waits for a slot itself). */
+  urgent?: boolean;
+}
+
 export interface Limiter {
   /** Runs `call` once a slot is free in both windows. Every attempt, retries included, goes through here. */
-  schedule<T>(call: () => Promise<T>): Promise<T>;
+  schedule<T>(call: () => Promise<T>, options?: ScheduleOptions): Promise<T>;
   /** Calls started in the current rolling windows. */
   inFlightWindows(): Promise<{ minute: number; hour: number }>;
   /** Calls waiting for a slot (metrics). */
@@ -30,45 +42,142 @@ export interface Limiter {
   stop(): Promise<void>;
 }
 
-export function createLimiter(limits: RateLimits = MDE_LIMITS): Limiter {
-  const minuteMs = limits.minuteMs ?? 60_000;
-  const hourMs = limits.hourMs ?? 3_600_000;
-  const minute = new Bottleneck({ reservoir: limits.perMinute, maxConcurrent: null });
-  const hour = new Bottleneck({ reservoir: limits.perHour, maxConcurrent: null });
-  minute.chain(hour);
-  const timers = new Set<NodeJS.Timeout>();
-  // A call reaches MDE a little after it starts here; the margin keeps that jitter
-  // from letting one call too many into MDE's own window.
-  const margin = (windowMs: number) => windowMs + Math.max(windowMs * 0.02, 50);
+/**
+ * One rolling window: calls running now, and when the slots of finished calls come back.
+ * A slot comes back one window after its call *ended*: MDE counts a call when it arrives,
+ * which is before the answer, so this is safe however long the call took to get there
+ * (a new connection, a token request, a slow network) and costs only the call's own
+ * duration. Calls end in time order, so the release times stay sorted.
+ */
+class Window {
+  private running = 0;
+  private releases: number[] = [];
+  private head = 0;
 
-  const giveBack = (limiter: Bottleneck, afterMs: number) => {
-    const timer = setTimeout(() => {
-      timers.delete(timer);
-      void limiter.incrementReservoir(1);
-    }, afterMs);
-    timer.unref();
-    timers.add(timer);
-  };
+  constructor(
+    readonly limit: number,
+    readonly holdMs: number,
+  ) {}
+
+  used(now: number): number {
+    while (this.head < this.releases.length && (this.releases[this.head] as number) <= now) this.head += 1;
+    if (this.head > 1024 && this.head * 2 > this.releases.length) {
+      this.releases = this.releases.slice(this.head);
+      this.head = 0;
+    }
+    return this.running + this.releases.length - this.head;
+  }
+
+  hasRoom(now: number): boolean {
+    return this.used(now) < this.limit;
+  }
+
+  take(): void {
+    this.running += 1;
+  }
+
+  ended(now: number): void {
+    this.running -= 1;
+    this.releases.push(now + this.holdMs);
+  }
+
+  /** When the next slot comes back; undefined while every slot is held by a running call. */
+  nextRelease(): number | undefined {
+    return this.releases[this.head];
+  }
+}
+
+interface Waiting {
+  call: () => Promise<unknown>;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+  urgent: boolean;
+}
+
+/** One window after the call ended, plus a little for clocks and timers. */
+const hold = (windowMs: number) => windowMs + Math.max(windowMs * 0.005, 20);
+
+export function createLimiter(limits: RateLimits = MDE_LIMITS): Limiter {
+  const minute = new Window(limits.perMinute, hold(limits.minuteMs ?? 60_000));
+  const hour = new Window(limits.perHour, hold(limits.hourMs ?? 3_600_000));
+  const waiting: Waiting[] = [];
+  let urgentWaiting = 0;
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const clock = () => performance.now();
+
+  function ended() {
+    const now = clock();
+    minute.ended(now);
+    hour.ended(now);
+    if (waiting.length > 0 && timer === undefined) arm(now);
+  }
+
+  function start<T>(call: () => Promise<T>): Promise<T> {
+    minute.take();
+    hour.take();
+    let running: Promise<T>;
+    try {
+      running = Promise.resolve(call());
+    } catch (error) {
+      running = Promise.reject(error);
+    }
+    running.then(ended, ended);
+    return running;
+  }
+
+  /** Wakes `drain` when the next slot comes back (a running call's end arms it otherwise). */
+  function arm(now: number): void {
+    const times = [minute.hasRoom(now) ? now : minute.nextRelease(), hour.hasRoom(now) ? now : hour.nextRelease()];
+    if (times.some((t) => t === undefined)) return;
+    const at = Math.max(...(times as number[]));
+    timer = setTimeout(drain, Math.max(1, Math.ceil(at - now)));
+  }
+
+  function drain(): void {
+    timer = undefined;
+    if (stopped) return;
+    let now = clock();
+    while (waiting.length > 0 && minute.hasRoom(now) && hour.hasRoom(now)) {
+      const job = waiting.shift()!;
+      if (job.urgent) urgentWaiting -= 1;
+      start(job.call).then(job.resolve, job.reject);
+      now = clock();
+    }
+    if (waiting.length > 0) arm(now);
+  }
 
   return {
-    schedule(call) {
-      return minute.schedule(() => {
-        giveBack(minute, margin(minuteMs));
-        giveBack(hour, margin(hourMs));
-        return call();
+    schedule<T>(call: () => Promise<T>, options: ScheduleOptions = {}): Promise<T> {
+      if (stopped) return Promise.reject(new Error('The MDE rate limiter has been stopped.'));
+      const now = clock();
+      if (waiting.length === 0 && minute.hasRoom(now) && hour.hasRoom(now)) return start(call);
+      return new Promise<T>((resolve, reject) => {
+        const job: Waiting = { call, resolve: resolve as (value: unknown) => void, reject, urgent: options.urgent === true };
+        if (job.urgent) {
+          // Behind the urgent calls already waiting, ahead of everything else.
+          waiting.splice(urgentWaiting, 0, job);
+          urgentWaiting += 1;
+        } else {
+          waiting.push(job);
+        }
+        if (timer === undefined) drain();
       });
     },
     async inFlightWindows() {
-      const [m, h] = await Promise.all([minute.currentReservoir(), hour.currentReservoir()]);
-      return { minute: limits.perMinute - (m ?? 0), hour: limits.perHour - (h ?? 0) };
+      const now = clock();
+      return { minute: minute.used(now), hour: hour.used(now) };
     },
     queued() {
-      return minute.queued() + hour.queued();
+      return waiting.length;
     },
     async stop() {
-      for (const timer of timers) clearTimeout(timer);
-      timers.clear();
-      await Promise.all([minute.stop({ dropWaitingJobs: true }), hour.stop({ dropWaitingJobs: true })]);
+      stopped = true;
+      if (timer !== undefined) clearTimeout(timer);
+      timer = undefined;
+      const dropped = waiting.splice(0, waiting.length);
+      urgentWaiting = 0;
+      for (const job of dropped) job.reject(new Error('The MDE rate limiter has been stopped.'));
     },
   };
 }

@@ -11,6 +11,7 @@ import { createRolePolicy, fourEyesProblem, type RolePolicy } from '../../src/co
 import { startEmulator, type Emulator } from '../../src/emulator/index.js';
 import type { Logger } from 'pino';
 import type { MdeApi } from '../../src/mde/api.js';
+import type { MdeClientOptions } from '../../src/mde/client.js';
 import { openStore, type Store } from '../../src/store/index.js';
 import { clientFor } from './mde.js';
 
@@ -63,13 +64,15 @@ export interface HarnessOptions {
   staleMs?: number;
   /** Who holds which role (default: USERS). */
   policy?: RolePolicy;
+  /** MDE client options (caches, history batching); by default nothing is cached, so tests see emulator changes at once. */
+  client?: Partial<MdeClientOptions>;
   /** Wraps the MDE client (to count or delay calls). */
   wrapMde?: (mde: MdeApi) => MdeApi;
 }
 
 export async function engineHarness(options: HarnessOptions = {}) {
   const emulator = options.emulator ?? (await startEmulator({ actionTimings: { pendingMs: 60, inProgressMs: 60 } }));
-  const { client, limiter } = await clientFor(emulator, { listCacheMs: 0 });
+  const { client, limiter } = await clientFor(emulator, { listCacheMs: 0, ...options.client });
   const opened = await openStore(options.storeUrl ?? 'sqlite::memory:');
   const store = options.wrapStore ? options.wrapStore(opened) : opened;
   const policy = options.policy ?? {

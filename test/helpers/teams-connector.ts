@@ -6,11 +6,14 @@
  *   POST /v3/conversations/:conversationId/activities/:activityId  reply     → { id }
  *   PUT  /v3/conversations/:conversationId/activities/:activityId  update    → { id }
  *   POST /v3/conversations                                         create    → { id, activityId }
+ *
+ * A typing indicator sent or replied is recorded as kind `typing`.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export type ConnectorCallKind = 'send' | 'reply' | 'update' | 'create' | 'other';
+/** `typing`: a typing indicator (sent or replied), kept apart so a test waiting for a reply gets the reply. */
+export type ConnectorCallKind = 'send' | 'reply' | 'update' | 'create' | 'typing' | 'other';
 
 export interface ConnectorCall {
   kind: ConnectorCallKind;
@@ -144,6 +147,7 @@ export async function startConnectorStub(): Promise<ConnectorStub> {
       else if (m && req.method === 'POST' && conversationId && !activityId) kind = 'send';
       else if (m && req.method === 'POST' && activityId) kind = 'reply';
       else if (m && req.method === 'PUT' && activityId) kind = 'update';
+      if ((kind === 'send' || kind === 'reply') && body?.type === 'typing') kind = 'typing';
       const id = kind === 'update' ? activityId : `stub-activity-${next++}`;
       const call: ConnectorCall = { kind, method: req.method ?? '', path, conversationId, activityId, id, authorization: req.headers.authorization, body };
       calls.push(call);

@@ -30,6 +30,29 @@ describe('rate limiting', () => {
     expect(stats.maxPerWindow.minute).toBeGreaterThan(1); // bursts below the limit are not spaced out
   });
 
+  it('starts a call inside schedule() when a slot is free: no timer, no queue, no promise hop', async () => {
+    limiter = createLimiter({ perMinute: 5, perHour: 100 });
+    let started = 0;
+    const runs = Array.from({ length: 5 }, () => limiter!.schedule(async () => (started += 1)));
+    expect(started).toBe(5); // synchronously, before anything was awaited
+    expect(limiter.queued!()).toBe(0);
+    await Promise.all(runs);
+    const sixth = limiter.schedule(async () => (started += 1));
+    expect(started).toBe(5); // the window is full: this one waits
+    expect(limiter.queued!()).toBe(1);
+    expect(await limiter.inFlightWindows()).toEqual({ minute: 5, hour: 5 });
+    await limiter.stop();
+    await expect(sixth).rejects.toThrow('stopped');
+  });
+
+  it('lets an urgent call (a listing\'s next page, a retry) go ahead of the calls waiting', async () => {
+    limiter = createLimiter({ perMinute: 1, perHour: 100, minuteMs: 60, hourMs: 10_000 });
+    const order: string[] = [];
+    const run = (name: string, urgent = false) => limiter!.schedule(async () => void order.push(name), urgent ? { urgent } : undefined);
+    await Promise.all([run('a'), run('b'), run('c'), run('page 2', true), run('retry', true)]);
+    expect(order).toEqual(['a', 'page 2', 'retry', 'b', 'c']);
+  });
+
   it('counts retries against the window: a 429 retry goes through the limiter again', async () => {
     emulator = await startEmulator();
     limiter = createLimiter({ perMinute: 3, perHour: 100, minuteMs: 300, hourMs: 10_000 });

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { defineCommand } from '../command.js';
 import { refuse } from '../args.js';
-import { findDefinition } from '../resolve.js';
+import { resolveDefinitions } from '../resolve.js';
 import { definitionDetail } from '../views.js';
 
 export const scansShow = defineCommand({
@@ -30,6 +30,7 @@ export const scansShow = defineCommand({
     return { kind: 'scans.show', ref };
   },
   async run(op, { mde }) {
-    return definitionDetail(findDefinition(await mde.listDefinitions(), op.ref));
+    const [definition] = await resolveDefinitions(mde, [op.ref]);
+    return definitionDetail(definition!);
   },
 });
