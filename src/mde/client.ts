@@ -16,6 +16,7 @@ import {
   collectionOf,
   isFinalActionStatus,
   type MachineAction,
+  type ScanAgent,
   type ScanDefinition,
 } from './entities.js';
 import { MdeError } from './errors.js';
@@ -101,6 +102,7 @@ export function createMdeClient(options: MdeClientOptions): MdeApi {
   const listCacheMs = options.listCacheMs ?? 10_000;
   const maxListCalls = options.maxListCalls ?? 10;
   const knownActions = new Set<string>();
+  let agentsInFlight: Promise<ScanAgent[]> | null = null;
 
   const definitionMaxAgeMs = options.definitionMaxAgeMs ?? (listCacheMs === 0 ? 0 : 60_000);
 
@@ -374,7 +376,11 @@ export function createMdeClient(options: MdeClientOptions): MdeApi {
     },
 
     listScanAgents() {
-      return readAllPages(AGENTS, ScanAgentSchema, (a) => a.machineId);
+      // Concurrent reads (a burst of history commands, each naming its scanners) share one call.
+      agentsInFlight ??= readAllPages(AGENTS, ScanAgentSchema, (a) => a.machineId).finally(() => {
+        agentsInFlight = null;
+      });
+      return agentsInFlight;
     },
   };
 

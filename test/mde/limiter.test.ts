@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { startEmulator, type Emulator } from '../../src/emulator/index.js';
+import { SEED, startEmulator, type Emulator } from '../../src/emulator/index.js';
 import { createLimiter, type Limiter } from '../../src/mde/limiter.js';
 import { clientFor } from '../helpers/mde.js';
 
@@ -19,12 +19,13 @@ describe('rate limiting', () => {
     const { client } = await clientFor(emulator, { limiter });
     emulator.resetStats();
 
-    const results = await Promise.all(Array.from({ length: 30 }, () => client.listScanAgents()));
+    // Distinct reads (concurrent identical listings would share one call).
+    const results = await Promise.all(Array.from({ length: 30 }, () => client.getMachine(SEED.machines.wsFin01)));
 
     expect(results).toHaveLength(30);
     const stats = emulator.stats();
     expect(stats.throttled).toBe(0);
-    expect(stats.byEndpoint['GET /api/DeviceAuthenticatedScanAgents']).toBe(30);
+    expect(stats.byEndpoint['GET /api/machines/{id}']).toBe(30);
     expect(stats.maxPerWindow.minute).toBeLessThanOrEqual(10);
     expect(stats.maxPerWindow.hour).toBeLessThanOrEqual(25);
     expect(stats.maxPerWindow.minute).toBeGreaterThan(1); // bursts below the limit are not spaced out
