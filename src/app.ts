@@ -2,6 +2,8 @@
  * Wires the bot from its configuration: store, MDE (or the demo emulator), roles,
  * approvals, the engine, the platform adapters and the HTTP server.
  */
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { loadApprovalKey } from './approval-key.js';
 import { loadConfig, type Config } from './config.js';
@@ -14,6 +16,7 @@ import { createLogger } from './log.js';
 import { connectMde } from './mde/index.js';
 import { createMetrics, type MdeCallEvent, type Metrics } from './metrics.js';
 import { platformAdapters, type AdapterDeps } from './platforms.js';
+import { replicationFor } from './replicas.js';
 import { startHttpServer, type HttpServer } from './server.js';
 import { openStore } from './store/index.js';
 import type { Store } from './store/types.js';
@@ -85,17 +88,21 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
   const log = options.log ?? createLogger(config.env.LOG_LEVEL);
   const policy = config.roles;
   const metrics = config.metrics.enabled ? createMetrics() : undefined;
-  const store = await openStore(config.store.url);
-  // Shutdown order (see close()): servers, engine, adapters, store, then MDE, so work
+  const store = await openStore(config.store.url, { log });
+  // This process, as the owner of the requests it executes and of the leases it holds.
+  const owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  // With Redis: one MDE quota, leases and the list cache for all replicas.
+  const replicas = replicationFor(store, { rate: config.mde.rate, owner, log });
+  // Shutdown order (see close()): servers, engine, adapters, leases, store, then MDE, so work
   // still running when time is up cannot record a misleading outcome once MDE is cut off.
-  const cleanup: Array<() => Promise<void>> = [() => store.close()];
+  const cleanup: Array<() => Promise<void>> = [() => replicas.close(), () => store.close()];
   let lastMde: { at: number; ok: boolean } | undefined;
   const observe = (call: MdeCallEvent) => {
     lastMde = { at: Date.now(), ok: call.status !== 'network' && call.status < 500 && call.status !== 401 };
     metrics?.mdeCall(call);
   };
   try {
-    const mde = await connectMde(config.mde, { log, emulator: options.emulator, observe });
+    const mde = await connectMde(config.mde, { log, emulator: options.emulator, observe, limiter: replicas.limiter, listCacheMs: replicas.listCacheMs });
     cleanup.push(() => mde.close());
     metrics?.observeStore(store);
     metrics?.observeLimiter(mde.limiter, config.mde.rate);
@@ -110,12 +117,14 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
       },
     });
     const engine = createEngine({
-      mde: mde.api,
+      mde: replicas.wrapMde(mde.api),
       store,
       approvals,
       policy,
       log,
-      pollMs: options.pollMs ?? (config.demo ? 1000 : 10_000),
+      owner,
+      leases: replicas.leases,
+      pollMs: options.pollMs ?? config.pollMs,
       onCommand: metrics ? (command, outcome, seconds) => metrics.commandDone(command, outcome, seconds) : undefined,
     });
     const deps: AdapterDeps = { engine, store, log, config, policy };

@@ -42,6 +42,11 @@ export const envSchema = z.object({
   MDE_RATE_PER_MINUTE: positiveInt('MDE_RATE_PER_MINUTE', 100),
   MDE_RATE_PER_HOUR: positiveInt('MDE_RATE_PER_HOUR', 1500),
   MDE_TOKEN_TIMEOUT_SECONDS: positiveInt('MDE_TOKEN_TIMEOUT_SECONDS', 20),
+  /** The rolling windows' lengths: only tests and benchmarks shrink them (MDE's are a minute and an hour). */
+  MDE_RATE_MINUTE_WINDOW_MS: positiveInt('MDE_RATE_MINUTE_WINDOW_MS', 60_000),
+  MDE_RATE_HOUR_WINDOW_MS: positiveInt('MDE_RATE_HOUR_WINDOW_MS', 3_600_000),
+  /** How often a running AV scan's MachineAction is read; default 10 (demo mode 1). */
+  AV_SCAN_POLL_SECONDS: z.preprocess(blankToUndefined, z.coerce.number({ error: 'AV_SCAN_POLL_SECONDS must be a number' }).min(0.05, { error: 'AV_SCAN_POLL_SECONDS must be at least 0.05' }).max(3600, { error: 'AV_SCAN_POLL_SECONDS must be at most 3600' }).optional()),
   SLACK_SIGNING_SECRET: optionalText,
   SLACK_BOT_TOKEN: optionalText,
   SLACK_APP_TOKEN: optionalText,
@@ -70,9 +75,10 @@ export const envSchema = z.object({
 
 export type Env = z.output<typeof envSchema>;
 
-export type MdeConfig =
-  | { mode: 'demo'; rate: { perMinute: number; perHour: number } }
-  | ({ mode: 'live'; apiUrl: string; rate: { perMinute: number; perHour: number } } & MsalTokenOptions);
+/** The MDE quota the bot keeps to (all replicas together); window lengths only shrink in tests. */
+export type RateConfig = { perMinute: number; perHour: number; minuteMs: number; hourMs: number };
+
+export type MdeConfig = { mode: 'demo'; rate: RateConfig } | ({ mode: 'live'; apiUrl: string; rate: RateConfig } & MsalTokenOptions);
 
 /** Slack over HTTP (signing secret) or Socket Mode (app token); absent when Slack is off. */
 export interface SlackConfig {
@@ -101,6 +107,8 @@ export interface Config {
   /** Who holds which role (the BOT_* lists, plus the demo users in demo mode). */
   roles: RolePolicy;
   store: { url: string };
+  /** How often a running AV scan is polled (ms). */
+  pollMs: number;
   approvals: { ttlMinutes: number };
   /** `/metrics`: off, on the main port (`port` undefined), or on its own port. */
   metrics: { enabled: boolean; port?: number };
@@ -128,6 +136,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     teams: teamsConfig(env),
     roles: rolesConfig(env, demo),
     store: { url: env.STORE_URL },
+    pollMs: env.AV_SCAN_POLL_SECONDS !== undefined ? Math.round(env.AV_SCAN_POLL_SECONDS * 1000) : demo ? 1000 : 10_000,
     approvals: { ttlMinutes: env.APPROVAL_TTL_MINUTES },
     metrics: metricsConfig(env),
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_SECONDS * 1000,
@@ -174,7 +183,8 @@ function teamsConfig(env: Env): TeamsConfig {
 }
 
 function mdeConfig(env: Env): MdeConfig {
-  const rate = { perMinute: env.MDE_RATE_PER_MINUTE, perHour: env.MDE_RATE_PER_HOUR };
+  if (env.MDE_RATE_HOUR_WINDOW_MS < env.MDE_RATE_MINUTE_WINDOW_MS) throw new ConfigError('MDE_RATE_HOUR_WINDOW_MS must not be shorter than MDE_RATE_MINUTE_WINDOW_MS.');
+  const rate = { perMinute: env.MDE_RATE_PER_MINUTE, perHour: env.MDE_RATE_PER_HOUR, minuteMs: env.MDE_RATE_MINUTE_WINDOW_MS, hourMs: env.MDE_RATE_HOUR_WINDOW_MS };
   if (!env.MDE_CLIENT_ID) {
     if (env.MDE_TENANT_ID || env.MDE_CLIENT_SECRET || env.MDE_CLIENT_CERT_PATH) {
       throw new ConfigError('MDE_CLIENT_ID is missing: it is needed with MDE_TENANT_ID / MDE_CLIENT_SECRET / MDE_CLIENT_CERT_PATH (leave all unset for demo mode).');

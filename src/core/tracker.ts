@@ -10,6 +10,7 @@ import { isFinalActionStatus, type MachineAction } from '../mde/entities.js';
 import type { ApprovalRecord, Store } from './records.js';
 import type { ApprovalService } from './approvals.js';
 import { causeOf, hresultHex } from './hresult.js';
+import type { Lease, Leases } from './leases.js';
 
 export interface TrackerDeps {
   mde: MdeApi;
@@ -19,6 +20,8 @@ export interface TrackerDeps {
   changed: (record: ApprovalRecord) => Promise<void>;
   pollMs: number;
   log?: Logger;
+  /** Each action is followed only under its lease (`track:<action id>`): by one process at a time. */
+  leases?: Leases;
 }
 
 const STATUS_TEXT: Record<string, string> = {
@@ -44,6 +47,21 @@ export function createTracker(deps: TrackerDeps) {
   /** Actions whose following failed to start: their loop ends at once. */
   const abandoned = new Set<string>();
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms).unref());
+  const leases = new Map<string, Lease>();
+  const mine = (actionId: string) => leases.get(actionId)?.held() ?? true;
+
+  /** Runs `work` while holding the action's lease; nothing when another process follows it. */
+  async function leased(actionId: string, work: () => Promise<void>): Promise<void> {
+    const lease = deps.leases ? await deps.leases.acquire(`track:${actionId}`).catch(() => null) : undefined;
+    if (lease === null) return;
+    if (lease) leases.set(actionId, lease);
+    try {
+      await work();
+    } finally {
+      leases.delete(actionId);
+      await lease?.release().catch(() => undefined);
+    }
+  }
 
   async function record(approvalId: string, action: MachineAction, text = actionText(action)) {
     const now = new Date().toISOString();
@@ -63,9 +81,9 @@ export function createTracker(deps: TrackerDeps) {
     let last = first.status;
     let failures = 0;
     if (abandoned.delete(first.id)) return;
-    while (!stopped && !isFinalActionStatus(last)) {
+    while (!stopped && !isFinalActionStatus(last) && mine(first.id)) {
       await sleep(deps.pollMs * Math.min(2 ** failures, 8));
-      if (stopped) return;
+      if (stopped || !mine(first.id)) return;
       try {
         const action = await deps.mde.getMachineAction(first.id);
         failures = 0;
@@ -98,7 +116,7 @@ export function createTracker(deps: TrackerDeps) {
       // Claimed before the first await, so two concurrent calls start one loop.
       let started!: () => void;
       const ready = new Promise<void>((resolve) => (started = resolve));
-      const run = ready.then(() => loop(approvalId, action)).finally(() => following.delete(action.id));
+      const run = ready.then(() => leased(action.id, () => loop(approvalId, action))).finally(() => following.delete(action.id));
       following.set(action.id, run);
       try {
         await deps.store.trackAction({ actionId: action.id, approvalId, status: action.status, updatedAt: new Date().toISOString() });
@@ -115,7 +133,7 @@ export function createTracker(deps: TrackerDeps) {
     async resume(): Promise<void> {
       for (const tracked of await deps.store.listTrackedActions({ open: true })) {
         if (following.has(tracked.actionId)) continue;
-        const run = loop(tracked.approvalId, { id: tracked.actionId, status: tracked.status } as MachineAction).finally(() => following.delete(tracked.actionId));
+        const run = leased(tracked.actionId, () => loop(tracked.approvalId, { id: tracked.actionId, status: tracked.status } as MachineAction)).finally(() => following.delete(tracked.actionId));
         following.set(tracked.actionId, run);
       }
     },

@@ -21,7 +21,10 @@ export interface Mde {
   close(): Promise<void>;
 }
 
-export async function connectMde(config: MdeConfig, options: { log?: Logger; emulator?: EmulatorOptions; observe?: HttpOptions['observe'] } = {}): Promise<Mde> {
+export async function connectMde(
+  config: MdeConfig,
+  options: { log?: Logger; emulator?: EmulatorOptions; observe?: HttpOptions['observe']; /** Shared by all replicas (Redis); default one per process. */ limiter?: Limiter; listCacheMs?: number } = {},
+): Promise<Mde> {
   let emulator: Emulator | undefined;
   let baseUrl: string;
   let tokens: TokenProvider;
@@ -34,8 +37,8 @@ export async function connectMde(config: MdeConfig, options: { log?: Logger; emu
     baseUrl = config.apiUrl;
     tokens = msalTokenProvider(config);
   }
-  const limiter = createLimiter(config.rate);
-  const api = createMdeClient({ baseUrl, tokens, limiter, log: options.log?.child({ part: 'mde' }), observe: options.observe });
+  const limiter = options.limiter ?? createLimiter(config.rate);
+  const api = createMdeClient({ baseUrl, tokens, limiter, log: options.log?.child({ part: 'mde' }), observe: options.observe, ...(options.listCacheMs !== undefined ? { listCacheMs: options.listCacheMs } : {}) });
   return {
     api,
     limiter,
