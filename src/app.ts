@@ -9,6 +9,7 @@ import { loadApprovalKey } from './approval-key.js';
 import { loadConfig, type Config } from './config.js';
 import { createApprovalService } from './core/approvals.js';
 import { createEngine, type RunningEngine } from './core/engine.js';
+import { StoreUnavailableError } from './errors.js';
 import { fourEyesProblem, type RolePolicy } from './core/roles.js';
 import type { Emulator, EmulatorOptions } from './emulator/index.js';
 import type { HttpAdapter } from './http-adapter.js';
@@ -72,12 +73,13 @@ function healthProbe(probe: () => Promise<unknown>, log: Logger, recent: () => {
     running ??= probe()
       .then(
         () => true,
-        (error: Error) => (log.warn({ err: error.message }, 'health: MDE failing'), false),
+        // Without the store the quota cannot be checked and MDE is not asked: that says nothing of MDE.
+        (error: Error) => (error instanceof StoreUnavailableError ? undefined : (log.warn({ err: error.message }, 'health: MDE failing'), false)),
       )
       .then((ok) => {
-        last = { at: Date.now(), ok };
+        if (ok !== undefined) last = { at: Date.now(), ok };
         running = undefined;
-        return ok;
+        return ok ?? false;
       });
     return running;
   };

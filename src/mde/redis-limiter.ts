@@ -10,7 +10,11 @@
  * - any replica may use the whole quota when the others are idle;
  * - a replica that dies leaves nothing to give back: its calls simply age out of the
  *   windows, and nothing stays taken;
- * - retries after a 429 go through `schedule` again (http.ts) and are counted the same.
+ * - retries after a 429 go through `schedule` again (http.ts) and are counted the same;
+ * - when a call has been answered, its entry is moved to that moment (Redis's clock
+ *   again): MDE received it no later than that, so its slot is reused only once MDE's own
+ *   window has surely let go of it, however long the call took to get there (a new TLS
+ *   connection, a slow token, a busy process).
  *
  * (Bottleneck's Redis clustering keeps a reservoir that refills on an interval, a fixed
  * window, and handing units back one window after each call needs a timer in the process
@@ -27,7 +31,8 @@ import { MDE_LIMITS, type Limiter, type RateLimits } from './limiter.js';
 
 /**
  * KEYS: minute set, hour set. ARGV: per minute, per hour, minute span, hour span (ms),
- * how many calls are asking, member prefix. Returns { granted, wait ms }.
+ * how many calls are asking, member prefix. Returns { granted, wait ms, last sequence
+ * number }: the granted entries are <member prefix>:<seq - granted + 1 .. seq>.
  */
 const ACQUIRE = new LuaScript(`
 local t = redis.call('TIME')
@@ -57,7 +62,18 @@ if free > 0 then
   redis.call('PEXPIRE', KEYS[1], spans[1])
   redis.call('PEXPIRE', KEYS[2], spans[2])
 end
-return { free, math.max(wait, 1) }
+local last = 0
+if free > 0 then last = tonumber(redis.call('GET', KEYS[3])) end
+return { free, math.max(wait, 1), last }
+`);
+
+/** KEYS: minute set, hour set. ARGV: the member. Moves a call's entry to now (only if it is still counted). */
+const ANSWERED = new LuaScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZADD', KEYS[1], 'XX', now, ARGV[1])
+redis.call('ZADD', KEYS[2], 'XX', now, ARGV[1])
+return 1
 `);
 
 const COUNT = new LuaScript(`
@@ -84,7 +100,7 @@ export function createRedisLimiter(client: Redis, limits: RateLimits = MDE_LIMIT
   const span = (windowMs: number) => Math.round(windowMs + Math.max(windowMs * 0.02, 50));
   const keys = [`${options.prefix}limiter:minute`, `${options.prefix}limiter:hour`, `${options.prefix}limiter:seq`];
   const member = `${options.owner ?? 'bot'}:${randomBytes(4).toString('hex')}`;
-  const queue: Array<{ start: () => void; fail: (error: Error) => void }> = [];
+  const queue: Array<{ start: (entry: string) => void; fail: (error: Error) => void }> = [];
   let pumping = false;
   let stopped = false;
   let sleeping: { timer: NodeJS.Timeout; wake: () => void } | undefined;
@@ -106,16 +122,17 @@ export function createRedisLimiter(client: Redis, limits: RateLimits = MDE_LIMIT
       while (queue.length > 0 && !stopped) {
         let granted: number;
         let waitMs: number;
+        let last: number;
         try {
-          const reply = (await ACQUIRE.run(client, keys, [limits.perMinute, limits.perHour, span(minuteMs), span(hourMs), Math.min(queue.length, BATCH), member])) as [number, number];
-          [granted, waitMs] = [Number(reply[0]), Number(reply[1])];
+          const reply = (await ACQUIRE.run(client, keys, [limits.perMinute, limits.perHour, span(minuteMs), span(hourMs), Math.min(queue.length, BATCH), member])) as [number, number, number];
+          [granted, waitMs, last] = [Number(reply[0]), Number(reply[1]), Number(reply[2])];
         } catch (error) {
           // The quota cannot be checked: nothing goes to MDE. Every waiting call is told.
           const failure = redisFailure(error);
           for (const job of queue.splice(0)) job.fail(failure instanceof StoreUnavailableError ? failure : new StoreUnavailableError(failure));
           break;
         }
-        for (const job of queue.splice(0, granted)) job.start();
+        queue.splice(0, granted).forEach((job, i) => job.start(`${member}:${last - granted + 1 + i}`));
         // Several replicas may wake for the same freed slot: a little jitter spreads them.
         if (granted === 0 && queue.length > 0) await sleep(Math.min(waitMs, 60_000) + Math.floor(Math.random() * 15));
       }
@@ -129,7 +146,13 @@ export function createRedisLimiter(client: Redis, limits: RateLimits = MDE_LIMIT
     schedule<T>(call: () => Promise<T>): Promise<T> {
       if (stopped) return Promise.reject(new Error('the MDE rate limiter has stopped'));
       return new Promise<T>((resolve, reject) => {
-        queue.push({ start: () => call().then(resolve, reject), fail: reject });
+        queue.push({
+          start: (entry) =>
+            call()
+              .finally(() => void ANSWERED.run(client, keys.slice(0, 2), [entry]).catch(() => undefined))
+              .then(resolve, reject),
+          fail: reject,
+        });
         void pump();
       });
     },

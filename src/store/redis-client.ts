@@ -64,7 +64,7 @@ export async function connectRedis(target: RedisTarget, options: RedisClientOpti
     enableOfflineQueue: false,
     autoResendUnfulfilledCommands: false,
     maxRetriesPerRequest: 1,
-    commandTimeout: options.commandTimeoutMs ?? 2000,
+    commandTimeout: options.commandTimeoutMs ?? 2500,
     connectTimeout: 3000,
     keepAlive: 10_000,
     connectionName: 'mde-chatops',
