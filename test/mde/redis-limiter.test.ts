@@ -38,12 +38,12 @@ afterEach(async () => {
 });
 
 /** `n` replicas sharing one quota (one key prefix), each with its own connection and MDE client. */
-async function replicas(n: number, url = redis!.isolated()) {
+async function replicas(n: number, url = redis!.isolated(), flightMs?: number) {
   const target = parseRedisUrl(url);
   return Promise.all(
     Array.from({ length: n }, async (_, i) => {
       const client = await connectRedis(target);
-      const limiter = createRedisLimiter(client, LIMITS, { prefix: target.prefix, owner: `replica-${i}` });
+      const limiter = createRedisLimiter(client, LIMITS, { prefix: target.prefix, owner: `replica-${i}`, ...(flightMs ? { flightMs } : {}) });
       open.push({ client, limiter });
       const { client: mde } = await clientFor(emulator, { limiter });
       return { client, limiter, mde };
@@ -84,6 +84,7 @@ describe.skipIf(!hasRedis)('one MDE quota for all replicas (Redis)', () => {
     emulator.resetStats();
     const started = performance.now();
     await Promise.all(Array.from({ length: 10 }, () => a!.mde.listScanAgents()));
+    await sleep(50);
     // replica a dies: its connection drops, no process is left to hand anything back
     a!.client.disconnect();
     await b!.mde.listScanAgents();
@@ -95,6 +96,31 @@ describe.skipIf(!hasRedis)('one MDE quota for all replicas (Redis)', () => {
     await Promise.all(Array.from({ length: 10 }, () => b!.mde.listScanAgents()));
     expect(performance.now() - burst).toBeLessThan(WINDOW.minute / 2);
     expect(emulator.stats().maxPerWindow.minute).toBeLessThanOrEqual(10);
+  });
+
+  it('the calls of a replica that dies while they are on their way count until they age out too', async () => {
+    const flightMs = 1000;
+    const [a, b] = await replicas(2, redis!.isolated(), flightMs);
+    await sleep(WINDOW.minute + 100);
+    emulator.resetStats();
+    emulator.setLatency(600);
+    try {
+      const started = performance.now();
+      const inFlight = Array.from({ length: 10 }, () => a!.mde.listScanAgents().catch(() => undefined));
+      await sleep(200);
+      a!.client.disconnect(); // dies with ten calls on their way
+      const alone = b!.mde.listScanAgents();
+      await Promise.all(inFlight);
+      await alone;
+      // b waited for a's entries to leave (they stood at "sent + flight" until then)
+      expect(performance.now() - started).toBeGreaterThanOrEqual(WINDOW.minute);
+      const stats = emulator.stats();
+      expect(stats.throttled).toBe(0);
+      expect(stats.maxPerWindow.minute).toBeLessThanOrEqual(10);
+      expect(await b!.limiter.inFlightWindows()).toMatchObject({ minute: 1 });
+    } finally {
+      emulator.setLatency(0);
+    }
   });
 
   it('counts a retry after a 429 against the shared window', async () => {
