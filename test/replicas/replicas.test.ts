@@ -70,6 +70,8 @@ describe.skipIf(!hasRedis)('three replicas on one Redis', () => {
   const updatesOf = (ts: string) => r.slack.callsTo('chat.update').filter((c) => c.body.ts === ts);
 
   it('1,000 concurrent approve clicks and Slack retries over three replicas: one BatchDelete and one runAntiVirusScan reach MDE', async () => {
+    // One replica sweeps (expiry, recovery): the one holding the "sweep" lease.
+    expect(r.bots.map((b) => (b.output().match(/"lease":"sweep"/g) ?? []).length).reduce((x, y) => x + y)).toBe(1);
     const del = await r.slackTo(0).requestApproval(SLACK_OPERATOR, `scans delete ${D.networkCore} --reason "decommissioned"`);
     const scan = await r.slackTo(1).requestApproval(SLACK_OPERATOR, `av-scan ${SEED.names.wsFin01} quick --reason "alert 17"`);
     r.emulator.resetStats();
@@ -108,7 +110,15 @@ describe.skipIf(!hasRedis)('three replicas on one Redis', () => {
     expect(told).toHaveLength(2 * 799);
   }, 180_000);
 
-  it('a Teams invoke on a replica that did not post the card decides it; every card is updated', async () => {
+  /** `scans list` as answered by replica `i`. */
+  async function listOn(i: number): Promise<string> {
+    const sent = await r.slackTo(i).slash(SLACK_OPERATOR, 'scans list');
+    return JSON.stringify((await r.slackTo(i).answerTo(sent.responseUrl, 10_000)).body);
+  }
+
+  it('a Teams invoke on a replica that did not post the card decides it; every card is updated; no replica lists the deleted definition', async () => {
+    // Every replica has read the list (a cache per replica would now hold it).
+    for (let i = 0; i < 3; i++) expect(await listOn(i)).toContain('Lab IPv6 segment');
     // The approver writes to replica 2 once (the bot learns their chat); the operator asks replica 0.
     await r.teamsTo(2).say(TEAMS_APPROVER, 'hello');
     const mark = r.teams.calls.length;
@@ -127,6 +137,7 @@ describe.skipIf(!hasRedis)('three replicas on one Redis', () => {
     }
     if (slackCard) await r.slack.waitFor(() => updatesOf(slackCard.ts).some((c) => /Succeeded/.test(textOf(c.body))), 20_000);
     expect(r.emulator.state.findDefinition(D.networkLab)).toBeUndefined();
+    for (let i = 0; i < 3; i++) expect(await listOn(i)).not.toContain('Lab IPv6 segment');
   }, 60_000);
 
   it('kill -9 of the replica following an AV scan: another replica finishes following it, and the card shows the final status', async () => {
