@@ -54,8 +54,7 @@ export function sharedDefinitionList(api: MdeApi, client: Redis, options: { pref
     };
   }
 
-  return {
-    ...api,
+  const overrides: Partial<MdeApi> = {
     async listDefinitions() {
       let generation = '0';
       try {
@@ -69,8 +68,16 @@ export function sharedDefinitionList(api: MdeApi, client: Redis, options: { pref
       await STORE_IF_CURRENT.run(client, keys, [generation, JSON.stringify(value), ttlMs]).catch(() => undefined);
       return value;
     },
-    createDefinition: writing(api.createDefinition),
-    updateDefinition: writing(api.updateDefinition),
-    deleteDefinitions: writing(api.deleteDefinitions),
+    createDefinition: writing((body) => api.createDefinition(body)),
+    updateDefinition: writing((id, body) => api.updateDefinition(id, body)),
+    deleteDefinitions: writing((ids) => api.deleteDefinitions(ids)),
   };
+  // Everything else goes to the client as it is (whatever shape the client has).
+  return new Proxy(api, {
+    get(target, prop, receiver) {
+      if (typeof prop === 'string' && prop in overrides) return overrides[prop as keyof MdeApi];
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
 }
