@@ -145,7 +145,7 @@ describe.skipIf(!hasRedis)('three replicas on one Redis', () => {
     const leaseLines = (i: number) => (r.bots[i]!.output().match(/"lease":"track:[^"]+"/g) ?? []).length;
     const before = r.bots.map((_, i) => leaseLines(i));
     await r.slackTo(2).click(SLACK_APPROVER, card, approveButton(card));
-    await r.slack.waitFor(() => updatesOf(card.ts).some((c) => /Pending|InProgress/.test(textOf(c.body))), 20_000);
+    await r.slack.waitFor(() => updatesOf(card.ts).some((c) => /pick up the scan|in progress/i.test(textOf(c.body))), 20_000);
     const follower = await until(() => r.bots.findIndex((_, i) => leaseLines(i) > before[i]!), (i) => i >= 0, 10_000, 'a replica to follow the scan');
     r.bots[follower]!.child.kill('SIGKILL');
     const killedAt = Date.now();
