@@ -95,6 +95,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
   const owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   // With Redis: one MDE quota, leases and the list cache for all replicas.
   const replicas = replicationFor(store, { rate: config.mde.rate, owner, log });
+  if (replicas.shared && config.demo) log.warn('demo mode with a shared store: each replica has an emulator of its own; replicas need one MDE (set MDE_CLIENT_ID, MDE_API_URL)');
   // Shutdown order (see close()): servers, engine, adapters, leases, store, then MDE, so work
   // still running when time is up cannot record a misleading outcome once MDE is cut off.
   const cleanup: Array<() => Promise<void>> = [() => replicas.close(), () => store.close()];
