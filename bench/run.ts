@@ -8,7 +8,14 @@ import { performance } from 'node:perf_hooks';
 import { createApprovalService } from '../src/core/approvals.js';
 import { createEngine } from '../src/core/engine.js';
 import { createRolePolicy } from '../src/core/roles.js';
-import { startEmulator } from '../src/emulator/index.js';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { quotaUse, startEmulator } from '../src/emulator/index.js';
+import { createRedisLimiter } from '../src/mde/redis-limiter.js';
+import { connectRedis, parseRedisUrl } from '../src/store/redis-client.js';
 import { createMdeClient } from '../src/mde/client.js';
 import { createLimiter, type RateLimits } from '../src/mde/limiter.js';
 import { staticTokenProvider } from '../src/mde/token.js';
@@ -81,7 +88,70 @@ async function engineLatency() {
   await emulator.close();
 }
 
+/**
+ * Three replicas (each its own Redis connection, limiter and MDE client) share one quota:
+ * a burst of 3x the per-minute limit, half of it from one replica. Needs redis-server
+ * (TEST_REDIS_URL, or one started here on a free port).
+ */
+async function multiReplicaQuota() {
+  let url = process.env.TEST_REDIS_URL;
+  let stop = async () => undefined as void;
+  if (!url) {
+    if (spawnSync('redis-server', ['--version']).status !== 0) {
+      console.log('multi-replica quota: skipped (no redis-server on PATH; apt-get install redis-server)');
+      return;
+    }
+    const port = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const { port: p } = probe.address() as { port: number };
+        probe.close(() => resolve(p));
+      });
+    });
+    const dir = mkdtempSync(join(tmpdir(), 'mde-bench-redis-'));
+    const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
+    stop = async () => {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.once('exit', resolve));
+      rmSync(dir, { recursive: true, force: true });
+    };
+    url = `redis://127.0.0.1:${port}/0`;
+  }
+  const windows = { minute: 1000, hour: 20_000 };
+  const limits: RateLimits = { perMinute: 20, perHour: 1000, minuteMs: windows.minute, hourMs: windows.hour };
+  const emulator = await startEmulator({ staticTokens: [TOKEN], limits: { perMinute: 20, perHour: 1000, windowMs: windows } });
+  const target = parseRedisUrl(`${url.replace(/\?.*$/, '')}?prefix=bench${randomBytes(4).toString('hex')}:`);
+  try {
+    let connected: Awaited<ReturnType<typeof connectRedis>>[] = [];
+    for (let i = 0; i < 50 && connected.length === 0; i++) {
+      connected = await Promise.all([0, 1, 2].map(() => connectRedis(target, { connectWaitMs: 2000 }))).catch(() => []);
+    }
+    const replicas = connected.map((client, i) => {
+      const limiter = createRedisLimiter(client, limits, { prefix: target.prefix, owner: `bench-${i}` });
+      return { client, limiter, mde: createMdeClient({ baseUrl: emulator.url, tokens: staticTokenProvider(TOKEN), limiter }) };
+    });
+    // 60 calls: 30 from the first replica, 15 from each of the others.
+    const share = [30, 15, 15];
+    const started = performance.now();
+    await Promise.all(replicas.flatMap((r, i) => Array.from({ length: share[i]! }, () => r.mde.listScanAgents())));
+    const seconds = (performance.now() - started) / 1000;
+    const stats = emulator.stats();
+    const use = quotaUse(stats, limits.perMinute, windows.minute);
+    console.log(
+      `multi-replica quota: 3 replicas on one Redis, ${stats.served} calls at 20/${windows.minute}ms took ${seconds.toFixed(2)} s; ` +
+        `calls used / allowed ${use.used}/${use.allowed} (${use.share.toFixed(2)}); max in any rolling window ${stats.maxPerWindow.minute} (limit 20); 429s ${stats.throttled}`,
+    );
+    for (const r of replicas) {
+      await r.limiter.stop();
+      r.client.disconnect();
+    }
+  } finally {
+    await emulator.close();
+    await stop();
+  }
+}
+
 await limiterBurst();
+await multiReplicaQuota();
 await coalescing();
 await engineLatency();
 await startupAndMemory();

@@ -2,12 +2,15 @@
  * Wires the bot from its configuration: store, MDE (or the demo emulator), roles,
  * approvals, the engine, the platform adapters and the HTTP server.
  */
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { loadApprovalKey } from './approval-key.js';
 import { loadConfig, type Config } from './config.js';
 import { createMdeHealth } from './health.js';
 import { createApprovalService } from './core/approvals.js';
 import { createEngine, type RunningEngine } from './core/engine.js';
+import { StoreUnavailableError } from './errors.js';
 import { fourEyesProblem, type RolePolicy } from './core/roles.js';
 import type { Emulator, EmulatorOptions } from './emulator/index.js';
 import type { HttpAdapter } from './http-adapter.js';
@@ -15,6 +18,7 @@ import { createLogger } from './log.js';
 import { connectMde } from './mde/index.js';
 import { createMetrics, type MdeCallEvent, type Metrics } from './metrics.js';
 import { platformAdapters, type AdapterDeps } from './platforms.js';
+import { replicationFor } from './replicas.js';
 import { startHttpServer, type HttpServer } from './server.js';
 import { openStore } from './store/index.js';
 import type { Store } from './store/types.js';
@@ -59,10 +63,15 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
   const log = options.log ?? createLogger(config.env.LOG_LEVEL);
   const policy = config.roles;
   const metrics = config.metrics.enabled ? createMetrics() : undefined;
-  const store = await openStore(config.store.url);
-  // Shutdown order (see close()): servers, engine, adapters, store, then MDE, so work
+  const store = await openStore(config.store.url, { log });
+  // This process, as the owner of the requests it executes and of the leases it holds.
+  const owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  // With Redis: one MDE quota, leases and the list cache for all replicas.
+  const replicas = replicationFor(store, { rate: config.mde.rate, owner, log });
+  if (replicas.shared && config.demo) log.warn('demo mode with a shared store: each replica has an emulator of its own; replicas need one MDE (set MDE_CLIENT_ID, MDE_API_URL)');
+  // Shutdown order (see close()): servers, engine, adapters, leases, store, then MDE, so work
   // still running when time is up cannot record a misleading outcome once MDE is cut off.
-  const cleanup: Array<() => Promise<void>> = [() => store.close()];
+  const cleanup: Array<() => Promise<void>> = [() => replicas.close(), () => store.close()];
   // Readiness reads the outcome of real MDE calls; it probes only after a long quiet spell.
   let probe: () => Promise<unknown> = async () => undefined;
   const mdeHealth = createMdeHealth({
@@ -75,7 +84,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
     metrics?.mdeCall(call);
   };
   try {
-    const mde = await connectMde(config.mde, { log, emulator: options.emulator, observe, observeToken: (ok) => mdeHealth.sawToken(ok) });
+    const mde = await connectMde(config.mde, { log, emulator: options.emulator, observe, observeToken: (ok) => mdeHealth.sawToken(ok), limiter: replicas.limiter, listCacheMs: replicas.listCacheMs });
     probe = () => mde.api.listScanAgents();
     cleanup.push(() => mde.close());
     metrics?.observeStore(store);
@@ -91,12 +100,14 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
       },
     });
     const engine = createEngine({
-      mde: mde.api,
+      mde: replicas.wrapMde(mde.api),
       store,
       approvals,
       policy,
       log,
-      pollMs: options.pollMs ?? (config.demo ? 1000 : 10_000),
+      owner,
+      leases: replicas.leases,
+      pollMs: options.pollMs ?? config.pollMs,
       onCommand: metrics ? (command, outcome, seconds) => metrics.commandDone(command, outcome, seconds) : undefined,
     });
     const deps: AdapterDeps = { engine, store, log, config, policy };

@@ -42,8 +42,11 @@ export const envSchema = z.object({
   MDE_RATE_PER_MINUTE: positiveInt('MDE_RATE_PER_MINUTE', 100),
   MDE_RATE_PER_HOUR: positiveInt('MDE_RATE_PER_HOUR', 1500),
   MDE_TOKEN_TIMEOUT_SECONDS: positiveInt('MDE_TOKEN_TIMEOUT_SECONDS', 20),
-  MDE_RATE_MINUTE_SECONDS: positiveInt('MDE_RATE_MINUTE_SECONDS', 60),
-  MDE_RATE_HOUR_SECONDS: positiveInt('MDE_RATE_HOUR_SECONDS', 3600),
+  /** The rolling windows' lengths: only tests and benchmarks against an emulator shrink them (MDE's are a minute and an hour). */
+  MDE_RATE_MINUTE_WINDOW_MS: positiveInt('MDE_RATE_MINUTE_WINDOW_MS', 60_000),
+  MDE_RATE_HOUR_WINDOW_MS: positiveInt('MDE_RATE_HOUR_WINDOW_MS', 3_600_000),
+  /** How often a running AV scan's MachineAction is read; default 10 (demo mode 1). */
+  AV_SCAN_POLL_SECONDS: z.preprocess(blankToUndefined, z.coerce.number({ error: 'AV_SCAN_POLL_SECONDS must be a number' }).min(0.05, { error: 'AV_SCAN_POLL_SECONDS must be at least 0.05' }).max(3600, { error: 'AV_SCAN_POLL_SECONDS must be at most 3600' }).optional()),
   MDE_PROBE_IDLE_MINUTES: z.preprocess(
     blankToUndefined,
     z.coerce
@@ -120,6 +123,8 @@ export interface Config {
   /** Who holds which role (the BOT_* lists, plus the demo users in demo mode). */
   roles: RolePolicy;
   store: { url: string };
+  /** How often a running AV scan is polled (ms). */
+  pollMs: number;
   approvals: { ttlMinutes: number };
   /** `/metrics`: off, on the main port (`port` undefined), or on its own port. */
   metrics: { enabled: boolean; port?: number };
@@ -149,6 +154,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     teams: teamsConfig(env),
     roles: rolesConfig(env, demo),
     store: { url: env.STORE_URL },
+    pollMs: env.AV_SCAN_POLL_SECONDS !== undefined ? Math.round(env.AV_SCAN_POLL_SECONDS * 1000) : demo ? 1000 : 10_000,
     approvals: { ttlMinutes: env.APPROVAL_TTL_MINUTES },
     metrics: metricsConfig(env),
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_SECONDS * 1000,
@@ -196,8 +202,9 @@ function teamsConfig(env: Env): TeamsConfig {
 }
 
 function mdeConfig(env: Env): MdeConfig {
-  const rate = { perMinute: env.MDE_RATE_PER_MINUTE, perHour: env.MDE_RATE_PER_HOUR, minuteMs: env.MDE_RATE_MINUTE_SECONDS * 1000, hourMs: env.MDE_RATE_HOUR_SECONDS * 1000 };
-  const shrunk = (['MDE_RATE_MINUTE_SECONDS', 'MDE_RATE_HOUR_SECONDS'] as const).filter((v) => env[v] < (v === 'MDE_RATE_MINUTE_SECONDS' ? 60 : 3600));
+  if (env.MDE_RATE_HOUR_WINDOW_MS < env.MDE_RATE_MINUTE_WINDOW_MS) throw new ConfigError('MDE_RATE_HOUR_WINDOW_MS must not be shorter than MDE_RATE_MINUTE_WINDOW_MS.');
+  const rate = { perMinute: env.MDE_RATE_PER_MINUTE, perHour: env.MDE_RATE_PER_HOUR, minuteMs: env.MDE_RATE_MINUTE_WINDOW_MS, hourMs: env.MDE_RATE_HOUR_WINDOW_MS };
+  const shrunk = (['MDE_RATE_MINUTE_WINDOW_MS', 'MDE_RATE_HOUR_WINDOW_MS'] as const).filter((v) => env[v] < (v === 'MDE_RATE_MINUTE_WINDOW_MS' ? 60_000 : 3_600_000));
   const apiHost = env.MDE_API_URL ? new URL(env.MDE_API_URL).hostname : env.MDE_CLIENT_ID ? 'api.security.microsoft.com' : undefined;
   if (shrunk.length > 0 && apiHost && /(^|\.)microsoft\.(com|us)$/i.test(apiHost)) {
     throw new ConfigError(`${shrunk.join(' and ')} shrink the rate windows below MDE's own (a minute, an hour): that is for an emulator only; unset ${shrunk.length > 1 ? 'them' : 'it'} for ${apiHost}.`);

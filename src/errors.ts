@@ -37,3 +37,16 @@ export class UserError extends CodedError {
     super(code, message);
   }
 }
+
+/** What a user sees when the shared store (Redis) cannot be reached. */
+export const STORE_UNAVAILABLE_TEXT = "The bot's store is unavailable; try again shortly.";
+
+/**
+ * The store (or the shared rate limiter, which lives in it) did not answer: nothing was
+ * done. Users see `STORE_UNAVAILABLE_TEXT`; the cause goes to the log.
+ */
+export class StoreUnavailableError extends CodedError {
+  constructor(override readonly cause?: unknown) {
+    super('store_unavailable', STORE_UNAVAILABLE_TEXT);
+  }
+}

@@ -20,6 +20,14 @@ describe('configuration', () => {
     expect(loadConfig({ METRICS_PORT: '9464', SHUTDOWN_TIMEOUT_SECONDS: '25' })).toMatchObject({ metrics: { enabled: true, port: 9464 }, shutdownTimeoutMs: 25_000 });
   });
 
+  it('reads the MDE quota (windows shrink only in tests) and the AV scan poll interval', () => {
+    expect(loadConfig({}).mde.rate).toEqual({ perMinute: 100, perHour: 1500, minuteMs: 60_000, hourMs: 3_600_000 });
+    expect(loadConfig({}).pollMs).toBe(1000);
+    const config = loadConfig({ MDE_RATE_PER_MINUTE: '10', MDE_RATE_MINUTE_WINDOW_MS: '2000', MDE_RATE_HOUR_WINDOW_MS: '60000', AV_SCAN_POLL_SECONDS: '0.5' });
+    expect(config.mde.rate).toEqual({ perMinute: 10, perHour: 1500, minuteMs: 2000, hourMs: 60_000 });
+    expect(config.pollMs).toBe(500);
+  });
+
   it('reads a live MDE configuration with a certificate', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
     writeFileSync(join(dir, 'c.pem'), 'x');
@@ -46,6 +54,10 @@ describe('configuration', () => {
     [{ PORT: '3978', METRICS_PORT: '3978' }, 'METRICS_PORT'],
     [{ SHUTDOWN_TIMEOUT_SECONDS: '0' }, 'SHUTDOWN_TIMEOUT_SECONDS'],
     [{ SHUTDOWN_TIMEOUT_SECONDS: 'soon' }, 'SHUTDOWN_TIMEOUT_SECONDS'],
+    [{ AV_SCAN_POLL_SECONDS: '0' }, 'AV_SCAN_POLL_SECONDS'],
+    [{ AV_SCAN_POLL_SECONDS: 'often' }, 'AV_SCAN_POLL_SECONDS'],
+    [{ MDE_RATE_MINUTE_WINDOW_MS: '-1' }, 'MDE_RATE_MINUTE_WINDOW_MS'],
+    [{ MDE_RATE_MINUTE_WINDOW_MS: '120000', MDE_RATE_HOUR_WINDOW_MS: '60000' }, 'MDE_RATE_HOUR_WINDOW_MS'],
   ])('stops start-up on %j, naming %s', (env, variable) => {
     expect(() => loadConfig(env)).toThrow(variable);
   });

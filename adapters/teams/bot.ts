@@ -6,6 +6,7 @@
 import { TeamsActivityHandler, type AdaptiveCardInvokeResponse, type AdaptiveCardInvokeValue, type TurnContext } from 'botbuilder';
 import type { Logger } from 'pino';
 import type { Engine } from '../../src/core/engine-api.js';
+import { StoreUnavailableError, STORE_UNAVAILABLE_TEXT } from '../../src/errors.js';
 import type { Store } from '../../src/store/types.js';
 import { rememberConversation, TEAMS_CHANNEL_ID } from './conversations.js';
 import { errorResponse, handleCardAction } from './invokes.js';
@@ -30,7 +31,9 @@ export class TeamsBot extends TeamsActivityHandler {
     super();
     this.onMessage(async (context, next) => {
       const id = context.activity.id;
-      if (id && !(await deps.store.claimOnce(`teams:message:${context.activity.conversation?.id ?? ''}:${id}`, MESSAGE_CLAIM_TTL_MS))) {
+      // A store that cannot answer lets the message through: the command itself then says the store is unavailable.
+      const first = id ? await deps.store.claimOnce(`teams:message:${context.activity.conversation?.id ?? ''}:${id}`, MESSAGE_CLAIM_TTL_MS).catch(() => true) : true;
+      if (!first) {
         deps.log.info({ activityId: id }, 'teams: duplicate message ignored');
         return next();
       }
@@ -72,6 +75,7 @@ export class TeamsBot extends TeamsActivityHandler {
     try {
       return await handleCardAction(context, value, this.deps);
     } catch (error) {
+      if (error instanceof StoreUnavailableError) return errorResponse(503, 'ServiceUnavailable', STORE_UNAVAILABLE_TEXT);
       this.deps.log.error({ err: (error as Error).message }, 'teams: card action failed');
       return errorResponse(500, 'InternalError', 'Something went wrong on the bot side; the details are in its log.');
     }

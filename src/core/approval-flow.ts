@@ -12,9 +12,10 @@ import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { MdeApi } from '../mde/api.js';
 import { isMdeError } from '../mde/errors.js';
-import { BOT_FAILURE_TEXT, UserError } from '../errors.js';
+import { BOT_FAILURE_TEXT, StoreUnavailableError, UserError } from '../errors.js';
 import type { ApprovalService } from './approvals.js';
 import type { Command, Registry } from './command.js';
+import { createLocalLeases, keepLease, type KeptLease, type Leases } from './leases.js';
 import type { Actor, ApprovalPost, ApprovalPublisher, Origin } from './context.js';
 import type { ApprovalRecord, Store, StoredOperation } from './records.js';
 import type { Reply } from './reply.js';
@@ -51,10 +52,14 @@ export interface ApprovalFlowDeps {
   /** How often an executing request's owner says it is alive (ms), and after how long without that it is taken over. */
   heartbeatMs?: number;
   staleMs?: number;
+  /** Followed scans and the expiry sweep run only under their lease (default: in-process). */
+  leases?: Leases;
+  /** How often a lease another process held (a replica that died) is tried again (ms). */
+  takeoverMs?: number;
 }
 
 export function failureText(error: unknown): string {
-  if (error instanceof UserError) return error.message;
+  if (error instanceof UserError || error instanceof StoreUnavailableError) return error.message;
   if (isMdeError(error)) return error.message;
   return BOT_FAILURE_TEXT;
 }
@@ -66,12 +71,15 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
   const pacers = new Map<string, Bottleneck>();
   const background = new Set<Promise<unknown>>();
   let sweep: NodeJS.Timeout | undefined;
+  let takeover: NodeJS.Timeout | undefined;
+  let sweeper: KeptLease | undefined;
+  const leases = deps.leases ?? createLocalLeases();
 
   const owner = deps.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const heartbeatMs = deps.heartbeatMs ?? 5_000;
   const staleMs = deps.staleMs ?? 30_000;
 
-  const tracker = createTracker({ mde: deps.mde, store, approvals, changed: rerender, pollMs: deps.pollMs, log });
+  const tracker = createTracker({ mde: deps.mde, store, approvals, changed: rerender, pollMs: deps.pollMs, log, leases });
 
   function inBackground(work: Promise<unknown>) {
     const tracked = work.catch((error) => log?.error({ err: (error as Error).message }, 'background work failed')).finally(() => background.delete(tracked));
@@ -341,11 +349,20 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
     async start(): Promise<void> {
       await tracker.resume();
       await recoverInterrupted(true);
-      sweep = setInterval(() => inBackground(expireDue().then(() => recoverInterrupted(false))), deps.expirySweepMs);
+      // One process sweeps (the holder of the "sweep" lease); another takes over when it stops.
+      const sweepNow = () => inBackground(expireDue().then(() => recoverInterrupted(false)));
+      const takeoverMs = deps.takeoverMs ?? 5_000;
+      sweeper = await keepLease(leases, 'sweep', { retryMs: takeoverMs, onGained: sweepNow, onError: (e) => log?.warn({ err: e.message }, 'could not take the sweep lease') });
+      sweep = setInterval(() => sweeper?.held() && sweepNow(), deps.expirySweepMs);
       sweep.unref();
+      // Scans another process was following (it stopped renewing their leases) are taken over.
+      takeover = setInterval(() => inBackground(tracker.resume().catch(() => undefined)), takeoverMs);
+      takeover.unref();
     },
     async stop(): Promise<void> {
       if (sweep) clearInterval(sweep);
+      if (takeover) clearInterval(takeover);
+      await sweeper?.stop();
       tracker.stop();
       await Promise.allSettled([...background]);
     },

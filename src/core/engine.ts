@@ -14,6 +14,7 @@ import type { AnyOperation, Command, CommandContext, Registry } from './command.
 import { REGISTRY } from './commands/index.js';
 import type { Actor, Origin } from './context.js';
 import type { ButtonOutcome, Engine, FormOutcome, FormSubmission } from './engine-api.js';
+import type { Leases } from './leases.js';
 import { createFormFlow } from './form-flow.js';
 import { redactSecrets } from './forms.js';
 import { parseCommand } from './parser.js';
@@ -37,6 +38,8 @@ export interface EngineDeps {
   owner?: string;
   heartbeatMs?: number;
   staleMs?: number;
+  /** Who runs background work (followed scans, the expiry sweep): in-process by default, Redis leases with replicas. */
+  leases?: Leases;
   /** Observer (metrics): each command run, by name, with its outcome and duration. */
   onCommand?: (command: string, outcome: CommandOutcome, seconds: number) => void;
 }
@@ -77,6 +80,7 @@ export function createEngine(deps: EngineDeps): RunningEngine {
     ...(deps.owner ? { owner: deps.owner } : {}),
     ...(deps.heartbeatMs ? { heartbeatMs: deps.heartbeatMs } : {}),
     ...(deps.staleMs ? { staleMs: deps.staleMs } : {}),
+    ...(deps.leases ? { leases: deps.leases } : {}),
   });
   const forms = createFormFlow({
     mde: deps.mde,

@@ -9,6 +9,7 @@ import { isMdeError } from '../mde/errors.js';
 import { isFinalActionStatus, type MachineAction } from '../mde/entities.js';
 import type { ApprovalRecord, Store } from './records.js';
 import type { ApprovalService } from './approvals.js';
+import type { Lease, Leases } from './leases.js';
 import { causeOf, hresultHex } from './hresult.js';
 
 export interface TrackerDeps {
@@ -19,6 +20,8 @@ export interface TrackerDeps {
   changed: (record: ApprovalRecord) => Promise<void>;
   pollMs: number;
   log?: Logger;
+  /** Each action is followed only under its lease (`track:<action id>`): by one process at a time. */
+  leases?: Leases;
 }
 
 const STATUS_TEXT: Record<string, string> = {
@@ -80,6 +83,22 @@ export function createTracker(deps: TrackerDeps) {
   let round: Promise<void> | undefined;
   let failures = 0;
   let listRefused = false;
+  const leases = new Map<string, Lease>();
+  /** Whether this process still holds the action's lease (always, without leases). */
+  const mine = (actionId: string) => leases.get(actionId)?.held() ?? true;
+
+  /** Runs `work` while holding the action's lease; nothing when another process follows it. */
+  async function leased(actionId: string, work: () => Promise<void>): Promise<void> {
+    const lease = deps.leases ? await deps.leases.acquire(`track:${actionId}`).catch(() => null) : undefined;
+    if (lease === null) return;
+    if (lease) leases.set(actionId, lease);
+    try {
+      await work();
+    } finally {
+      leases.delete(actionId);
+      await lease?.release().catch(() => undefined);
+    }
+  }
 
   async function record(approvalId: string, action: MachineAction, text = actionText(action)) {
     const now = new Date().toISOString();
@@ -165,6 +184,8 @@ export function createTracker(deps: TrackerDeps) {
 
   async function poll(): Promise<void> {
     const now = Date.now();
+    // An action whose lease went to another process is followed there now.
+    for (const f of [...followed.values()]) if (!mine(f.first.id)) done(f.first.id);
     const due = [...followed.values()].filter((f) => f.due - now <= pollInterval(deps.pollMs, now - f.since) / 2);
     if (due.length === 0 || stopped) return;
     const listed = listRefused ? [] : due.filter((f) => GUID.test(f.first.id));
@@ -215,14 +236,14 @@ export function createTracker(deps: TrackerDeps) {
         settle(Promise.resolve());
         throw error;
       }
-      settle(add(approvalId, action));
+      settle(leased(action.id, () => add(approvalId, action)));
     },
 
     /** Picks up the actions that were being followed when the process stopped. */
     async resume(): Promise<void> {
       for (const tracked of await deps.store.listTrackedActions({ open: true })) {
         if (following.has(tracked.actionId)) continue;
-        const run = add(tracked.approvalId, { id: tracked.actionId, status: tracked.status } as MachineAction).finally(() => following.delete(tracked.actionId));
+        const run = leased(tracked.actionId, () => add(tracked.approvalId, { id: tracked.actionId, status: tracked.status } as MachineAction)).finally(() => following.delete(tracked.actionId));
         following.set(tracked.actionId, run);
       }
     },

@@ -1,5 +1,6 @@
 /** The MDE emulator: an HTTP server that behaves like Microsoft Defender for Endpoint's API and its token authority. */
 export { startEmulator } from './server.js';
+export { quotaUse } from './stats.js';
 export type { Emulator, EmulatorOptions, EmulatorStats, FaultSpec } from './types.js';
 export { DEFAULT_MODES, EmulatorState, SCAN_FAILED_HRESULT } from './state.js';
 export type { EmulatorModes, AgentRecord, DefinitionRecord, HistoryRow, LatestScan, MachineActionRecord, MachineRecord } from './state.js';

@@ -49,6 +49,8 @@ export interface EmulatorStats {
   maxPerWindow: { minute: number; hour: number };
   /** POSTs to the token endpoint, successful or not. */
   tokenRequests: number;
+  /** When the first and the last served call arrived (epoch ms; null before any): with the limits, how much of the quota a burst used. */
+  servedBetween: { first: number | null; last: number | null };
 }
 
 export interface FaultSpec {

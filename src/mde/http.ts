@@ -6,6 +6,7 @@
  */
 import type { Logger } from 'pino';
 import type { z } from 'zod';
+import { StoreUnavailableError } from '../errors.js';
 import { MdeErrorBodySchema } from './entities.js';
 import { MdeError } from './errors.js';
 import type { Limiter } from './limiter.js';
@@ -126,7 +127,8 @@ export function createHttp(options: HttpOptions) {
         // A retry was admitted once already: it does not queue behind calls that came later.
         response = await attempt(spec, url, fresh, spec.urgent === true || throttled + failures > 0 || tokenRefreshed);
       } catch (error) {
-        if (error instanceof MdeError) throw error;
+        // Our own refusals (and a shared limiter that cannot reach Redis: nothing was sent) are not network errors.
+        if (error instanceof MdeError || error instanceof StoreUnavailableError) throw error;
         failures += 1;
         const refused = (error as { cause?: { code?: string } }).cause?.code === 'ECONNREFUSED';
         const again = failures < retry.failureAttempts && (spec.idempotent || refused);

@@ -28,6 +28,9 @@ export interface ConnectOptions {
   observe?: HttpOptions['observe'];
   /** Told whether each token request succeeded (readiness: a token that cannot be had fails every call). */
   observeToken?: (ok: boolean) => void;
+  /** Shared by all replicas (Redis); default one per process. */
+  limiter?: Limiter;
+  listCacheMs?: number;
 }
 
 export async function connectMde(config: MdeConfig, options: ConnectOptions = {}): Promise<Mde> {
@@ -44,8 +47,8 @@ export async function connectMde(config: MdeConfig, options: ConnectOptions = {}
     tokens = msalTokenProvider(config);
   }
   if (options.observeToken) tokens = observedTokens(tokens, options.observeToken);
-  const limiter = createLimiter(config.rate);
-  const api = createMdeClient({ baseUrl, tokens, limiter, log: options.log?.child({ part: 'mde' }), observe: options.observe });
+  const limiter = options.limiter ?? createLimiter(config.rate);
+  const api = createMdeClient({ baseUrl, tokens, limiter, log: options.log?.child({ part: 'mde' }), observe: options.observe, ...(options.listCacheMs !== undefined ? { listCacheMs: options.listCacheMs } : {}) });
   return {
     api,
     limiter,

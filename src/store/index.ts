@@ -1,8 +1,10 @@
 /**
  * Opens the store named by `STORE_URL`: `sqlite:<path>` (default, also `sqlite::memory:`)
- * or `redis://…` (several replicas; not implemented yet).
+ * or `redis://…` / `rediss://…` (several replicas sharing one state).
  */
 import { z } from 'zod';
+import { openRedisStore, type RedisStoreOptions } from './redis.js';
+import { parseRedisUrl } from './redis-client.js';
 import { openSqliteStore, sqlitePathFromUrl } from './sqlite.js';
 import { StoreConfigError, type Store, type StoreOptions } from './types.js';
 
@@ -39,6 +41,12 @@ const storeUrlSchema = z
         ctx.addIssue({ code: 'custom', message: `STORE_URL ${redactUrl(url)} is not a valid redis URL (redis://[user:password@]host[:port][/db])` });
         return z.NEVER;
       }
+      try {
+        parseRedisUrl(url);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message });
+        return z.NEVER;
+      }
       return { kind: 'redis', url };
     }
     ctx.addIssue({
@@ -55,12 +63,12 @@ export function parseStoreUrl(url: string): StoreTarget {
   return parsed.data;
 }
 
-export async function openStore(url: string, options: StoreOptions = {}): Promise<Store> {
+export async function openStore(url: string, options: StoreOptions & Pick<RedisStoreOptions, 'log'> = {}): Promise<Store> {
   const target = parseStoreUrl(url);
   switch (target.kind) {
     case 'sqlite':
       return openSqliteStore(target.path, options);
     case 'redis':
-      throw new StoreConfigError(`STORE_URL ${redactUrl(target.url)}: the Redis store is not implemented yet; use sqlite:<path> for now`);
+      return openRedisStore(target.url, options);
   }
 }

@@ -84,9 +84,9 @@ describe('MDE_PROBE_IDLE_MINUTES and the rate windows', () => {
   });
 
   it('shrinks the rate windows only for an emulator, never for Microsoft', () => {
-    expect(loadConfig({ MDE_RATE_MINUTE_SECONDS: '6' }).mde.rate).toMatchObject({ perMinute: 100, minuteMs: 6000, hourMs: 3_600_000 });
-    const live = { MDE_TENANT_ID: 't', MDE_CLIENT_ID: 'c', MDE_CLIENT_SECRET: 's', MDE_RATE_MINUTE_SECONDS: '6' };
-    expect(() => loadConfig(live)).toThrow(/MDE_RATE_MINUTE_SECONDS shrink the rate windows .* api\.security\.microsoft\.com/);
+    expect(loadConfig({ MDE_RATE_MINUTE_WINDOW_MS: '6000' }).mde.rate).toMatchObject({ perMinute: 100, minuteMs: 6000, hourMs: 3_600_000 });
+    const live = { MDE_TENANT_ID: 't', MDE_CLIENT_ID: 'c', MDE_CLIENT_SECRET: 's', MDE_RATE_MINUTE_WINDOW_MS: '6000' };
+    expect(() => loadConfig(live)).toThrow(/MDE_RATE_MINUTE_WINDOW_MS shrink the rate windows .* api\.security\.microsoft\.com/);
     expect(loadConfig({ ...live, MDE_API_URL: 'https://127.0.0.1:4010' }).mde.rate.minuteMs).toBe(6000);
   });
 });

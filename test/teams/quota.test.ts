@@ -33,7 +33,7 @@ beforeAll(async () => {
   stub = await startConnectorStub();
   app = await startApp({
     port: 0,
-    env: { STORE_URL: 'sqlite::memory:', LOG_LEVEL: 'silent', MDE_RATE_PER_MINUTE: '2', MDE_RATE_MINUTE_SECONDS: '3' },
+    env: { STORE_URL: 'sqlite::memory:', LOG_LEVEL: 'silent', MDE_RATE_PER_MINUTE: '2', MDE_RATE_MINUTE_WINDOW_MS: '3000' },
     emulator: { actionTimings: { pendingMs: 200, inProgressMs: 200 } },
     pollMs: 100,
     adapters: async (deps) => [await createTeamsAdapter({ engine: deps.engine, store: deps.store, log: deps.log, config: { mode: 'local' }, typingAfterMs: 100 })],
