@@ -75,7 +75,8 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
   // Readiness reads the outcome of real MDE calls; it probes only after a long quiet spell.
   let probe: () => Promise<unknown> = async () => undefined;
   const mdeHealth = createMdeHealth({
-    probe: () => probe(),
+    // Without the store the shared quota cannot be checked and MDE is not asked: that says nothing of MDE.
+    probe: () => probe().catch((error: unknown) => (error instanceof StoreUnavailableError ? undefined : Promise.reject(error))),
     idleMs: options.probeIdleMs ?? config.health.probeIdleMs,
     onProbeFailure: (error) => log.warn({ err: error.message }, 'health: MDE failing'),
   });

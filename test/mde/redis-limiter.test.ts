@@ -6,7 +6,7 @@
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { StoreUnavailableError } from '../../src/errors.js';
-import { quotaUse, startEmulator, type Emulator } from '../../src/emulator/index.js';
+import { quotaUse, SEED, startEmulator, type Emulator } from '../../src/emulator/index.js';
 import type { Limiter, RateLimits } from '../../src/mde/limiter.js';
 import { createRedisLimiter } from '../../src/mde/redis-limiter.js';
 import { connectRedis, parseRedisUrl } from '../../src/store/redis-client.js';
@@ -58,7 +58,7 @@ describe.skipIf(!hasRedis)('one MDE quota for all replicas (Redis)', () => {
     const [a, b, c] = await replicas(3);
     await sleep(WINDOW.minute + 100);
     emulator.resetStats();
-    const calls = [a!, b!, c!].flatMap((r) => Array.from({ length: 10 }, () => r.mde.listScanAgents()));
+    const calls = [a!, b!, c!].flatMap((r) => Array.from({ length: 10 }, () => r.mde.getMachine(SEED.machines.wsFin01)));
     await Promise.all(calls);
     const stats = emulator.stats();
     expect(stats.throttled).toBe(0);
@@ -71,10 +71,10 @@ describe.skipIf(!hasRedis)('one MDE quota for all replicas (Redis)', () => {
     const [a, b] = await replicas(2);
     await sleep(WINDOW.minute + 100);
     const started = performance.now();
-    await Promise.all(Array.from({ length: 10 }, () => a!.mde.listScanAgents()));
+    await Promise.all(Array.from({ length: 10 }, () => a!.mde.getMachine(SEED.machines.wsFin01)));
     expect(performance.now() - started).toBeLessThan(WINDOW.minute / 2);
     expect(await b!.limiter.inFlightWindows()).toEqual({ minute: 10, hour: 10 });
-    await b!.mde.listScanAgents();
+    await b!.mde.getMachine(SEED.machines.wsFin01);
     expect(performance.now() - started).toBeGreaterThanOrEqual(WINDOW.minute - 50);
   });
 
@@ -83,17 +83,17 @@ describe.skipIf(!hasRedis)('one MDE quota for all replicas (Redis)', () => {
     await sleep(WINDOW.minute + 100);
     emulator.resetStats();
     const started = performance.now();
-    await Promise.all(Array.from({ length: 10 }, () => a!.mde.listScanAgents()));
+    await Promise.all(Array.from({ length: 10 }, () => a!.mde.getMachine(SEED.machines.wsFin01)));
     await sleep(50);
     // replica a dies: its connection drops, no process is left to hand anything back
     a!.client.disconnect();
-    await b!.mde.listScanAgents();
+    await b!.mde.getMachine(SEED.machines.wsFin01);
     expect(performance.now() - started).toBeGreaterThanOrEqual(WINDOW.minute - 50);
     expect(emulator.stats().throttled).toBe(0);
     // a window later the whole quota is free again
     await sleep(WINDOW.minute + 200);
     const burst = performance.now();
-    await Promise.all(Array.from({ length: 10 }, () => b!.mde.listScanAgents()));
+    await Promise.all(Array.from({ length: 10 }, () => b!.mde.getMachine(SEED.machines.wsFin01)));
     expect(performance.now() - burst).toBeLessThan(WINDOW.minute / 2);
     expect(emulator.stats().maxPerWindow.minute).toBeLessThanOrEqual(10);
   });
@@ -106,10 +106,10 @@ describe.skipIf(!hasRedis)('one MDE quota for all replicas (Redis)', () => {
     emulator.setLatency(600);
     try {
       const started = performance.now();
-      const inFlight = Array.from({ length: 10 }, () => a!.mde.listScanAgents().catch(() => undefined));
+      const inFlight = Array.from({ length: 10 }, () => a!.mde.getMachine(SEED.machines.wsFin01).catch(() => undefined));
       await sleep(200);
       a!.client.disconnect(); // dies with ten calls on their way
-      const alone = b!.mde.listScanAgents();
+      const alone = b!.mde.getMachine(SEED.machines.wsFin01);
       await Promise.all(inFlight);
       await alone;
       // b waited for a's entries to leave (they stood at "sent + flight" until then)
@@ -126,8 +126,8 @@ describe.skipIf(!hasRedis)('one MDE quota for all replicas (Redis)', () => {
   it('counts a retry after a 429 against the shared window', async () => {
     const [a, b] = await replicas(2);
     await sleep(WINDOW.minute + 100);
-    emulator.injectFault({ status: 429, times: 1, path: '/api/DeviceAuthenticatedScanAgents', retryAfterSeconds: 0 });
-    await a!.mde.listScanAgents();
+    emulator.injectFault({ status: 429, times: 1, path: '/api/machines/', retryAfterSeconds: 0 });
+    await a!.mde.getMachine(SEED.machines.wsFin01);
     expect((await b!.limiter.inFlightWindows()).minute).toBe(2);
   });
 
@@ -137,13 +137,13 @@ describe.skipIf(!hasRedis)('one MDE quota for all replicas (Redis)', () => {
       const [a] = await replicas(1, server.isolated());
       emulator.resetStats();
       await server.stop();
-      const error = await a!.mde.listScanAgents().catch((e: unknown) => e);
+      const error = await a!.mde.getMachine(SEED.machines.wsFin01).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(StoreUnavailableError);
       expect(emulator.stats().total).toBe(0);
       await server.start();
       const deadline = Date.now() + 10_000;
       while (Date.now() < deadline && a!.client.status !== 'ready') await sleep(100);
-      await a!.mde.listScanAgents();
+      await a!.mde.getMachine(SEED.machines.wsFin01);
       expect(emulator.stats().served).toBe(1);
     } finally {
       await server.close();

@@ -187,17 +187,17 @@ describe.skipIf(!hasRedis)('one MDE quota over three replicas', () => {
     for (const bot of r.bots) expect((await readyz(bot.url)).status).toBe(200);
     await sleep(WINDOW + 300);
     r.emulator.resetStats();
-    // Each create is two calls (the scanner agents, to resolve --agent; then the POST): 15 creates, 30 calls.
-    const sent = Array.from({ length: 15 }, (_, i) =>
-      r.slackTo(i % 3).slash(SLACK_OPERATOR, `scans create network --name "Burst ${i}" --target 10.9.0.${i + 1} --interval 24 --agent srv-scan-01.contoso.local --username snmp-reader`),
+    // Each create resolves --agent (concurrent agent reads on one replica share a call) and POSTs: 30 creates, 33-60 calls.
+    const sent = Array.from({ length: 30 }, (_, i) =>
+      r.slackTo(i % 3).slash(SLACK_OPERATOR, `scans create network --name "Burst ${i}" --target 10.9.${Math.floor(i / 200)}.${(i % 200) + 1} --interval 24 --agent srv-scan-01.contoso.local --username snmp-reader`),
     );
     const answers = await Promise.all((await Promise.all(sent)).map((x) => r.slackTo(0).answerTo(x.responseUrl, 30_000)));
     for (const a of answers) expect(JSON.stringify(a.body)).toMatch(/Created/i);
-    expect(r.emulator.stats().byEndpoint['POST /api/DeviceAuthenticatedScanDefinitions']).toBe(15);
+    expect(r.emulator.stats().byEndpoint['POST /api/DeviceAuthenticatedScanDefinitions']).toBe(30);
     const stats = r.emulator.stats();
     const use = quotaUse(stats, LIMIT, WINDOW);
     console.log(`[replicas] write burst: ${stats.served} calls, ${stats.throttled} throttled, max ${stats.maxPerWindow.minute} in a rolling ${WINDOW} ms (limit ${LIMIT}), used ${use.used} of ${use.allowed} allowed (${use.share.toFixed(2)})`);
-    expect(stats.served).toBe(30);
+    expect(stats.served).toBeGreaterThanOrEqual(3 * LIMIT);
     expect(stats.throttled).toBe(0);
     expect(stats.maxPerWindow.minute).toBeLessThanOrEqual(LIMIT);
     expect(use.share).toBeGreaterThanOrEqual(0.9);
