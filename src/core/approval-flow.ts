@@ -352,7 +352,7 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
       // One process sweeps (the holder of the "sweep" lease); another takes over when it stops.
       const sweepNow = () => inBackground(expireDue().then(() => recoverInterrupted(false)));
       const takeoverMs = deps.takeoverMs ?? 5_000;
-      sweeper = await keepLease(leases, 'sweep', { retryMs: takeoverMs, onGained: sweepNow, onError: (e) => log?.warn({ err: e.message }, 'could not take the sweep lease') });
+      sweeper = await keepLease(leases, 'sweep', { retryMs: takeoverMs, onGained: sweepNow, onError: (e) => log?.debug({ err: e.message }, 'could not take the sweep lease') });
       sweep = setInterval(() => sweeper?.held() && sweepNow(), deps.expirySweepMs);
       sweep.unref();
       // Scans another process was following (it stopped renewing their leases) are taken over.

@@ -28,7 +28,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { StoreUnavailableError } from '../errors.js';
-import { LuaScript, redisFailure } from '../store/redis-client.js';
+import { answerWithin, LuaScript, redisFailure } from '../store/redis-client.js';
 import { MDE_LIMITS, type Limiter, type RateLimits } from './limiter.js';
 
 /**
@@ -142,7 +142,7 @@ export function createRedisLimiter(client: Redis, limits: RateLimits = MDE_LIMIT
         let last: number;
         let inflight: boolean;
         try {
-          const reply = (await ACQUIRE.run(client, keys, [limits.perMinute, limits.perHour, span(minuteMs), span(hourMs), Math.min(queue.length, BATCH), member, flightMs])) as number[];
+          const reply = (await answerWithin(ACQUIRE.run(client, keys, [limits.perMinute, limits.perHour, span(minuteMs), span(hourMs), Math.min(queue.length, BATCH), member, flightMs]))) as number[];
           [granted, waitMs, last, inflight] = [Number(reply[0]), Number(reply[1]), Number(reply[2]), reply[3] === 1];
         } catch (error) {
           // The quota cannot be checked: nothing goes to MDE. Every waiting call is told.
@@ -182,7 +182,7 @@ export function createRedisLimiter(client: Redis, limits: RateLimits = MDE_LIMIT
     },
     async inFlightWindows() {
       try {
-        const [m, h] = (await COUNT.run(client, keys.slice(0, 2), [span(minuteMs), span(hourMs)])) as [number, number];
+        const [m, h] = (await answerWithin(COUNT.run(client, keys.slice(0, 2), [span(minuteMs), span(hourMs)]))) as [number, number];
         return { minute: Number(m), hour: Number(h) };
       } catch (error) {
         throw redisFailure(error);

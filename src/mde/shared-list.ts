@@ -12,7 +12,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { LuaScript } from '../store/redis-client.js';
+import { answerWithin, LuaScript } from '../store/redis-client.js';
 import type { MdeApi } from './api.js';
 import type { ScanDefinition } from './entities.js';
 
@@ -36,7 +36,7 @@ export function sharedDefinitionList(api: MdeApi, client: Redis, options: { pref
 
   async function invalidate(): Promise<void> {
     try {
-      await INVALIDATE.run(client, keys, []);
+      await answerWithin(INVALIDATE.run(client, keys, []));
     } catch (error) {
       // The copy expires by itself within ttlMs.
       options.log?.warn({ err: (error as Error).message }, 'could not invalidate the shared definition list');
@@ -58,14 +58,14 @@ export function sharedDefinitionList(api: MdeApi, client: Redis, options: { pref
     async listDefinitions() {
       let generation = '0';
       try {
-        const [gen, copy] = await client.mget(keys[0]!, keys[1]!);
+        const [gen, copy] = await answerWithin(client.mget(keys[0]!, keys[1]!));
         generation = gen ?? '0';
         if (copy) return JSON.parse(copy) as ScanDefinition[];
       } catch {
         return api.listDefinitions();
       }
       const value = await api.listDefinitions();
-      await STORE_IF_CURRENT.run(client, keys, [generation, JSON.stringify(value), ttlMs]).catch(() => undefined);
+      await answerWithin(STORE_IF_CURRENT.run(client, keys, [generation, JSON.stringify(value), ttlMs])).catch(() => undefined);
       return value;
     },
     createDefinition: writing((body) => api.createDefinition(body)),

@@ -14,7 +14,7 @@ import { performance } from 'node:perf_hooks';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Lease, Leases } from '../core/leases.js';
-import { LuaScript, redisFailure } from './redis-client.js';
+import { answerWithin, LuaScript, redisFailure } from './redis-client.js';
 
 const RENEW = new LuaScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
@@ -65,7 +65,7 @@ export function createRedisLeases(client: Redis, prefix: string, options: RedisL
       if (this.released) return;
       const sentAt = performance.now();
       try {
-        const renewed = await RENEW.run(client, [this.key], [this.token, ttlMs]);
+        const renewed = await answerWithin(RENEW.run(client, [this.key], [this.token, ttlMs]));
         if (renewed === 1) {
           this.validUntil = sentAt + ttlMs - margin;
           return;
@@ -87,7 +87,7 @@ export function createRedisLeases(client: Redis, prefix: string, options: RedisL
     async release(): Promise<void> {
       if (this.released) return;
       this.drop();
-      await RELEASE.run(client, [this.key], [this.token]).catch(() => undefined);
+      await answerWithin(RELEASE.run(client, [this.key], [this.token])).catch(() => undefined);
     }
   }
 
@@ -101,7 +101,7 @@ export function createRedisLeases(client: Redis, prefix: string, options: RedisL
       const sentAt = performance.now();
       let ok: string | null;
       try {
-        ok = await client.set(key, token, 'PX', ttlMs, 'NX');
+        ok = await answerWithin(client.set(key, token, 'PX', ttlMs, 'NX'));
       } catch (error) {
         throw redisFailure(error);
       }

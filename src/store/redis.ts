@@ -45,7 +45,7 @@ import {
   type StoredTrackedAction,
   type TrackedAction,
 } from './types.js';
-import { connectRedis, LuaScript, pairs, parseRedisUrl, redisFailure, type RedisClientOptions } from './redis-client.js';
+import { answerWithin, connectRedis, LuaScript, pairs, parseRedisUrl, REDIS_ANSWER_MS, redisFailure, type RedisClientOptions } from './redis-client.js';
 
 const FINAL_ACTION = new Set(MACHINE_ACTION_FINAL.map((s) => s.toLowerCase()));
 const isOpenStatus = (status: string): boolean => !FINAL_ACTION.has(status.toLowerCase());
@@ -199,13 +199,33 @@ export interface RedisStoreOptions extends StoreOptions, RedisClientOptions {
 export async function openRedisStore(url: string, options: RedisStoreOptions = {}): Promise<RedisStore> {
   const target = parseRedisUrl(url);
   const client = await connectRedis(target, options);
-  return new RedisStore(client, target.prefix, target.where, options);
+  return new RedisStore(client, target.prefix, target.where, { ...options, answerMs: options.commandTimeoutMs ?? REDIS_ANSWER_MS });
+}
+
+/** Says why Redis failed, at most once a second (an outage fails every command). */
+function failureLogger(log: Logger | undefined) {
+  let last = 0;
+  let quiet = 0;
+  return (error: Error) => {
+    if (!log) return;
+    const now = Date.now();
+    if (now - last < 1000) {
+      quiet += 1;
+      return;
+    }
+    log.warn({ err: error.cause instanceof Error ? error.cause.message : error.message, ...(quiet ? { alsoFailed: quiet } : {}) }, 'redis: an operation failed');
+    last = now;
+    quiet = 0;
+  };
 }
 
 export class RedisStore implements Store {
   readonly kind = 'redis';
   private readonly now: () => Date;
   private closed = false;
+  /** How long one operation may wait for Redis. */
+  readonly answerMs: number;
+  private readonly noteFailure: (error: Error) => void;
 
   constructor(
     /** The connection, shared with the rate limiter, the leases and the list cache. */
@@ -214,9 +234,11 @@ export class RedisStore implements Store {
     readonly prefix: string,
     /** host:port/db, for logs. */
     readonly where: string,
-    options: StoreOptions = {},
+    options: StoreOptions & { answerMs?: number; log?: Logger } = {},
   ) {
     this.now = options.now ?? (() => new Date());
+    this.answerMs = options.answerMs ?? REDIS_ANSWER_MS;
+    this.noteFailure = failureLogger(options.log?.child({ part: 'store' }));
   }
 
   private key(...parts: string[]): string {
@@ -227,9 +249,11 @@ export class RedisStore implements Store {
   private async run<T>(work: (r: Redis) => Promise<T>): Promise<T> {
     if (this.closed) throw new StoreClosedError();
     try {
-      return await work(this.client);
+      return await answerWithin(work(this.client), this.answerMs);
     } catch (error) {
-      throw redisFailure(error);
+      const failure = redisFailure(error);
+      this.noteFailure(failure);
+      throw failure;
     }
   }
 

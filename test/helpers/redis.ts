@@ -54,6 +54,10 @@ export interface RedisServer {
   stop(): Promise<void>;
   /** Starts it again on the same port and folder (after stop). */
   start(): Promise<void>;
+  /** Freezes the server (SIGSTOP): connections stay open, nothing is answered. */
+  pause(): void;
+  /** Lets a paused server go on (SIGCONT). */
+  resume(): void;
   /** Stops it and removes its folder. */
   close(): Promise<void>;
 }
@@ -98,7 +102,10 @@ export async function startRedisServer(options: { durable?: boolean } = {}): Pro
     isolated: () => `${url}?prefix=t${randomBytes(4).toString('hex')}:`,
     stop,
     start,
+    pause: () => void child?.kill('SIGSTOP'),
+    resume: () => void child?.kill('SIGCONT'),
     async close() {
+      child?.kill('SIGCONT');
       await stop();
       rmSync(dir, { recursive: true, force: true });
     },

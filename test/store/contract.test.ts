@@ -432,6 +432,26 @@ describe.skipIf(!hasRedis)('RedisStore: append-only audit, outages', () => {
     }
   }, 30_000);
 
+  it('a Redis that stops answering (frozen, a network that drops everything): "store unavailable" after the answer time', async () => {
+    const server = await startRedisServer();
+    const store = await openRedisStore(server.isolated(), { commandTimeoutMs: 1000 });
+    try {
+      await store.createApproval(newRecord('A2222222'));
+      server.pause();
+      const started = performance.now();
+      const error = await store.getApproval('A2222222').catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(StoreUnavailableError);
+      expect(performance.now() - started).toBeGreaterThanOrEqual(950);
+      expect(performance.now() - started).toBeLessThan(2500);
+      server.resume();
+      expect((await store.getApproval('A2222222'))?.state).toBe('pending');
+    } finally {
+      server.resume();
+      await store.close();
+      await server.close();
+    }
+  }, 30_000);
+
   it('refuses to start when Redis cannot be reached, naming where (never the password)', async () => {
     const error = await openRedisStore('redis://:s3cret@127.0.0.1:1/0', { connectWaitMs: 500 }).catch((e: unknown) => e);
     expect((error as Error).message).toMatch(/could not connect to Redis at redis:\/\/127\.0\.0\.1:1\/0/);
