@@ -2,6 +2,8 @@
 import { PeakTracker } from './limiter.js';
 import type { EmulatorStats } from './types.js';
 
+const SERVED_TIMES_KEPT = 1000;
+
 export class StatsCollector {
   private total = 0;
   private byEndpoint = new Map<string, number>();
@@ -9,8 +11,8 @@ export class StatsCollector {
   private unauthorized = 0;
   private faulted = 0;
   private tokenRequests = 0;
-  private firstServedAt: number | null = null;
-  private lastServedAt: number | null = null;
+  /** When the first calls since the last reset were served (at most SERVED_TIMES_KEPT). */
+  private servedTimes: number[] = [];
   private readonly peaks: PeakTracker;
 
   constructor(windowMs: { minute: number; hour: number }) {
@@ -25,8 +27,7 @@ export class StatsCollector {
   served(endpointKey: string, now: number): void {
     this.byEndpoint.set(endpointKey, (this.byEndpoint.get(endpointKey) ?? 0) + 1);
     this.peaks.record(now);
-    this.firstServedAt ??= now;
-    this.lastServedAt = now;
+    if (this.servedTimes.length < SERVED_TIMES_KEPT) this.servedTimes.push(now);
   }
 
   countThrottled(): void {
@@ -56,7 +57,7 @@ export class StatsCollector {
       faulted: this.faulted,
       maxPerWindow: { ...this.peaks.peak },
       tokenRequests: this.tokenRequests,
-      servedBetween: { first: this.firstServedAt, last: this.lastServedAt },
+      servedTimes: [...this.servedTimes],
     };
   }
 
@@ -67,21 +68,21 @@ export class StatsCollector {
     this.unauthorized = 0;
     this.faulted = 0;
     this.tokenRequests = 0;
-    this.firstServedAt = null;
-    this.lastServedAt = null;
+    this.servedTimes = [];
     this.peaks.reset();
   }
 }
 
 /**
- * How much of a rolling quota a burst used, as the emulator saw it: the calls served, and
- * the most the quota allowed from the first served call to the last (`limit` for every
- * window begun in that time). A limiter that keeps to the quota and wastes none of it
- * scores 1.
+ * How much of a rolling quota a burst used, as the emulator saw it: of the calls the quota
+ * allows in the first `windows` windows from the first served call (`limit` each), how many
+ * were served. A limiter that keeps to the quota and wastes none of it scores 1, as long as
+ * the burst asked for at least that many calls.
  */
-export function quotaUse(stats: Pick<EmulatorStats, 'served' | 'servedBetween'>, limit: number, windowMs: number): { used: number; allowed: number; share: number } {
-  const { first, last } = stats.servedBetween;
-  if (first === null || last === null) return { used: 0, allowed: 0, share: 0 };
-  const allowed = limit * (1 + Math.floor((last - first) / windowMs));
-  return { used: stats.served, allowed, share: stats.served / allowed };
+export function quotaUse(stats: Pick<EmulatorStats, 'servedTimes'>, limit: number, windowMs: number, windows = 3): { used: number; allowed: number; share: number } {
+  const first = stats.servedTimes[0];
+  if (first === undefined) return { used: 0, allowed: limit * windows, share: 0 };
+  const used = stats.servedTimes.filter((t) => t < first + windows * windowMs).length;
+  const allowed = limit * windows;
+  return { used, allowed, share: used / allowed };
 }

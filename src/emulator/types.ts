@@ -49,8 +49,8 @@ export interface EmulatorStats {
   maxPerWindow: { minute: number; hour: number };
   /** POSTs to the token endpoint, successful or not. */
   tokenRequests: number;
-  /** When the first and the last served call arrived (epoch ms; null before any): with the limits, how much of the quota a burst used. */
-  servedBetween: { first: number | null; last: number | null };
+  /** When the first 1,000 calls served since the last reset arrived (epoch ms): how much of the quota a burst used (`quotaUse`). */
+  servedTimes: number[];
 }
 
 export interface FaultSpec {

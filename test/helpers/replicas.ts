@@ -122,7 +122,7 @@ export async function until<T>(read: () => T | Promise<T>, done: (value: T) => b
   for (;;) {
     const value = await read();
     if (done(value)) return value;
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${JSON.stringify(value)?.slice(0, 300)})`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
