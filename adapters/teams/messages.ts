@@ -6,6 +6,7 @@ import { TurnContext, type Activity } from 'botbuilder';
 import type { Logger } from 'pino';
 import type { Engine } from '../../src/core/engine-api.js';
 import { errorReply, type Reply } from '../../src/core/reply.js';
+import { afterPendingIo } from '../../src/after-io.js';
 import { BOT_FAILURE_TEXT } from '../../src/errors.js';
 import type { Store } from '../../src/store/types.js';
 import { actorOf, originOf, referenceOf, rememberConversation, type StoredRef } from './conversations.js';
@@ -153,6 +154,9 @@ export async function handleMessage(context: TurnContext, deps: MessageDeps): Pr
     return;
   }
   const text = commandText(activity);
-  // The turn ends here (HTTP 200 at once); the reply follows when the core has it.
-  deps.replies.post(activity, deps.engine.handleText(actorOf(activity), originOf(activity), text));
+  // The turn ends here (HTTP 200 at once); the command runs once the requests that arrived
+  // meanwhile are answered too, and the reply follows when the core has it.
+  const actor = actorOf(activity);
+  const origin = originOf(activity);
+  deps.replies.post(activity, afterPendingIo().then(() => deps.engine.handleText(actor, origin, text)));
 }
