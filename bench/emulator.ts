@@ -1,11 +1,13 @@
 /**
  * The MDE emulator as its own process for `npm run bench` (`node --import tsx`): HTTPS (the
  * bot's real MSAL token path needs an https authority), MDE's limits on rolling windows
- * of the given lengths, and 200 more definitions with history. Configured by
- * BENCH_EMULATOR (JSON); prints `EMULATOR <url>` when it listens. Stats at
- * `/_emulator/stats` (GET; DELETE resets). Not shipped.
+ * of the given lengths, the demo tenant. Configured by BENCH_EMULATOR (JSON); prints
+ * `EMULATOR <url> <control url>` when it listens. Stats at `/_emulator/stats` (GET; DELETE
+ * resets); `POST <control>/bulk` adds the 200 definitions `Bulk N` with history. Not shipped.
  */
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { startEmulator } from '../src/emulator/index.js';
 import { addBulkDefinitions } from '../test/helpers/emulator.js';
 
@@ -16,7 +18,7 @@ interface Settings {
   perHour: number;
   windowMs: { minute: number; hour: number };
   latencyMs: number;
-  definitions: number;
+  bulk: number;
 }
 
 const settings = JSON.parse(process.env.BENCH_EMULATOR ?? '{}') as Settings;
@@ -27,6 +29,10 @@ const emulator = await startEmulator({
   // Long enough to be followed, short enough for the run.
   actionTimings: { pendingMs: 2000, inProgressMs: 3000 },
 });
-addBulkDefinitions(emulator.state, settings.definitions);
-console.log(`EMULATOR ${emulator.url}`);
+const control = createServer((req, res) => {
+  if (req.method === 'POST' && req.url === '/bulk') addBulkDefinitions(emulator.state, settings.bulk);
+  res.writeHead(204).end();
+});
+await new Promise<void>((resolve) => control.listen(0, '127.0.0.1', () => resolve()));
+console.log(`EMULATOR ${emulator.url} http://127.0.0.1:${(control.address() as AddressInfo).port}`);
 process.on('SIGTERM', () => void emulator.close().then(() => process.exit(0)));

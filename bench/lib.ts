@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
@@ -128,4 +129,20 @@ export async function until(check: () => boolean | Promise<boolean>, timeoutMs: 
     await sleep(everyMs);
   }
   return true;
+}
+
+/** A JSON request over HTTPS trusting `ca` (the emulator's own certificate). */
+export function httpsJson(url: string, method: string, ca: Buffer): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(url, { method, ca }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        resolve(text ? JSON.parse(text) : undefined);
+      });
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }

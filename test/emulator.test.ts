@@ -660,8 +660,8 @@ describe('modes of real tenants', () => {
   });
 
   it('lists machine actions by id with $filter=id in (…), any case, unknown ids absent', async () => {
-    const a = (await call('POST', `/api/machines/${SEED.machines.wsFin01}/runAntiVirusScan`, { Comment: 'in-list a', ScanType: 'Quick' })).json;
-    const b = (await call('POST', `/api/machines/${SEED.machines.wsFin02}/runAntiVirusScan`, { Comment: 'in-list b', ScanType: 'Quick' })).json;
+    const a = (await call('POST', `/api/machines/${SEED.machines.linuxWeb}/runAntiVirusScan`, { Comment: 'in-list a', ScanType: 'Quick' })).json;
+    const b = (await call('POST', `/api/machines/${SEED.machines.linuxDb}/runAntiVirusScan`, { Comment: 'in-list b', ScanType: 'Quick' })).json;
     const filter = encodeURIComponent(`id in ('${a.id.toUpperCase()}', '${b.id}','00000000-0000-4000-8000-000000000000')`);
     const listed = await call('GET', `/api/machineactions?$filter=${filter}`);
     expect(listed.status).toBe(200);
