@@ -197,40 +197,40 @@ try {
   // -------------------------------------------------------------------------------------
   // Slack ack latency, warm cache
   if (process.env.BENCH_ONLY !== 'teams') {
-  const first = await slash(main.url, 'scans list');
-  await answers([first], 30_000);
-  const slackAck: Record<string, unknown> = {};
-  say('Slack: ack latency of N concurrent `/mde scans list` (warm cache), bot vs a bare Bolt app in the same tree');
-  say('  N      bot p50 / p99 ms    bare p50 / p99 ms    p99 ratio   reply p50 / p99 ms   goal: ratio ≤ 1.2 at 200, p99 < 100 ms (idle machine); medians of 3 rounds');
-  // Rounds alternate between the two apps (3 each after a warm-up round), and each figure is
-  // the median of its rounds: on a shared machine, load from elsewhere hits both alike.
-  const median = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)]!;
-  for (const n of CONCURRENCY) {
-    await slackRound(bare.found, n, () => 'scans list');
-    await answers(await slackRound(main.url, n, () => 'scans list'), 60_000);
-    const bareRounds: Array<ReturnType<typeof summary>> = [];
-    const botRounds: Array<ReturnType<typeof summary>> = [];
-    const replyRounds: Array<ReturnType<typeof summary>> = [];
-    let errors = 0;
-    for (let r = 0; r < 3; r += 1) {
-      bareRounds.push(summary((await slackRound(bare.found, n, () => 'scans list')).map((x) => x.ms)));
-      const botRun = await slackRound(main.url, n, () => 'scans list');
-      const replied = await answers(botRun, 60_000);
-      errors += botRun.filter((x) => x.status !== 200).length;
-      botRounds.push(summary(botRun.map((x) => x.ms)));
-      replyRounds.push(summary(botRun.map((x) => (replied.get(x.responseId)?.at ?? Number.NaN) - x.sentAt)));
+    const first = await slash(main.url, 'scans list');
+    await answers([first], 30_000);
+    const slackAck: Record<string, unknown> = {};
+    say('Slack: ack latency of N concurrent `/mde scans list` (warm cache), bot vs a bare Bolt app in the same tree');
+    say('  N      bot p50 / p99 ms    bare p50 / p99 ms    p99 ratio   reply p50 / p99 ms   goal: ratio ≤ 1.2 at 200, p99 < 100 ms (idle machine); medians of 3 rounds');
+    // Rounds alternate between the two apps (3 each after a warm-up round), and each figure is
+    // the median of its rounds: on a shared machine, load from elsewhere hits both alike.
+    const median = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)]!;
+    for (const n of CONCURRENCY) {
+      await slackRound(bare.found, n, () => 'scans list');
+      await answers(await slackRound(main.url, n, () => 'scans list'), 60_000);
+      const bareRounds: Array<ReturnType<typeof summary>> = [];
+      const botRounds: Array<ReturnType<typeof summary>> = [];
+      const replyRounds: Array<ReturnType<typeof summary>> = [];
+      let errors = 0;
+      for (let r = 0; r < 3; r += 1) {
+        bareRounds.push(summary((await slackRound(bare.found, n, () => 'scans list')).map((x) => x.ms)));
+        const botRun = await slackRound(main.url, n, () => 'scans list');
+        const replied = await answers(botRun, 60_000);
+        errors += botRun.filter((x) => x.status !== 200).length;
+        botRounds.push(summary(botRun.map((x) => x.ms)));
+        replyRounds.push(summary(botRun.map((x) => (replied.get(x.responseId)?.at ?? Number.NaN) - x.sentAt)));
+      }
+      const pick = (rounds: Array<ReturnType<typeof summary>>) => ({ p50: median(rounds.map((x) => x.p50)), p99: median(rounds.map((x) => x.p99)), rounds });
+      const bot = pick(botRounds);
+      const yard = pick(bareRounds);
+      const reply = pick(replyRounds);
+      const ratio = round(bot.p99 / yard.p99, 2);
+      slackAck[n] = { bot, bare: yard, ratio, reply, errors };
+      say(`  ${String(n).padEnd(6)} ${`${bot.p50} / ${bot.p99}`.padEnd(19)} ${`${yard.p50} / ${yard.p99}`.padEnd(20)} ${String(ratio).padEnd(11)} ${reply.p50} / ${reply.p99}`);
     }
-    const pick = (rounds: Array<ReturnType<typeof summary>>) => ({ p50: median(rounds.map((x) => x.p50)), p99: median(rounds.map((x) => x.p99)), rounds });
-    const bot = pick(botRounds);
-    const yard = pick(bareRounds);
-    const reply = pick(replyRounds);
-    const ratio = round(bot.p99 / yard.p99, 2);
-    slackAck[n] = { bot, bare: yard, ratio, reply, errors };
-    say(`  ${String(n).padEnd(6)} ${`${bot.p50} / ${bot.p99}`.padEnd(19)} ${`${yard.p50} / ${yard.p99}`.padEnd(20)} ${String(ratio).padEnd(11)} ${reply.p50} / ${reply.p99}`);
-  }
-  results.slackAck = slackAck;
-  say();
-  if (process.env.BENCH_ONLY === 'slack') throw new Stop();
+    results.slackAck = slackAck;
+    say();
+    if (process.env.BENCH_ONLY === 'slack') throw new Stop();
   }
 
   // -------------------------------------------------------------------------------------
