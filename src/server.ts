@@ -9,6 +9,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import { sawRequest } from './after-io.js';
 import type { HttpAdapter } from './http-adapter.js';
 
 export type HealthCheck = () => Promise<{ ok: boolean; checks: Record<string, string> }>;
@@ -65,6 +66,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   let drained: (() => void) | undefined;
   const server = createServer((req, res) => {
     active += 1;
+    sawRequest();
     // While closing, answers end their connection instead of keeping it alive.
     if (closing) res.shouldKeepAlive = false;
     res.once('close', () => {

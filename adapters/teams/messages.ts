@@ -6,6 +6,7 @@ import { TurnContext, type Activity } from 'botbuilder';
 import type { Logger } from 'pino';
 import type { Engine } from '../../src/core/engine-api.js';
 import { errorReply, type Reply } from '../../src/core/reply.js';
+import { afterPendingIo } from '../../src/after-io.js';
 import { BOT_FAILURE_TEXT } from '../../src/errors.js';
 import type { Store } from '../../src/store/types.js';
 import { actorOf, originOf, referenceOf, rememberConversation, type StoredRef } from './conversations.js';
@@ -60,8 +61,11 @@ export function replyActivity(reply: Reply, options: RenderOptions = {}): Partia
  * waits, a typing indicator says the bot is working on it, repeated while the wait lasts.
  */
 export interface LateReplies {
-  /** Posts the reply to this message activity when `reply` settles. */
-  post(activity: Partial<Activity>, reply: Promise<Reply>): void;
+  /**
+   * Runs `work` once the requests that arrived meanwhile are answered too (after-io.ts),
+   * and posts its reply to this message activity when it settles.
+   */
+  post(activity: Partial<Activity>, work: () => Promise<Reply>): void;
   /** Resolves when every reply begun so far has been posted (or has failed), or after `ms`. */
   settled(ms: number): Promise<void>;
 }
@@ -90,7 +94,7 @@ export function createLateReplies(options: LateReplyOptions): LateReplies {
   }
 
   return {
-    post(activity, reply) {
+    post(activity, run) {
       const ref = referenceOf(activity);
       const messageId = activity.id;
       let done = false;
@@ -104,8 +108,12 @@ export function createLateReplies(options: LateReplyOptions): LateReplies {
         timer = setTimeout(typing, typingEveryMs);
         timer.unref();
       };
-      timer = setTimeout(typing, typingAfterMs);
-      timer.unref();
+      // The indicator counts from when the command runs: it says the answer waits (on MDE), not the bot's own queue.
+      const reply = afterPendingIo().then(() => {
+        timer = setTimeout(typing, typingAfterMs);
+        timer.unref();
+        return run();
+      });
       const work = reply
         .catch((error: unknown) => {
           log.error({ err: (error as Error)?.message }, 'teams: the command failed');
@@ -153,6 +161,9 @@ export async function handleMessage(context: TurnContext, deps: MessageDeps): Pr
     return;
   }
   const text = commandText(activity);
-  // The turn ends here (HTTP 200 at once); the reply follows when the core has it.
-  deps.replies.post(activity, deps.engine.handleText(actorOf(activity), originOf(activity), text));
+  // The turn ends here (HTTP 200 at once); the command runs once the requests that arrived
+  // meanwhile are answered too, and the reply follows when the core has it.
+  const actor = actorOf(activity);
+  const origin = originOf(activity);
+  deps.replies.post(activity, () => deps.engine.handleText(actor, origin, text));
 }

@@ -53,7 +53,7 @@ export interface MdeClientOptions {
   historyBatchMs?: number;
   /** How long a history answer is reused for the same read. Default 5 s. */
   historyCacheMs?: number;
-  /** `$top` for paged reads. */
+  /** `$top` for paged reads (default 1000). */
   pageSize?: number;
   /** The most calls one listing may spend (pages and nextLinks together). Default 10. */
   maxListCalls?: number;
@@ -65,6 +65,13 @@ const DEFINITIONS = '/api/DeviceAuthenticatedScanDefinitions';
 const AGENTS = '/api/DeviceAuthenticatedScanAgents';
 /** Machine action ids per `$filter=id in (…)` call (the URL stays short). */
 const ACTIONS_PER_CALL = 50;
+/**
+ * Listings ask for this many items a page (`$top`): the whole list in one call for any
+ * real tenant. No document gives MDE's own cap on these lists, so a page of 100 or more
+ * items that is shorter than asked is confirmed by one more call.
+ */
+const LIST_PAGE_SIZE = 1000;
+const CAP_SUSPECT = 100;
 /** A lookup that missed reads MDE again unless the list was read this recently. */
 const MISS_RECHECK_MS = 1000;
 /** Machine action ids this client was handed by runAntiVirusScan, to know one MDE hands back again. */
@@ -98,7 +105,7 @@ function sameDefinition(d: ScanDefinition, body: { scanName: string; scanType: s
 
 export function createMdeClient(options: MdeClientOptions): MdeApi {
   const http = createHttp(options);
-  const pageSize = options.pageSize ?? 100;
+  const pageSize = options.pageSize ?? LIST_PAGE_SIZE;
   const listCacheMs = options.listCacheMs ?? 10_000;
   const maxListCalls = options.maxListCalls ?? 10;
   const knownActions = new Set<string>();
@@ -211,9 +218,11 @@ export function createMdeClient(options: MdeClientOptions): MdeApi {
         if (links.has(link)) return items;
         links.add(link);
         next = { path: link };
-      } else if (value.length < pageSize) {
+      } else if (value.length < Math.min(pageSize, CAP_SUSPECT)) {
         return items;
       } else {
+        // A full page, or a short one so large it may be a server cap below our $top: one
+        // more page tells (it brings no new id when the list is complete).
         next = { path, query: { $top: pageSize, $skip: items.length } };
       }
       if (calls >= maxListCalls) {

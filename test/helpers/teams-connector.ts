@@ -26,6 +26,8 @@ export interface ConnectorCall {
   id?: string;
   authorization?: string;
   body: any;
+  /** When the stub received it (Date.now()). */
+  at: number;
 }
 
 export interface ConnectorStub {
@@ -149,7 +151,7 @@ export async function startConnectorStub(): Promise<ConnectorStub> {
       else if (m && req.method === 'PUT' && activityId) kind = 'update';
       if ((kind === 'send' || kind === 'reply') && body?.type === 'typing') kind = 'typing';
       const id = kind === 'update' ? activityId : `stub-activity-${next++}`;
-      const call: ConnectorCall = { kind, method: req.method ?? '', path, conversationId, activityId, id, authorization: req.headers.authorization, body };
+      const call: ConnectorCall = { kind, method: req.method ?? '', path, conversationId, activityId, id, authorization: req.headers.authorization, body, at: Date.now() };
       calls.push(call);
       for (const w of [...waiters]) w();
       res.writeHead(kind === 'other' ? 404 : 200, { 'content-type': 'application/json' });

@@ -1,12 +1,15 @@
 /**
  * `/mde <text>`: ack at once (Slack wants it within 3 s), then run the command through
- * the core and answer through the response_url; a form opens as a modal.
+ * the core and answer through the response_url; a form opens as a modal. The work after
+ * the ack yields to pending I/O first, so a burst of commands is acknowledged before any
+ * reply is worked out.
  */
 import { parseCommand } from '../../../src/core/parser.js';
 import { errorReply, type Reply } from '../../../src/core/reply.js';
 import { respondVia, showFormOrReply, type Respond } from '../deliver.js';
 import { actorOf, originOf } from '../identity.js';
 import { claimDelivery, type SlackRuntime } from '../runtime.js';
+import { afterPendingIo } from '../../../src/after-io.js';
 import { BOT_FAILURE_TEXT } from '../../../src/errors.js';
 
 export interface SlashCommandInput {
@@ -37,6 +40,8 @@ export function isFormCommand(text: string): boolean {
 export async function handleSlashCommand(rt: SlackRuntime, args: SlashCommandArgs): Promise<void> {
   const { command } = args;
   await args.ack();
+  // The reply waits until the requests that arrived meanwhile are acknowledged too.
+  await afterPendingIo();
   const key = `cmd:${command.trigger_id ?? `${command.user_id}:${command.response_url ?? ''}`}`;
   if (!(await claimDelivery(rt, key))) return;
   const text = command.text ?? '';
