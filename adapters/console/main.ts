@@ -45,6 +45,10 @@ const publisher: ApprovalPublisher = {
     for (const line of approvalLines(post.view, printed.get(post.view.id) ?? 0)) out(line);
     printed.set(post.view.id, reachedSteps(post));
   },
+  async notify(notice) {
+    out(renderText(notice.reply));
+    return true;
+  },
 };
 
 const app = await startApp({

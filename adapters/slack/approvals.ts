@@ -6,7 +6,7 @@
  */
 import type { webApi } from '@slack/bolt';
 import type { Logger } from 'pino';
-import type { ApprovalPost, ApprovalPublisher, PublishedCard } from '../../src/core/context.js';
+import type { ApprovalPost, ApprovalPublisher, Notice, PublishedCard } from '../../src/core/context.js';
 import type { ApprovalCard } from '../../src/store/types.js';
 import { renderReply } from './render.js';
 
@@ -75,6 +75,22 @@ export function createSlackPublisher(options: SlackPublisherOptions): ApprovalPu
       } catch (error) {
         log.warn({ approvalId: post.view.id, channel, ts, err: slackError(error) }, 'could not update the slack approval card');
         throw error;
+      }
+    },
+
+    async notify(notice: Notice): Promise<boolean> {
+      const { channel, ts } = notice.at.location;
+      if (notice.at.platform !== SLACK_PLATFORM || !channel) return false;
+      const message = renderReply(notice.reply);
+      const mentions = (notice.mention ?? []).filter((a) => a.startsWith('slack:')).map((a) => `<@${a.slice('slack:'.length)}>`);
+      const text = mentions.length > 0 ? `${mentions.join(' ')} ${message.text}` : message.text;
+      const blocks = mentions.length > 0 ? [{ type: 'section', text: { type: 'mrkdwn', text: mentions.join(' ') } }, ...(message.blocks ?? [])] : message.blocks;
+      try {
+        await client.chat.postMessage({ channel, text, blocks, thread_ts: notice.inThread && ts ? ts : undefined, unfurl_links: false, unfurl_media: false });
+        return true;
+      } catch (error) {
+        log.warn({ channel, err: slackError(error) }, 'could not post a slack notice');
+        return false;
       }
     },
   };

@@ -26,9 +26,9 @@
  */
 import type { CloudAdapter, TurnContext } from 'botbuilder';
 import type { Logger } from 'pino';
-import type { ApprovalPost, ApprovalPublisher, PublishedCard } from '../../src/core/context.js';
+import type { ApprovalPost, ApprovalPublisher, Notice, PublishedCard } from '../../src/core/context.js';
 import type { ApprovalCard, Store } from '../../src/store/types.js';
-import { convKey, PLATFORM, referenceFromLocation, USER_KEY_PREFIX, type StoredRef } from './conversations.js';
+import { convKey, PLATFORM, referenceFromLocation, USER_KEY_PREFIX, userKey, type StoredRef } from './conversations.js';
 import { isLoopbackServiceUrl } from './local-mode.js';
 import { attachment, MAX_REFRESH_USERS, renderReply } from './render.js';
 
@@ -114,6 +114,19 @@ export function createTeamsPublisher(deps: ProactiveDeps): TeamsPublisher {
   async function deciderMris(post: ApprovalPost): Promise<string[]> {
     const mris = (await knownDeciders(post)).map((a) => a.ref.user?.id).filter((id): id is string => !!id);
     return [...new Set(mris)].slice(0, MAX_REFRESH_USERS);
+  }
+
+  /** Mention entities for the Teams accounts the bot knows (their MRI is in their personal chat's reference). */
+  async function mentionsOf(accounts: readonly string[]) {
+    const ids = accounts.filter((a) => a.startsWith('teams:')).map((a) => a.slice('teams:'.length));
+    if (ids.length === 0) return [];
+    const refs = await store.listConversations(PLATFORM, { keys: ids.map(userKey) });
+    return refs.flatMap((r) => {
+      const user = (r.ref as StoredRef).user;
+      if (!user?.id) return [];
+      const name = user.name ?? 'approver';
+      return [{ type: 'mention', text: `<at>${name}</at>`, mentioned: { id: user.id, name } }];
+    });
   }
 
   function modeOf(post: ApprovalPost, activityId: string | undefined): CardMode {
@@ -204,6 +217,28 @@ export function createTeamsPublisher(deps: ProactiveDeps): TeamsPublisher {
       await continueIn(ref, async (context) => {
         await context.updateActivity({ type: 'message', id: activityId, attachments: [attachment(rendered)], summary: post.card.summary });
       });
+    },
+
+    async notify(notice: Notice): Promise<boolean> {
+      if (notice.at.platform !== PLATFORM) return false;
+      const ref = await refFor(notice.at.location);
+      if (!ref?.conversation?.id) return false;
+      const { activityId } = notice.at.location;
+      // A reply to a card in a channel is a post in the card's thread (`;messageid=`); chats have no threads.
+      const threaded = notice.inThread && activityId && ref.conversation.conversationType === 'channel' ? { ...ref, conversation: { ...ref.conversation, id: `${ref.conversation.id.split(';')[0]};messageid=${activityId}` } } : ref;
+      const mentioned = await mentionsOf(notice.mention ?? []);
+      const rendered = renderReply(notice.reply);
+      try {
+        return await continueIn(threaded as StoredRef, async (context) => {
+          if (mentioned.length > 0) {
+            await context.sendActivity({ type: 'message', text: mentioned.map((m) => m.text).join(' '), entities: mentioned });
+          }
+          await context.sendActivity({ type: 'message', attachments: [attachment(rendered)], summary: notice.reply.summary });
+        });
+      } catch (error) {
+        log.warn({ conversationId: ref.conversation.id, err: (error as Error).message }, 'teams: could not post a notice');
+        return false;
+      }
     },
   };
 }

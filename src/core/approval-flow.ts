@@ -16,7 +16,7 @@ import { BOT_FAILURE_TEXT, StoreUnavailableError, UserError } from '../errors.js
 import type { ApprovalService } from './approvals.js';
 import type { Command, Registry } from './command.js';
 import { createLocalLeases, keepLease, type KeptLease, type Leases } from './leases.js';
-import type { Actor, ApprovalPost, ApprovalPublisher, Origin } from './context.js';
+import type { Actor, ApprovalPost, ApprovalPublisher, Notice, Origin } from './context.js';
 import type { ApprovalRecord, Store, StoredOperation } from './records.js';
 import type { Reply } from './reply.js';
 import { fourEyesProblem, rolesOf, type RolePolicy } from './roles.js';
@@ -340,6 +340,15 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
     addPublisher(publisher: ApprovalPublisher) {
       publishers.set(publisher.platform, publisher);
       if (publisher.updateMinMs) pacers.set(publisher.platform, new Bottleneck({ maxConcurrent: 1, minTime: publisher.updateMinMs }));
+    },
+    /** A new message through the publisher of the notice's platform; false when there is none or it could not post. */
+    async notify(notice: Notice): Promise<boolean> {
+      const publisher = publishers.get(notice.at.platform);
+      if (!publisher) return false;
+      return await publisher.notify(notice).catch((error: Error) => {
+        log?.warn({ platform: notice.at.platform, err: error.message }, 'could not post a notice');
+        return false;
+      });
     },
     /** The request as adapters see it (for card refreshes), or `null` when unknown. */
     async post(approvalId: string): Promise<ApprovalPost | null> {

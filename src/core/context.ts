@@ -44,10 +44,27 @@ export interface ApprovalPost {
  * and `update` for every card of a request whenever its state changes, whichever
  * platform the change came from.
  */
+/**
+ * A new message (not a card update) at a place the core knows: a conversation (a request's
+ * origin, a channel an approver chose) or the thread of a posted card. Used for what the
+ * requester and approvers must notice: decisions, reminders, alerts.
+ */
+export interface Notice {
+  /** A conversation (Slack `{ channel }`, Teams `{ conversationId, serviceUrl, … }`) or a posted card. */
+  at: PlatformLocation;
+  /** With a card's location: answer in its thread (Slack `thread_ts`; Teams a reply to it in a channel). */
+  inThread?: boolean;
+  reply: Reply;
+  /** Accounts to mention (`slack:U…`, `teams:<object id>`); accounts of another platform are ignored. */
+  mention?: readonly string[];
+}
+
 export interface ApprovalPublisher {
   readonly platform: string;
   /** The least time between two card updates the platform takes (its documented rate limit); 0: no pacing. */
   readonly updateMinMs?: number;
   publish(post: ApprovalPost): Promise<PublishedCard[]>;
   update(card: ApprovalCard, post: ApprovalPost): Promise<void>;
+  /** Posts a new message; false when it could not (no such place, the bot is not in it). */
+  notify(notice: Notice): Promise<boolean>;
 }

@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createApprovalService } from '../../src/core/approvals.js';
-import type { Actor, ApprovalPost, ApprovalPublisher, Origin } from '../../src/core/context.js';
+import type { Actor, ApprovalPost, ApprovalPublisher, Notice, Origin } from '../../src/core/context.js';
 import { createEngine } from '../../src/core/engine.js';
 import type { ButtonOutcome } from '../../src/core/engine-api.js';
 import type { Reply } from '../../src/core/reply.js';
@@ -39,6 +39,11 @@ export class RecordingPublisher implements ApprovalPublisher {
   }
   async update(_card: unknown, post: ApprovalPost) {
     this.updates.push(post);
+  }
+  readonly notices: Notice[] = [];
+  async notify(notice: Notice) {
+    this.notices.push(notice);
+    return true;
   }
   updatesOf(id: string): ApprovalPost[] {
     return this.updates.filter((u) => u.view.id === id);

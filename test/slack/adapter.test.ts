@@ -64,6 +64,30 @@ describe('approval publisher', () => {
   });
 });
 
+describe('notices', () => {
+  const client = () => new webApi.WebClient('xoxb-test', { slackApiUrl: stub.apiUrl, retryConfig: { retries: 0 } });
+
+  it('posts a new message in a channel, or in the thread of a card, mentioning Slack accounts only', async () => {
+    const publisher = createSlackPublisher({ client: client(), log });
+    const reply = textReply('Reminder: A000001 waits for a decision.');
+    expect(await publisher.notify({ at: { platform: 'slack', location: { channel: 'C0REQ' } }, reply })).toBe(true);
+    expect(stub.callsTo('chat.postMessage')[0]!.body).toMatchObject({ channel: 'C0REQ', text: expect.stringContaining('Reminder') });
+    expect(stub.callsTo('chat.postMessage')[0]!.body.thread_ts).toBeUndefined();
+    await publisher.notify({ at: { platform: 'slack', location: { channel: 'C0APPROVE', ts: '1700000000.000100' } }, inThread: true, reply, mention: ['slack:U0APP', 'teams:22222222-2222-4222-8222-222222222222'] });
+    const threaded = stub.callsTo('chat.postMessage')[1]!.body;
+    expect(threaded).toMatchObject({ channel: 'C0APPROVE', thread_ts: '1700000000.000100' });
+    expect(threaded.text).toMatch(/^<@U0APP> Reminder/);
+    expect(JSON.stringify(threaded)).not.toContain('22222222');
+  });
+
+  it('says false for another platform or when Slack refuses', async () => {
+    const publisher = createSlackPublisher({ client: client(), log });
+    expect(await publisher.notify({ at: { platform: 'teams', location: { conversationId: 'x' } }, reply: textReply('x') })).toBe(false);
+    stub.fail('chat.postMessage', 'not_in_channel');
+    expect(await publisher.notify({ at: { platform: 'slack', location: { channel: 'C0PRIVATE' } }, reply: textReply('x') })).toBe(false);
+  });
+});
+
 describe('createSlackAdapter', () => {
   const adapters: SlackAdapter[] = [];
   afterEach(async () => {

@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { textReply } from '../../src/core/reply.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createTeamsAdapter, type TeamsHttpAdapter } from '../../adapters/teams/index.js';
 import { createRolePolicy, hasRole, normalizeActorId } from '../../src/core/roles.js';
@@ -119,9 +120,10 @@ describe('configuration', () => {
 describe('local mode with a fake engine', () => {
   let engine: FakeEngine;
   let url: string;
+  let adapter: Awaited<ReturnType<typeof createTeamsAdapter>>;
   beforeAll(async () => {
     engine = new FakeEngine();
-    const adapter = await createTeamsAdapter({ engine, store, log, config: { mode: 'local' }, invokeBudgetMs: 200 });
+    adapter = await createTeamsAdapter({ engine, store, log, config: { mode: 'local' }, invokeBudgetMs: 200 });
     const s = await serve(adapter);
     servers.push(s.server);
     url = s.url;
@@ -203,6 +205,23 @@ describe('local mode with a fake engine', () => {
   it('only POST', async () => {
     const res = await fetch(url);
     expect(res.status).toBe(405);
+  });
+
+  it('notices: a new message in a conversation, a reply in a card\'s channel thread, mentions of users the bot knows', async () => {
+    await postActivity(url, messageActivity('whoami', USER, where()));
+    const mark = stub.calls.length;
+    const reply = textReply('Reminder: A000001 waits for a decision.');
+    expect(await adapter.publisher.notify({ at: { platform: 'teams', location: { conversationId: 'a:adapter-test', serviceUrl: stub.url } }, reply, mention: [`teams:${USER.aad}`, 'slack:U0APP'] })).toBe(true);
+    const sent = stub.since(mark).filter((c) => c.kind === 'send' && c.conversationId === 'a:adapter-test');
+    expect(sent[0]!.body.entities).toEqual([{ type: 'mention', text: `<at>${USER.name}</at>`, mentioned: { id: `29:${USER.aad}`, name: USER.name } }]);
+    expect(cardText(cardsOf(sent[1]!)[0])).toContain('Reminder');
+
+    const channel = { conversationId: '19:general@thread.tacv2', serviceUrl: stub.url, conversationType: 'channel', activityId: '1700000000000' };
+    const at = stub.calls.length;
+    expect(await adapter.publisher.notify({ at: { platform: 'teams', location: channel }, inThread: true, reply })).toBe(true);
+    const threaded = await stub.waitFor((c) => c.kind === 'send' && c.conversationId === '19:general@thread.tacv2;messageid=1700000000000', { from: at });
+    expect(cardText(cardsOf(threaded)[0])).toContain('Reminder');
+    expect(await adapter.publisher.notify({ at: { platform: 'slack', location: { channel: 'C1' } }, reply })).toBe(false);
   });
 });
 
