@@ -53,6 +53,8 @@ export interface MdeClientOptions {
   historyBatchMs?: number;
   /** How long a history answer is reused for the same read. Default 5 s. */
   historyCacheMs?: number;
+  /** How long the scanner-agent list is reused (default 60 s; 0 when `listCacheMs` is 0). */
+  agentsCacheMs?: number;
   /** `$top` for paged reads (default 1000). */
   pageSize?: number;
   /** The most calls one listing may spend (pages and nextLinks together). Default 10. */
@@ -110,6 +112,8 @@ export function createMdeClient(options: MdeClientOptions): MdeApi {
   const maxListCalls = options.maxListCalls ?? 10;
   const knownActions = new Set<string>();
   let agentsInFlight: Promise<ScanAgent[]> | null = null;
+  let agentsCache: { at: number; agents: ScanAgent[] } | null = null;
+  const agentsCacheMs = options.agentsCacheMs ?? (listCacheMs === 0 ? 0 : 60_000);
 
   const definitionMaxAgeMs = options.definitionMaxAgeMs ?? (listCacheMs === 0 ? 0 : 60_000);
 
@@ -385,10 +389,20 @@ export function createMdeClient(options: MdeClientOptions): MdeApi {
     },
 
     listScanAgents() {
-      // Concurrent reads (a burst of history commands, each naming its scanners) share one call.
-      agentsInFlight ??= readAllPages(AGENTS, ScanAgentSchema, (a) => a.machineId).finally(() => {
-        agentsInFlight = null;
-      });
+      // Concurrent reads (a burst of history commands, each naming its scanners) share one
+      // call, and its answer is kept a while: agents come and go over days.
+      if (agentsCache && Date.now() - agentsCache.at < agentsCacheMs) return Promise.resolve(agentsCache.agents);
+      if (!agentsInFlight) {
+        const started = Date.now();
+        agentsInFlight = readAllPages(AGENTS, ScanAgentSchema, (a) => a.machineId)
+          .then((agents) => {
+            agentsCache = { at: started, agents };
+            return agents;
+          })
+          .finally(() => {
+            agentsInFlight = null;
+          });
+      }
       return agentsInFlight;
     },
   };

@@ -174,6 +174,10 @@ describe('history reads are batched and shared', () => {
       expect(textOf(replies[0]!)).toContain('Core switches');
       expect(calls(LIST)).toBe(1);
       expect(calls(HISTORY)).toBe(1);
+      expect(calls(AGENTS)).toBe(1);
+      // The same again a moment later: the list, the history and the scanner names are reused.
+      await Promise.all(Array.from({ length: 200 }, () => h.engine.handleText(USERS.viewer, ORIGIN, `scans history ${SEED.definitions.networkCore}`)));
+      expect(emulator.stats().served).toBe(3);
     } finally {
       await h.close();
     }
