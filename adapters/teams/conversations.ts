@@ -95,12 +95,26 @@ export function referenceFromLocation(location: Record<string, string>): StoredR
   };
 }
 
+/** What this process last wrote per key, per store: a message in a known conversation writes nothing. */
+const written = new WeakMap<Store, Map<string, string>>();
+const MAX_REMEMBERED = 10_000;
+
+async function saveIfChanged(store: Store, key: string, ref: StoredRef, text: string): Promise<void> {
+  let seen = written.get(store);
+  if (!seen) written.set(store, (seen = new Map()));
+  if (seen.get(key) === text) return;
+  await store.saveConversation(key, PLATFORM, ref as unknown as Json);
+  if (seen.size >= MAX_REMEMBERED) seen.clear();
+  seen.set(key, text);
+}
+
 /** Remembers the conversation (and the writer's personal chat): how approvers' chats are learnt. */
 export async function rememberConversation(store: Store, activity: Partial<Activity>): Promise<void> {
   const conversationId = activity.conversation?.id;
   if (!conversationId || !activity.serviceUrl) return;
   const ref = referenceOf(activity);
-  await store.saveConversation(convKey(conversationId), PLATFORM, ref as unknown as Json);
+  const text = JSON.stringify(ref);
+  await saveIfChanged(store, convKey(conversationId), ref, text);
   const aad = activity.from?.aadObjectId;
-  if (aad && scopeOf(activity) === 'personal') await store.saveConversation(userKey(aad), PLATFORM, ref as unknown as Json);
+  if (aad && scopeOf(activity) === 'personal') await saveIfChanged(store, userKey(aad), ref, text);
 }

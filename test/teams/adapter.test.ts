@@ -142,6 +142,20 @@ describe('local mode with a fake engine', () => {
     });
   });
 
+  it('a message in a conversation the bot knows writes no conversation reference again', async () => {
+    const conversation = { ...where(), conversationId: 'a:known-conversation' };
+    await postActivity(url, messageActivity('whoami', USER, conversation));
+    const saves = vi.spyOn(store, 'saveConversation');
+    try {
+      for (let i = 0; i < 3; i += 1) await postActivity(url, messageActivity('whoami', USER, conversation));
+      expect(saves).not.toHaveBeenCalled();
+      await postActivity(url, messageActivity('whoami', USER, { ...conversation, conversationId: 'a:another-conversation' }));
+      expect(saves.mock.calls.map((c) => c[0])).toEqual(['teams:conv:a:another-conversation', `teams:user:${USER.aad}`]);
+    } finally {
+      saves.mockRestore();
+    }
+  });
+
   it('the same message delivered twice is answered once', async () => {
     const a = messageActivity('whoami', USER, where());
     const before = engine.texts.length;
