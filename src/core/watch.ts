@@ -203,7 +203,7 @@ export function createWatcher(deps: WatcherDeps) {
     if (watchers.length === 0) return { skipped: 'nobody_watches', calls: 0, changes: [], posted: 0 };
     const before = await loadState();
     const at = now();
-    const health = await readScanHealth(deps.mde, at, { firstSeen: (id) => before.definitions[id]?.firstSeen, freshness: 'recheck' });
+    const health = await readScanHealth(deps.mde, at, { firstSeen: (id) => before.definitions[id]?.firstSeen });
     lastDefinitions = health.definitions.length;
     const { changes, state } = diff(health, before, at.toISOString());
     const replies: Reply[] = changes.length <= SEPARATE_ALERTS_MAX ? changes.map((c) => alertsReply([c], at)) : [alertsReply(changes, at)];
