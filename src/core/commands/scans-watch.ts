@@ -9,7 +9,7 @@ export const scansWatch = defineCommand({
   summary: 'Show where scan alerts go (failed, overdue scans; silent scanners) and the open problems.',
   usage: 'scans watch [here|off]',
   flags: [],
-  examples: ['scans watch', 'scans watch here', 'scans watch off'],
+  examples: ['scans watch', 'scan watch'],
   role: 'viewer',
   schema: z.strictObject({ kind: z.literal('scans.watch') }),
   build(args) {
