@@ -3,7 +3,7 @@
  * watcher's alerts and `scans watch`. Pure functions; no I/O.
  */
 import type { ScanDefinition, ScanHistoryEntry } from '../mde/entities.js';
-import type { Block, Button, Item, Reply } from './reply.js';
+import type { Badge, Block, Button, Fact, Item, Reply } from './reply.js';
 import { scannerName, type AgentHealth, type DefinitionHealth } from './scan-health.js';
 import type { WatchStatus } from './watch.js';
 import { PAGE_SIZE, ago, shortId, statusBadge, truncate, when, whenAgo } from './views.js';
@@ -27,15 +27,28 @@ function definitionButtons(d: ScanDefinition): Button[] {
   ];
 }
 
-/** One change as a list line: what changed, since when, the scanner. */
-function changeItem(change: WatchChange, now: Date): Item {
+interface ChangeParts {
+  badge: Badge;
+  /** What changed, with the name: "Core switches: back to Success". */
+  title: string;
+  /** Since when, the scanner, the last run. */
+  facts: Fact[];
+  note?: { text: string; tone: 'error' | 'warning' };
+  buttons?: Button[];
+}
+
+/** One change: what changed, since when, the scanner. */
+function changeParts(change: WatchChange, now: Date): ChangeParts {
   switch (change.kind) {
     case 'failing': {
       const f = change.health.failing!;
       return {
         badge: statusBadge(f.status),
         title: `${nameOf(change.definition)}: latest scan ${statusBadge(f.status).text.toLowerCase()}`,
-        meta: [`since ${whenAgo(f.since, now)}`, `scanner ${change.health.scannerName}`],
+        facts: [
+          { label: 'Failing since', value: whenAgo(f.since, now) },
+          { label: 'Scanner', value: change.health.scannerName },
+        ],
         ...(f.reason ? { note: { text: f.reason, tone: 'error' as const } } : {}),
         buttons: definitionButtons(change.definition),
       };
@@ -45,7 +58,11 @@ function changeItem(change: WatchChange, now: Date): Item {
       return {
         badge: statusBadge(l.status),
         title: `${nameOf(change.definition)}: back to ${l.status ?? 'success'}`,
-        meta: [`at ${whenAgo(l.at, now)}`, `scanner ${change.health.scannerName}`, ...(change.since ? [`failing since ${when(change.since)}`] : [])],
+        facts: [
+          { label: 'Scanned', value: whenAgo(l.at, now) },
+          { label: 'Scanner', value: change.health.scannerName },
+          ...(change.since ? [{ label: 'Failing since', value: when(change.since) }] : []),
+        ],
         buttons: definitionButtons(change.definition),
       };
     }
@@ -54,7 +71,11 @@ function changeItem(change: WatchChange, now: Date): Item {
       return {
         badge: { text: 'Overdue', kind: 'warning' },
         title: `${nameOf(change.definition)}: no scan for twice its interval (every ${hours(change.definition.intervalInHours)})`,
-        meta: [o.lastRun ? `last scan ${whenAgo(o.lastRun, now)}` : 'never ran', `overdue since ${when(o.since)}`, `scanner ${change.health.scannerName}`],
+        facts: [
+          { label: 'Last scan', value: o.lastRun ? whenAgo(o.lastRun, now) : 'never' },
+          { label: 'Overdue since', value: when(o.since) },
+          { label: 'Scanner', value: change.health.scannerName },
+        ],
         buttons: definitionButtons(change.definition),
       };
     }
@@ -63,7 +84,11 @@ function changeItem(change: WatchChange, now: Date): Item {
       return {
         badge: statusBadge(l.status),
         title: `${nameOf(change.definition)}: scanning again (${statusBadge(l.status).text.toLowerCase()})`,
-        meta: [`at ${whenAgo(l.at, now)}`, `scanner ${change.health.scannerName}`, `overdue since ${when(change.since)}`],
+        facts: [
+          { label: 'Scanned', value: whenAgo(l.at, now) },
+          { label: 'Scanner', value: change.health.scannerName },
+          { label: 'Overdue since', value: when(change.since) },
+        ],
         buttons: definitionButtons(change.definition),
       };
     }
@@ -72,7 +97,10 @@ function changeItem(change: WatchChange, now: Date): Item {
       return {
         badge: { text: 'Not seen', kind: 'bad' },
         title: `Scanner ${a.name}: not seen for 24 h`,
-        meta: [a.stale?.lastSeen ? `last seen ${whenAgo(a.stale.lastSeen, now)}` : 'never seen', ...(change.scans.length ? [`runs ${truncate(change.scans.join(', '), 120)}`] : [])],
+        facts: [
+          { label: 'Last seen', value: a.stale?.lastSeen ? whenAgo(a.stale.lastSeen, now) : 'never' },
+          ...(change.scans.length ? [{ label: 'Runs', value: truncate(change.scans.join(', '), 200) }] : []),
+        ],
         note: { text: 'Scans assigned to it may not run.', tone: 'warning' },
       };
     }
@@ -81,7 +109,10 @@ function changeItem(change: WatchChange, now: Date): Item {
       return {
         badge: { text: 'Seen again', kind: 'good' },
         title: `Scanner ${a.name}: seen again`,
-        meta: [`last seen ${whenAgo(a.agent.lastSeen, now)}`, ...(change.since ? [`silent since ${when(change.since)}`] : [])],
+        facts: [
+          { label: 'Last seen', value: whenAgo(a.agent.lastSeen, now) },
+          ...(change.since ? [{ label: 'Silent since', value: when(change.since) }] : []),
+        ],
       };
     }
   }
@@ -91,18 +122,27 @@ const BAD_CHANGES = new Set<WatchChange['kind']>(['failing', 'overdue', 'agent_s
 
 /** The alert for one change, or one message listing a burst of them. */
 export function alertsReply(changes: WatchChange[], now: Date): Reply {
-  const items = changes.map((c) => changeItem(c, now));
+  const parts = changes.map((c) => changeParts(c, now));
   if (changes.length === 1) {
-    const item = items[0]!;
+    const p = parts[0]!;
     const bad = BAD_CHANGES.has(changes[0]!.kind);
-    return {
-      visibility: 'public',
-      blocks: [{ type: 'text', text: `Scan watch: ${item.title}`, tone: bad ? 'error' : 'success' }, { type: 'items', items: [item] }],
-      summary: item.title,
-    };
+    const blocks: Block[] = [
+      { type: 'text', text: `Scan watch: ${p.title}`, tone: bad ? 'error' : 'success' },
+      { type: 'facts', facts: p.facts },
+      ...(p.note ? [{ type: 'text' as const, text: p.note.text, tone: p.note.tone }] : []),
+      ...(p.buttons ? [{ type: 'buttons' as const, buttons: p.buttons }] : []),
+    ];
+    return { visibility: 'public', blocks, summary: p.title };
   }
   const bad = changes.filter((c) => BAD_CHANGES.has(c.kind)).length;
   const heading = `Scan watch: ${changes.length} changes (${bad} new problem${bad === 1 ? '' : 's'}, ${changes.length - bad} recovered)`;
+  const items: Item[] = parts.map((p) => ({
+    badge: p.badge,
+    title: p.title,
+    meta: p.facts.map((f) => `${f.label.toLowerCase()} ${f.value}`),
+    ...(p.note ? { note: p.note } : {}),
+    ...(p.buttons ? { buttons: p.buttons } : {}),
+  }));
   return { visibility: 'public', blocks: [{ type: 'heading', text: heading }, { type: 'items', items }], summary: heading };
 }
 

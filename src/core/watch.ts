@@ -18,6 +18,7 @@ import { createLocalLeases, keepLease, type KeptLease, type Leases } from './lea
 import type { Json, PlatformLocation, Store } from './records.js';
 import type { Reply } from './reply.js';
 import { readScanHealth, type ScanHealth } from './scan-health.js';
+import { statusBadge } from './views.js';
 import { alertsReply, type WatchChange } from './watch-views.js';
 
 const PLACES_KEY = 'watch.places';
@@ -146,10 +147,10 @@ export function createWatcher(deps: WatcherDeps) {
   function openProblems(state: WatchState): OpenProblem[] {
     const open: OpenProblem[] = [];
     for (const d of Object.values(state.definitions)) {
-      if (d.failing) open.push({ text: `${d.name}: latest scan ${d.failing.status} (scanner ${d.failing.scanner})`, since: d.failing.since });
+      if (d.failing) open.push({ text: `${d.name}: latest scan ${statusBadge(d.failing.status).text.toLowerCase()} (scanner ${d.failing.scanner})`, since: d.failing.since });
       if (d.overdue) open.push({ text: `${d.name}: no scan for twice its interval`, since: d.overdue.since });
     }
-    for (const a of Object.values(state.agents)) if (a.stale) open.push({ text: `Scanner ${a.name}: not seen for 24 h`, since: a.stale.since });
+    for (const a of Object.values(state.agents)) if (a.stale) open.push({ text: `Scanner ${a.name}: not seen for 24 h`, since: a.stale.lastSeen });
     return open;
   }
 

@@ -135,8 +135,10 @@ describe('scans watch', () => {
     expect(h.publisher.notices).toHaveLength(3);
     const alert = h.publisher.notices[2]!;
     expect(alert.reply.summary).toBe('Core switches: latest scan failed');
-    expect(textOf(alert.reply)).toContain('scanner srv-scan-01.contoso.local');
-    expect(textOf(alert.reply)).toContain(`since ${clock.iso().slice(0, 16).replace('T', ' ')} UTC`);
+    expect(alert.reply.blocks).toContainEqual({ type: 'facts', facts: [
+      { label: 'Failing since', value: `${clock.iso().slice(0, 16).replace('T', ' ')} UTC (just now)` },
+      { label: 'Scanner', value: 'srv-scan-01.contoso.local' },
+    ] });
     expect(textOf(alert.reply)).toContain('Scanner offline');
 
     // Later rounds: no repeat.
@@ -183,8 +185,8 @@ describe('scans watch', () => {
     expect(round.changes.map((c) => c.kind)).toEqual(['overdue']);
     const alert = h.publisher.notices[baseline]!;
     expect(alert.reply.summary).toContain('Core switches: no scan for twice its interval');
-    expect(textOf(alert.reply)).toContain('scanner srv-scan-01.contoso.local');
-    expect(textOf(alert.reply)).toContain('overdue since');
+    expect(textOf(alert.reply)).toContain('{"label":"Scanner","value":"srv-scan-01.contoso.local"}');
+    expect(textOf(alert.reply)).toContain('Overdue since');
     expect((await h.engine.watcher.poll()).changes).toEqual([]);
     emulator.state.recordScan(D.networkCore, 'Success', { at: clock.iso() });
     await h.engine.watcher.poll();
