@@ -7,7 +7,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Notice } from '../../src/core/context.js';
 import { SEED, startEmulator, type Emulator } from '../../src/emulator/index.js';
-import { engineHarness, ORIGIN, tempStoreUrl, textOf, USERS } from '../helpers/engine.js';
+import { createLocalLeases } from '../../src/core/leases.js';
+import { callsPerRound, createWatcher } from '../../src/core/watch.js';
+import { openStore } from '../../src/store/index.js';
+import { engineHarness, ORIGIN, tempStoreUrl, textOf, until, USERS } from '../helpers/engine.js';
+import { clientFor } from '../helpers/mde.js';
 
 const D = SEED.definitions;
 const HOUR = 3_600_000;
@@ -250,5 +254,46 @@ describe('scans watch', () => {
     expect(textOf(await h.engine.handleText(USERS.approver, ORIGIN, 'scans watch there'))).toContain('here or off');
     const nowhere = { platform: 'test', location: {}, scope: 'personal' as const };
     expect(textOf(await h.engine.handleText(USERS.approver, nowhere, 'scans watch here'))).toContain('cannot receive alerts');
+  });
+});
+
+describe('the watcher under its lease', () => {
+  it('runs on one process at a time; another takes over when it stops, without repeating alerts', async () => {
+    emulator = await startEmulator();
+    const { client, limiter } = await clientFor(emulator, { listCacheMs: 0, historyCacheMs: 0 });
+    const store = await openStore('sqlite::memory:');
+    open.push({ close: async () => (await limiter.stop(), await store.close()) });
+    // One lease store for both, as Redis is for replicas.
+    const leases = createLocalLeases();
+    const posted: Notice[][] = [[], []];
+    const make = (i: number) => createWatcher({ mde: client, store, leases, notify: async (n) => (posted[i]!.push(n), true), intervalMs: 24 * HOUR, quotaShare: 0.05, perHour: 1500, takeoverMs: 20 });
+    const [a, b] = [make(0), make(1)];
+    await a.start();
+    await b.start();
+    await a.here(ORIGIN, USERS.approver.id);
+    expect((await a.poll()).changes).toHaveLength(2);
+    emulator.resetStats();
+    expect((await b.poll()).skipped).toBe('not_holder');
+    expect(emulator.stats().served).toBe(0);
+
+    await a.stop();
+    await until(async () => (await b.poll()).skipped === undefined, 'the other watcher to take over');
+    emulator.state.recordScan(D.networkCore, 'Fail', { at: new Date(Date.now() + 1000).toISOString() });
+    await b.poll();
+    expect(posted[0]!.map((n) => n.reply.summary)).toHaveLength(2);
+    expect(posted[1]!.map((n) => n.reply.summary)).toEqual(['Core switches: latest scan failed']);
+    await b.stop();
+  });
+
+  it('spaces its checks to stay within its share of the hourly quota', async () => {
+    emulator = await startEmulator();
+    const { client, limiter } = await clientFor(emulator);
+    const store = await openStore('sqlite::memory:');
+    open.push({ close: async () => (await limiter.stop(), await store.close()) });
+    const watcher = createWatcher({ mde: client, store, notify: async () => true, intervalMs: 60_000, quotaShare: 0.01, perHour: 1500 });
+    // 1 % of 1,500 is 15 calls an hour; a check costs 3: one every 12 minutes, not every minute.
+    expect((await watcher.status(ORIGIN)).intervalMs).toBe(12 * 60_000);
+    expect(callsPerRound(6)).toBe(3);
+    expect(callsPerRound(250)).toBe(5);
   });
 });
