@@ -261,7 +261,7 @@ try {
   const reads: Array<{ name: string; text: (i: number) => string; goal: string; max?: number; bulk?: boolean }> = [
     { name: '200 identical `scans list`', text: () => 'scans list', goal: 'one listing' },
     { name: '200 identical `scans history <id>`', text: () => `scans history ${SEED.definitions.networkCore}`, goal: '≤ 2 calls', max: 2 },
-    { name: '200 distinct `scans show <id>`', text: (i) => `scans show ${ids[i]}`, goal: 'one listing', bulk: true },
+    { name: '200 distinct `scans show <id>`', text: (i) => `scans show ${ids[i]}`, goal: 'one listing + batched history (last runs)', bulk: true },
     { name: '200 distinct `scans history <id>`', text: (i) => `scans history ${ids[i]}`, goal: '≤ 10 calls', max: 10, bulk: true },
   ];
   let bulkAdded = false;

@@ -109,6 +109,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
       owner,
       leases: replicas.leases,
       pollMs: options.pollMs ?? config.pollMs,
+      watch: { ...config.watch, perHour: config.mde.rate.perHour, hourMs: config.mde.rate.hourMs },
       onCommand: metrics ? (command, outcome, seconds) => metrics.commandDone(command, outcome, seconds) : undefined,
     });
     const deps: AdapterDeps = { engine, store, log, config, policy };

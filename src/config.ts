@@ -56,6 +56,25 @@ export const envSchema = z.object({
       .max(1440, { error: 'MDE_PROBE_IDLE_MINUTES must be at most 1440 (a day)' })
       .default(10),
   ),
+  /** How often the scan watcher checks definitions and scanner agents (only while a conversation watches). */
+  WATCH_INTERVAL_MINUTES: z.preprocess(
+    blankToUndefined,
+    z.coerce
+      .number({ error: 'WATCH_INTERVAL_MINUTES must be a number' })
+      .int({ error: 'WATCH_INTERVAL_MINUTES must be a whole number of minutes' })
+      .min(1, { error: 'WATCH_INTERVAL_MINUTES must be at least 1' })
+      .max(1440, { error: 'WATCH_INTERVAL_MINUTES must be at most 1440 (a day)' })
+      .default(10),
+  ),
+  /** The share of the hourly MDE quota the watcher may spend; checks are spaced out to stay within it. */
+  WATCH_QUOTA_PERCENT: z.preprocess(
+    blankToUndefined,
+    z.coerce
+      .number({ error: 'WATCH_QUOTA_PERCENT must be a number' })
+      .min(0.1, { error: 'WATCH_QUOTA_PERCENT must be at least 0.1' })
+      .max(50, { error: 'WATCH_QUOTA_PERCENT must be at most 50 (interactive commands need the rest)' })
+      .default(5),
+  ),
   SLACK_SIGNING_SECRET: optionalText,
   SLACK_BOT_TOKEN: optionalText,
   SLACK_APP_TOKEN: optionalText,
@@ -132,6 +151,8 @@ export interface Config {
   shutdownTimeoutMs: number;
   /** `/readyz`: MDE is probed only after this long without an MDE call (MDE_PROBE_IDLE_MINUTES). */
   health: { probeIdleMs: number };
+  /** The scan watcher: its interval, and the share of the hourly quota it may use (0-0.5). */
+  watch: { intervalMs: number; quotaShare: number };
 }
 
 export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
@@ -159,6 +180,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     metrics: metricsConfig(env),
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_SECONDS * 1000,
     health: { probeIdleMs: env.MDE_PROBE_IDLE_MINUTES * 60_000 },
+    watch: { intervalMs: env.WATCH_INTERVAL_MINUTES * 60_000, quotaShare: env.WATCH_QUOTA_PERCENT / 100 },
   };
 }
 

@@ -28,6 +28,11 @@ describe('configuration', () => {
     expect(config.pollMs).toBe(500);
   });
 
+  it('reads the scan watch settings', () => {
+    expect(loadConfig({}).watch).toEqual({ intervalMs: 600_000, quotaShare: 0.05 });
+    expect(loadConfig({ WATCH_INTERVAL_MINUTES: '30', WATCH_QUOTA_PERCENT: '2.5' }).watch).toEqual({ intervalMs: 1_800_000, quotaShare: 0.025 });
+  });
+
   it('reads a live MDE configuration with a certificate', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
     writeFileSync(join(dir, 'c.pem'), 'x');
@@ -57,6 +62,9 @@ describe('configuration', () => {
     [{ AV_SCAN_POLL_SECONDS: '0' }, 'AV_SCAN_POLL_SECONDS'],
     [{ AV_SCAN_POLL_SECONDS: 'often' }, 'AV_SCAN_POLL_SECONDS'],
     [{ MDE_RATE_MINUTE_WINDOW_MS: '-1' }, 'MDE_RATE_MINUTE_WINDOW_MS'],
+    [{ WATCH_INTERVAL_MINUTES: '0' }, 'WATCH_INTERVAL_MINUTES'],
+    [{ WATCH_INTERVAL_MINUTES: 'hourly' }, 'WATCH_INTERVAL_MINUTES'],
+    [{ WATCH_QUOTA_PERCENT: '80' }, 'WATCH_QUOTA_PERCENT'],
     [{ MDE_RATE_MINUTE_WINDOW_MS: '120000', MDE_RATE_HOUR_WINDOW_MS: '60000' }, 'MDE_RATE_HOUR_WINDOW_MS'],
   ])('stops start-up on %j, naming %s', (env, variable) => {
     expect(() => loadConfig(env)).toThrow(variable);

@@ -15,6 +15,7 @@ import type { Role } from './roles.js';
 import type { ApprovalState, StoredOperation } from './records.js';
 import type { ApprovalsApi } from './approval-flow.js';
 import type { FormsApi } from './form-flow.js';
+import type { WatchApi } from './watch.js';
 import type { Fact, Reply } from './reply.js';
 
 export interface FlagSpec {
@@ -56,6 +57,8 @@ export interface CommandContext {
   readonly mde: MdeApi;
   readonly approvals: ApprovalsApi;
   readonly forms: FormsApi;
+  /** Scan watch places and what the watcher saw (`scans watch`, `scans list --failing`). */
+  readonly watch: WatchApi;
   /** Every registered command (for `help`). */
   readonly registry: Registry;
 }

@@ -22,6 +22,7 @@ import type { Store } from './records.js';
 import { errorReply, redactReply, type ButtonAction, type Reply } from './reply.js';
 import { authorize, rolesOf, type RolePolicy } from './roles.js';
 import { welcomeView } from './views.js';
+import { createWatcher, type Watcher, type WatchOptions } from './watch.js';
 
 export interface EngineDeps {
   mde: MdeApi;
@@ -40,6 +41,8 @@ export interface EngineDeps {
   staleMs?: number;
   /** Who runs background work (followed scans, the expiry sweep): in-process by default, Redis leases with replicas. */
   leases?: Leases;
+  /** The scan watcher's schedule and quota share (default: every 10 min, within 5 % of 1,500 calls an hour). */
+  watch?: Partial<WatchOptions>;
   /** Observer (metrics): each command run, by name, with its outcome and duration. */
   onCommand?: (command: string, outcome: CommandOutcome, seconds: number) => void;
 }
@@ -51,6 +54,8 @@ export interface RunningEngine extends Engine {
   stop(): Promise<void>;
   /** Resolves when background work (executions, followed scans, card updates) has ended. Tests use it. */
   idle(): Promise<void>;
+  /** The scan watcher (`poll()` runs a round now; tests drive it so). */
+  readonly watcher: Watcher;
 }
 
 const GREETING = /^\s*(hi|hello|hey|hallo|good (morning|afternoon|evening))\b[\s!.,]*$/i;
@@ -81,6 +86,17 @@ export function createEngine(deps: EngineDeps): RunningEngine {
     ...(deps.heartbeatMs ? { heartbeatMs: deps.heartbeatMs } : {}),
     ...(deps.staleMs ? { staleMs: deps.staleMs } : {}),
     ...(deps.leases ? { leases: deps.leases } : {}),
+  });
+  const watcher = createWatcher({
+    intervalMs: 10 * 60_000,
+    quotaShare: 0.05,
+    perHour: 1500,
+    ...deps.watch,
+    mde: deps.mde,
+    store: deps.store,
+    notify: (notice) => flow.notify(notice),
+    ...(deps.leases ? { leases: deps.leases } : {}),
+    ...(log ? { log } : {}),
   });
   const forms = createFormFlow({
     mde: deps.mde,
@@ -114,7 +130,7 @@ export function createEngine(deps: EngineDeps): RunningEngine {
     const allowed = authorize(deps.policy, actor.id, command);
     if (!allowed.ok) return errorReply(allowed.message);
     if (command.approval) return flow.request(actor, origin, command, op);
-    const ctx: CommandContext = { actor, origin, roles: rolesOf(deps.policy, actor.id), mde: deps.mde, approvals: flow, forms, registry };
+    const ctx: CommandContext = { actor, origin, roles: rolesOf(deps.policy, actor.id), mde: deps.mde, approvals: flow, forms, watch: watcher, registry };
     return command.run!(op, ctx);
   }
 
@@ -186,8 +202,15 @@ export function createEngine(deps: EngineDeps): RunningEngine {
     handleForm,
     approval: (approvalId) => flow.post(approvalId),
     addPublisher: (publisher) => flow.addPublisher(publisher),
-    start: () => flow.start(),
-    stop: () => flow.stop(),
+    async start() {
+      await flow.start();
+      await watcher.start();
+    },
+    async stop() {
+      await watcher.stop();
+      await flow.stop();
+    },
+    watcher,
     idle: () => flow.idle(),
   };
 }

@@ -249,6 +249,25 @@ export class EmulatorState {
     }
   }
 
+  /**
+   * A scan of the definition ran (tests, demos): a history row by its scanner and the new
+   * latestScan, as MDE shows them after a run. `at` defaults to now.
+   */
+  recordScan(definitionId: string, status: string, options: { at?: string; failureReason?: string | null } = {}): void {
+    const definition = this.findDefinition(definitionId);
+    if (definition === undefined) throw new Error(`unknown definition ${definitionId}`);
+    const at = options.at ?? new Date().toISOString();
+    this.history.push({ ScanDefinitionIds: definition.id, LastScanned: at, ScanStatus: status, ScannerId: definition.scannerAgentMachineId });
+    definition.latestScan = { status, failureReason: options.failureReason ?? null, executionDateTime: at };
+  }
+
+  /** The scanner agent last reported at `at` (tests, demos: an agent that went silent or came back). */
+  setAgentLastSeen(machineId: string, at: string): void {
+    const agent = this.agents.get(machineId.toLowerCase());
+    if (agent === undefined) throw new Error(`unknown scanner agent ${machineId}`);
+    agent.lastSeen = at;
+  }
+
   /** Rows of these definitions, newest first. */
   historyFor(ids: readonly string[]): HistoryRow[] {
     this.runDueScans();

@@ -109,6 +109,11 @@ const GOOD: Array<[string, unknown]> = [
   [`scans create windows --name N --target <http://pc1.contoso.com|pc1.contoso.com>,<http://pc2.contoso.com|pc2.contoso.com> --target-type hostname --interval 12 --agent <http://scanner-01.contoso.com|scanner-01.contoso.com> --username svc --domain <http://contoso.com|contoso.com>`,
     windowsOp({ type: 'Kerberos', username: 'svc', domain: 'contoso.com', isGmsaUser: true }, { name: 'N', targets: 'pc1.contoso.com,pc2.contoso.com', targetType: 'Hostname', intervalHours: 12, agent: 'scanner-01.contoso.com' })],
   [`scans show <http://core.example|core.example>`, { kind: 'scans.show', ref: 'core.example' }],
+  ['scans list --failing', { kind: 'scans.list', failing: true, page: 1 }],
+  ['scans list --failing --type network --page 2', { kind: 'scans.list', failing: true, scanType: 'Network', page: 2 }],
+  ['scans watch', { kind: 'scans.watch' }],
+  ['scans watch here', { kind: 'scans.watch.here' }],
+  ['Scan Watch Off', { kind: 'scans.watch.off' }],
   // approvals
   ['agents list', { kind: 'agents.list' }],
   ['Agent List', { kind: 'agents.list' }],
@@ -153,7 +158,7 @@ const BAD: Array<[string, string, string[]]> = [
   ['"scans" list', 'scans list', ['without quotes']],
   ['scans "delete" x --reason r', 'scans delete', ['without quotes']],
   // flags
-  ['scans list --foo', 'scans list', ['unknown flag --foo', 'valid flags: --type windows|network, --active, --inactive, --search text, --page N']],
+  ['scans list --foo', 'scans list', ['unknown flag --foo', 'valid flags: --type windows|network, --active, --inactive, --search text, --failing, --page N']],
   ['scans list -a', 'scans list', ['unknown flag -a', 'two dashes']],
   ['scans list --type', 'scans list', ['--type needs a value']],
   ['scans list --type --active', 'scans list', ['--type needs a value']],

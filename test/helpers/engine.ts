@@ -14,6 +14,7 @@ import type { MdeApi } from '../../src/mde/api.js';
 import type { MdeClientOptions } from '../../src/mde/client.js';
 import { openStore, type Store } from '../../src/store/index.js';
 import { clientFor } from './mde.js';
+import type { WatchOptions } from '../../src/core/watch.js';
 
 export const USERS = {
   viewer: { id: 'slack:UVIEW' },
@@ -73,6 +74,8 @@ export interface HarnessOptions {
   client?: Partial<MdeClientOptions>;
   /** Wraps the MDE client (to count or delay calls). */
   wrapMde?: (mde: MdeApi) => MdeApi;
+  /** The scan watcher's options (its clock, interval, quota share). */
+  watch?: Partial<WatchOptions>;
 }
 
 export async function engineHarness(options: HarnessOptions = {}) {
@@ -96,7 +99,7 @@ export async function engineHarness(options: HarnessOptions = {}) {
     fourEyes: (requester, decider) => fourEyesProblem(policy, requester, decider),
     ...(options.now ? { now: options.now } : {}),
   });
-  const engine = createEngine({ mde: options.wrapMde ? options.wrapMde(client) : client, store, approvals, policy, pollMs: 20, expirySweepMs: options.expirySweepMs ?? 50, heartbeatMs: options.heartbeatMs, staleMs: options.staleMs, ...(options.log ? { log: options.log } : {}) });
+  const engine = createEngine({ mde: options.wrapMde ? options.wrapMde(client) : client, store, approvals, policy, pollMs: 20, expirySweepMs: options.expirySweepMs ?? 50, heartbeatMs: options.heartbeatMs, staleMs: options.staleMs, ...(options.log ? { log: options.log } : {}), ...(options.watch ? { watch: options.watch } : {}) });
   const publisher = new RecordingPublisher();
   engine.addPublisher(publisher);
   await engine.start();

@@ -16,6 +16,7 @@ import { scansHistory } from './scans-history.js';
 import { scansList } from './scans-list.js';
 import { scansShow } from './scans-show.js';
 import { scansDisable, scansEnable, scansUpdate } from './scans-update.js';
+import { scansWatch, scansWatchHere, scansWatchOff } from './scans-watch.js';
 import { whoami } from './whoami.js';
 
 export const COMMANDS: readonly Command[] = [
@@ -31,6 +32,9 @@ export const COMMANDS: readonly Command[] = [
   scansEnable,
   scansDisable,
   scansDelete,
+  scansWatch,
+  scansWatchHere,
+  scansWatchOff,
   avScan,
   agentsList,
   approvalsList,

@@ -3,10 +3,15 @@ import { defineCommand } from '../command.js';
 import { refuse } from '../args.js';
 import { resolveDefinitions } from '../resolve.js';
 import { definitionDetail } from '../views.js';
+import { scannerNames } from '../scan-health.js';
+import { lastRunsBlock } from '../watch-views.js';
+
+/** How many runs `scans show` lists. */
+const LAST_RUNS = 5;
 
 export const scansShow = defineCommand({
   name: 'scans show',
-  summary: 'Show one scan definition and its latest scan, by id or exact name.',
+  summary: 'Show one scan definition and its last runs (status, time, scanner), by id or exact name.',
   usage: 'scans show <id or "exact name">',
   flags: [],
   examples: ['scans show 289224fb-1686-472c-9751-5555960854ca', 'scans show "Weekly servers"'],
@@ -31,6 +36,14 @@ export const scansShow = defineCommand({
   },
   async run(op, { mde }) {
     const [definition] = await resolveDefinitions(mde, [op.ref]);
-    return definitionDetail(definition!);
+    const d = definition!;
+    const rows = await mde.getScanHistory([d.id], { top: LAST_RUNS });
+    // Scanners by name: the definition names its own; another one (the definition moved) is looked up in the agents list.
+    let names = scannerNames([d], []);
+    if (rows.some((r) => r.scannerId && !names.has(r.scannerId.toLowerCase()))) names = scannerNames([d], await mde.listScanAgents().catch(() => []));
+    const reply = definitionDetail(d);
+    const at = reply.blocks.findIndex((b) => b.type === 'buttons');
+    reply.blocks.splice(at < 0 ? reply.blocks.length : at, 0, lastRunsBlock(d, rows.slice(0, LAST_RUNS), names, new Date()));
+    return reply;
   },
 });
