@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { SEED } from '../../src/emulator/index.js';
 import { approvalIdIn, engineHarness, replyOf, tempStoreUrl, ORIGIN, textOf, until, USERS } from '../helpers/engine.js';
 
@@ -154,6 +154,11 @@ describe('approvals', () => {
   });
 
   it('runs an AV scan after approval and follows it to Succeeded', async () => {
+    // Each step lasts long enough that a busy machine's pause between two polls (every 20 ms) cannot skip one.
+    h.emulator.state.actionTimings = { pendingMs: 400, inProgressMs: 400 };
+    onTestFinished(() => {
+      h.emulator.state.actionTimings = { pendingMs: 60, inProgressMs: 60 };
+    });
     const approvalId = approvalIdIn(await run('operator', 'av-scan ws-hr-01.contoso.local quick --reason "alert 3212"'));
     const outcome = await h.engine.handleButton(USERS.approver, ORIGIN, { type: 'approval', approvalId, decision: 'approve' });
     expect(outcome.type).toBe('decided');
