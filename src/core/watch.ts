@@ -8,7 +8,7 @@
  * and only while some conversation watches. A round costs one definition list, one batched
  * history read per 100 definitions and one scanner-agent list. What was alerted is kept in
  * the store (setting `watch.state`), so a restart or another replica alerts each change
- * once; the watch places are the setting `watch.places`.
+ * once; each watch place is a record of its own (the store's conversation records, platform `watch`).
  */
 import type { Logger } from 'pino';
 import type { MdeApi } from '../mde/api.js';
@@ -21,7 +21,7 @@ import { readScanHealth, type ScanHealth } from './scan-health.js';
 import { statusBadge } from './views.js';
 import { alertsReply, type WatchChange } from './watch-views.js';
 
-const PLACES_KEY = 'watch.places';
+const PLACES_PLATFORM = 'watch';
 const STATE_KEY = 'watch.state';
 /** More changes than this in one round go out as one message listing them. */
 const SEPARATE_ALERTS_MAX = 5;
@@ -128,9 +128,10 @@ export function createWatcher(deps: WatcherDeps) {
   let stopped = false;
   let lastDefinitions = 0;
 
+  /** Each place is its own record (the store's conversation records, platform `watch`), so two approvers adding places at once both stay. */
   async function places(): Promise<WatchPlace[]> {
-    const value = await deps.store.getSetting(PLACES_KEY);
-    return Array.isArray(value) ? (value as unknown as WatchPlace[]) : [];
+    const records = await deps.store.listConversations(PLACES_PLATFORM);
+    return records.map((r) => r.ref as unknown as WatchPlace | { off: true }).filter((p): p is WatchPlace => !('off' in p)).sort((a, b) => a.at.localeCompare(b.at));
   }
 
   async function loadState(): Promise<WatchState> {
@@ -242,17 +243,15 @@ export function createWatcher(deps: WatcherDeps) {
     async here(origin, actorId) {
       const place = placeOf(origin);
       if (!place) return null;
-      const all = await places();
-      const added = !all.some((p) => p.key === place.key);
+      const added = !(await places()).some((p) => p.key === place.key);
       const entry: WatchPlace = { key: place.key, platform: origin.platform, location: place.location, by: actorId, at: now().toISOString() };
-      await deps.store.setSetting(PLACES_KEY, [...all.filter((p) => p.key !== place.key), entry] as unknown as Json);
+      await deps.store.saveConversation(`watch:${place.key}`, PLACES_PLATFORM, entry as unknown as Json);
       return { added, status: await status(origin) };
     },
     async off(origin) {
       const key = placeOf(origin)?.key;
-      const all = await places();
-      if (!key || !all.some((p) => p.key === key)) return false;
-      await deps.store.setSetting(PLACES_KEY, all.filter((p) => p.key !== key) as unknown as Json);
+      if (!key || !(await places()).some((p) => p.key === key)) return false;
+      await deps.store.saveConversation(`watch:${key}`, PLACES_PLATFORM, { off: true });
       return true;
     },
     status,

@@ -248,6 +248,15 @@ describe('scans watch', () => {
     expect(h.publisher.notices).toHaveLength(baseline + 3);
   });
 
+  it('keeps every place when approvers add them at the same moment', async () => {
+    emulator = await startEmulator();
+    const h = await harness('sqlite::memory:', fakeClock());
+    const channels = ['C1', 'C2', 'C3', 'C4', 'C5'];
+    await Promise.all(channels.map((channel) => h.engine.handleText(USERS.approver, { ...ORIGIN, location: { channel } }, 'scans watch here')));
+    const status = textOf(await h.engine.handleText(USERS.approver, ORIGIN, 'scans watch'));
+    for (const channel of channels) expect(status).toContain(channel);
+  });
+
   it('refuses words after here/off and a conversation it cannot post to', async () => {
     emulator = await startEmulator();
     const h = await harness('sqlite::memory:', fakeClock());
