@@ -126,7 +126,7 @@ export function createEngine(deps: EngineDeps): RunningEngine {
       if (!allowed.ok) return errorReply(allowed.message);
     }
     if (command.approval) return flow.request(actor, origin, command, op);
-    const ctx: CommandContext = { actor, origin, roles: rolesOf(policy(), actor.id), mde: deps.mde, approvals: flow, forms, registry };
+    const ctx: CommandContext = { actor, origin, roles: rolesOf(policy(), actor.id), mde: deps.mde, approvals: flow, forms, registry, policy: source };
     return command.run!(op, ctx);
   }
 
