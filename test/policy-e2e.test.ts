@@ -50,6 +50,7 @@ rules:
 `;
 
 let slack: SlackStub;
+let policyFile: string;
 let teams: ConnectorStub;
 let app: App;
 let slackDrive: SlackDriver;
@@ -60,6 +61,7 @@ beforeAll(async () => {
   slack = await startSlackStub();
   teams = await startConnectorStub();
   const file = join(mkdtempSync(join(tmpdir(), 'mde-policy-e2e-')), 'policy.yaml');
+  policyFile = file;
   writeFileSync(file, POLICY);
   app = await startApp({
     port: 0,
@@ -159,5 +161,14 @@ describe('cross-platform approval under a policy file', () => {
     const checked = await teamsDrive.say(BEA_TEAMS, `policy check slack:${ADAM_SLACK.id} scans delete`);
     expect(cardText(checked.card)).toMatch(/May approve others' scans.delete requests: yes/);
     expect(cardText(checked.card)).toMatch(/2 distinct people/);
+  });
+
+  it('a bad new version of the file is refused and announced in the approvals channel; the old policy stays', async () => {
+    writeFileSync(policyFile, POLICY.replace('quorum: 2', 'quorum: two'));
+    expect(app.policy.reload()).toMatchObject({ ok: false });
+    const notice = await slack.waitFor(() => slack.callsTo('chat.postMessage').find((c) => c.body.channel === APPROVALS && /policy file was refused/.test(String(c.body.text))));
+    expect(String(notice.body.text)).toMatch(/line 16 .*quorum: a whole number/);
+    expect(app.policy.current().rules?.get('scans.delete')?.quorum).toBe(2);
+    writeFileSync(policyFile, POLICY);
   });
 });
