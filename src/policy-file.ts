@@ -3,14 +3,15 @@
  * accounts), static `groups`, and who holds which role (`roles`). Read with the `yaml`
  * package, validated with zod; every error names the line and what is wrong.
  *
- * Sections the bot does not enforce yet (`rules`, `break_glass`) and directory groups
- * (`slack-group:`, `entra-group:`) are refused rather than silently ignored: an approval
- * rule that is written down but not enforced would be worse than none.
+ * Sections the bot does not enforce yet (`rules`, `break_glass`) are refused rather than
+ * silently ignored: an approval rule that is written down but not enforced would be worse
+ * than none. Directory groups (`slack-group:S…`, `entra-group:<guid>`) are kept as such and
+ * resolved when someone acts (core/directory.ts); `email:` links people by verified e-mail.
  */
 import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
-import { createRolePolicy, roleEntrySchema, ROLES, type RolePolicy } from './core/roles.js';
+import { createRolePolicy, directoryGroupSchema, roleEntrySchema, ROLES, type RolePolicy } from './core/roles.js';
 import { ConfigError } from './errors.js';
 
 const accountOf = (platform: 'slack' | 'teams') =>
@@ -74,10 +75,17 @@ export function parsePolicy(text: string, source: string): RolePolicy {
 
 function policyFrom(file: PolicyFile, source: string, where: (path: PropertyKey[]) => string): RolePolicy {
   const people = new Map<string, string>();
+  const emails = new Map<string, string>();
   const names = new Set<string>();
   file.people.forEach((p, i) => {
     if (names.has(p.name)) throw new ConfigError(`POLICY_FILE ${source}: ${where(['people', i, 'name'])}: ${p.name} is listed twice`, 'policy');
     names.add(p.name);
+    if (p.email) {
+      const email = p.email.toLowerCase();
+      const other = emails.get(email);
+      if (other) throw new ConfigError(`POLICY_FILE ${source}: ${where(['people', i, 'email'])}: ${p.email} belongs to both ${other} and ${p.name}`, 'policy');
+      emails.set(email, p.name);
+    }
     for (const account of [p.slack, p.teams]) {
       if (!account) continue;
       const other = people.get(account);
@@ -90,7 +98,10 @@ function policyFrom(file: PolicyFile, source: string, where: (path: PropertyKey[
   const expand = (entry: string, path: PropertyKey[], seen: readonly string[] = []): string[] => {
     if (entry === '*') return ['*'];
     if (/^(slack-group|entra-group):/i.test(entry)) {
-      throw new ConfigError(`POLICY_FILE ${source}: ${where(path)}: directory groups (${entry.split(':')[0]}:) are not supported yet; list the people or accounts`, 'policy');
+      const group = directoryGroupSchema.safeParse(entry);
+      if (group.success) return [group.data];
+      const hint = /^slack/i.test(entry) ? 'slack-group:<user group id> (e.g. slack-group:S0123ABC)' : 'entra-group:<group object id> (a GUID)';
+      throw new ConfigError(`POLICY_FILE ${source}: ${where(path)}: "${entry}" is not a directory group: write ${hint}`, 'policy');
     }
     const account = roleEntrySchema.safeParse(entry);
     if (account.success) return [account.data];
@@ -100,11 +111,11 @@ function policyFrom(file: PolicyFile, source: string, where: (path: PropertyKey[
       if (seen.includes(entry)) throw new ConfigError(`POLICY_FILE ${source}: ${where(path)}: the group ${entry} contains itself`, 'policy');
       return group.flatMap((m, i) => expand(m, ['groups', entry, i], [...seen, entry]));
     }
-    throw new ConfigError(`POLICY_FILE ${source}: ${where(path)}: "${entry}" is neither a person, a group, slack:<id>, teams:<object id> nor *`, 'policy');
+    throw new ConfigError(`POLICY_FILE ${source}: ${where(path)}: "${entry}" is neither a person, a group, slack:<id>, teams:<object id>, slack-group:<id>, entra-group:<id> nor *`, 'policy');
   };
 
   const lists = Object.fromEntries(ROLES.map((role) => [role, (file.roles[role] ?? []).flatMap((e, i) => expand(e, ['roles', role, i]))]));
-  return { ...createRolePolicy(lists), people, source };
+  return { ...createRolePolicy(lists), people, ...(emails.size > 0 ? { emails } : {}), source };
 }
 
 export function loadPolicyFile(path: string): RolePolicy {

@@ -19,7 +19,8 @@ import { createLocalLeases, keepLease, type KeptLease, type Leases } from './lea
 import type { Actor, ApprovalPost, ApprovalPublisher, Origin } from './context.js';
 import type { ApprovalRecord, Store, StoredOperation } from './records.js';
 import type { Reply } from './reply.js';
-import { fourEyesProblem, rolesOf, type RolePolicy } from './roles.js';
+import { resolvePolicy } from './directory.js';
+import { directoryList, fourEyesProblem, rolesOf, type RolePolicy } from './roles.js';
 import { createTracker } from './tracker.js';
 import { approvalCard, approvalList, approvalView, when, type ApprovalEvent } from './views.js';
 
@@ -41,6 +42,8 @@ export interface ApprovalFlowDeps {
   store: Store;
   approvals: ApprovalService;
   policy: RolePolicy;
+  /** The policy as it stands for these accounts (directory groups and e-mail links resolved); default: `policy` without a directory. */
+  policyFor?: (accounts: readonly string[]) => Promise<RolePolicy>;
   registry: Registry;
   log?: Logger;
   /** How often a running AV scan is polled (ms). */
@@ -74,6 +77,7 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
   let takeover: NodeJS.Timeout | undefined;
   let sweeper: KeptLease | undefined;
   const leases = deps.leases ?? createLocalLeases();
+  const policyFor = deps.policyFor ?? ((accounts: readonly string[]) => resolvePolicy(deps.policy, undefined, accounts));
 
   const owner = deps.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const heartbeatMs = deps.heartbeatMs ?? 5_000;
@@ -91,8 +95,8 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
   }
 
   /** Four eyes (by person) and roles: only a pending request, never by its requester, only by an approver. */
-  function mayDecide(actorId: string, record: ApprovalRecord): boolean {
-    return record.state === 'pending' && fourEyesProblem(deps.policy, record.requester.actor, actorId) === null && rolesOf(deps.policy, actorId).includes('approver');
+  function mayDecide(policy: RolePolicy, actorId: string, record: ApprovalRecord): boolean {
+    return record.state === 'pending' && fourEyesProblem(policy, record.requester.actor, actorId) === null && rolesOf(policy, actorId).includes('approver');
   }
 
   /** The request's audit events for its timeline (only once it was approved: before, the record says it all). */
@@ -107,12 +111,14 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
 
   async function postOf(record: ApprovalRecord): Promise<ApprovalPost> {
     const view = approvalView(record, commandOf(record)?.approval?.facts(record.operation) ?? [], await eventsOf(record));
+    // Members of directory groups are known here; e-mail links only for the requester (a decision resolves its decider too).
+    const policy = await policyFor([record.requester.actor]);
     return {
       view,
       card: approvalCard(view),
       origin: record.origin,
       cards: record.cards,
-      mayDecide: (actorId) => mayDecide(actorId, record),
+      mayDecide: (actorId) => mayDecide(policy, actorId, record),
     };
   }
 
@@ -214,8 +220,11 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
     if (!decider) return 'the request has no recorded approver';
     const approvedBy = (await store.listAudit({ approvalId: record.id })).filter((e) => e.event === 'approved').map((e) => e.actor);
     if (!approvedBy.includes(decider)) return 'the audit log holds no approval from the recorded approver';
-    if (fourEyesProblem(deps.policy, record.requester.actor, decider) !== null) return 'the approval did not come from a second person';
-    if (!rolesOf(deps.policy, decider).includes('approver')) return `${decider} does not hold the approver role`;
+    const policy = await policyFor([record.requester.actor, decider]);
+    if (fourEyesProblem(policy, record.requester.actor, decider) !== null) return 'the approval did not come from a second person';
+    if (!rolesOf(policy, decider).includes('approver')) {
+      return policy.unreachable?.length ? `${directoryList(policy.unreachable)} could not be reached to confirm that ${decider} holds the approver role` : `${decider} does not hold the approver role`;
+    }
     return null;
   }
 
@@ -306,7 +315,18 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
   }
 
   async function decide(actor: Actor, id: string, decision: 'approve' | 'reject', reason?: string): Promise<DecisionOutcome> {
-    const result = await approvals.decide({ id, decision, actor: actor.id, actorName: actor.name, actorRoles: rolesOf(deps.policy, actor.id), reason });
+    // Both people's directory facts (groups, e-mail links) are read before the synchronous checks.
+    const requester = (await approvals.get(id))?.requester.actor;
+    const policy = await policyFor(requester ? [actor.id, requester] : [actor.id]);
+    const actorRoles = rolesOf(policy, actor.id);
+    if (requester && !actorRoles.includes('approver') && policy.unreachable?.length) {
+      const record = await approvals.get(id);
+      if (record) {
+        const reason = `The bot could not check whether you are an approver: ${directoryList(policy.unreachable)} could not be reached. Nobody gains a role through a directory the bot cannot read; try again in a few minutes.`;
+        return { type: 'refused', approvalId: record.id, reason, card: (await postOf(record)).card };
+      }
+    }
+    const result = await approvals.decide({ id, decision, actor: actor.id, actorName: actor.name, actorRoles, fourEyes: (r, d) => fourEyesProblem(policy, r, d), reason });
     if (!result.ok) {
       if (!result.record) return { type: 'unknown', approvalId: id, reason: result.message };
       let record = result.record;

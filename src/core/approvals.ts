@@ -83,6 +83,8 @@ export interface DecideInput {
   actor: string;
   actorName?: string;
   actorRoles: readonly Role[];
+  /** Four eyes as the caller resolved it (e-mail links from the directory); default the service's own. */
+  fourEyes?: (requester: string, decider: string) => 'self' | 'unlinked' | null;
   /** Optional for both decisions (`reject <id> [--reason text]`). */
   reason?: string;
   now?: Date;
@@ -274,7 +276,7 @@ export class ApprovalService {
     if (!current) return { ok: false, code: 'not_found', message: `There is no approval request ${id}.` };
 
     // Four eyes, by person: the requester may neither approve nor reject their own request.
-    const problem = this.fourEyes(current.requester.actor, input.actor);
+    const problem = (input.fourEyes ?? this.fourEyes)(current.requester.actor, input.actor);
     if (problem === 'self') {
       return {
         ok: false,

@@ -20,6 +20,7 @@ import { redactSecrets } from './forms.js';
 import { parseCommand } from './parser.js';
 import type { Store } from './records.js';
 import { errorReply, redactReply, type ButtonAction, type Reply } from './reply.js';
+import { resolvePolicy, type Directory } from './directory.js';
 import { authorize, rolesOf, type RolePolicy } from './roles.js';
 import { welcomeView } from './views.js';
 
@@ -28,6 +29,8 @@ export interface EngineDeps {
   store: Store;
   approvals: ApprovalService;
   policy: RolePolicy;
+  /** Slack user groups, Entra groups and e-mail links; without it, directory groups give nobody a role. */
+  directory?: Directory;
   registry?: Registry;
   log?: Logger;
   /** How often a running AV scan is polled (ms). */
@@ -68,11 +71,14 @@ function named(registry: Registry, name: string): Command {
 export function createEngine(deps: EngineDeps): RunningEngine {
   const registry = deps.registry ?? REGISTRY;
   const log = deps.log;
+  /** The policy as it stands for these accounts, directories asked first (directory.ts). */
+  const policyFor = (accounts: readonly string[]) => resolvePolicy(deps.policy, deps.directory, accounts);
   const flow = createApprovalFlow({
     mde: deps.mde,
     store: deps.store,
     approvals: deps.approvals,
     policy: deps.policy,
+    policyFor,
     registry,
     log,
     pollMs: deps.pollMs ?? 5000,
@@ -87,8 +93,8 @@ export function createEngine(deps: EngineDeps): RunningEngine {
     createCommand: named(registry, 'scans create'),
     updateCommand: named(registry, 'scans update'),
     run: (actor, origin, command, op, secrets) => safely(() => run(actor, origin, command, op), secrets),
-    refusal(actor, command) {
-      const allowed = authorize(deps.policy, actor.id, command);
+    async refusal(actor, command) {
+      const allowed = authorize(await policyFor([actor.id]), actor.id, command);
       return allowed.ok ? null : errorReply(allowed.message);
     },
   });
@@ -111,10 +117,11 @@ export function createEngine(deps: EngineDeps): RunningEngine {
 
   /** Authorizes, then runs the command or asks for approval. */
   async function authorizeAndRun(actor: Actor, origin: Origin, command: Command, op: AnyOperation): Promise<Reply> {
-    const allowed = authorize(deps.policy, actor.id, command);
+    const policy = await policyFor([actor.id]);
+    const allowed = authorize(policy, actor.id, command);
     if (!allowed.ok) return errorReply(allowed.message);
     if (command.approval) return flow.request(actor, origin, command, op);
-    const ctx: CommandContext = { actor, origin, roles: rolesOf(deps.policy, actor.id), mde: deps.mde, approvals: flow, forms, registry };
+    const ctx: CommandContext = { actor, origin, roles: rolesOf(policy, actor.id), mde: deps.mde, approvals: flow, forms, registry };
     return command.run!(op, ctx);
   }
 
@@ -137,7 +144,7 @@ export function createEngine(deps: EngineDeps): RunningEngine {
 
   function handleText(actor: Actor, origin: Origin, text: string): Promise<Reply> {
     return safely(async () => {
-      if (GREETING.test(text)) return welcomeView(actor, rolesOf(deps.policy, actor.id));
+      if (GREETING.test(text)) return welcomeView(actor, rolesOf(await policyFor([actor.id]), actor.id));
       const parsed = parseCommand(text, registry);
       if (!parsed.ok) {
         const { message, usage, suggestion } = parsed.error;
