@@ -58,6 +58,8 @@ export interface DirectoryOptions {
   /** The clock (tests). */
   now?: () => number;
   sources?: DirectorySources;
+  /** Told of every failed lookup, with the directory's own words (the log; refusals name only the directory). */
+  onError?: (directory: string, detail: string) => void;
 }
 
 export const DEFAULT_DIRECTORY_CACHE_MS = 300_000;
@@ -90,8 +92,9 @@ export function createDirectory(options: DirectoryOptions = {}): Directory {
     try {
       return await lookup();
     } catch (error) {
-      if (error instanceof DirectoryUnavailableError) throw error;
-      throw new DirectoryUnavailableError(directory, (error as Error)?.message ?? String(error));
+      const failure = error instanceof DirectoryUnavailableError ? error : new DirectoryUnavailableError(directory, (error as Error)?.message ?? String(error));
+      options.onError?.(failure.directory, failure.message);
+      throw failure;
     }
   }
 
