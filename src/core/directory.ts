@@ -166,8 +166,9 @@ export async function resolvePolicy(policy: RolePolicy, directory: Directory | u
   if (directory && wantEmail) {
     await Promise.all(
       ids.map(async (id) => {
-        // An explicit link is not looked up (and needs no directory): it takes precedence.
-        if (people.has(id) && !entra) return;
+        // An explicit link takes precedence and is not looked up: the person's own `email:`
+        // in the file stands for them (an account's address never re-links it elsewhere).
+        if (people.has(id)) return;
         const address = await directory.emailOf(id).catch(note);
         if (!address) return;
         addresses.set(id, address);

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createApprovalService } from '../../src/core/approvals.js';
 import type { Actor, ApprovalPost, ApprovalPublisher, Origin } from '../../src/core/context.js';
+import type { Directory } from '../../src/core/directory.js';
 import { createEngine } from '../../src/core/engine.js';
 import type { ButtonOutcome } from '../../src/core/engine-api.js';
 import type { Reply } from '../../src/core/reply.js';
@@ -68,6 +69,8 @@ export interface HarnessOptions {
   client?: Partial<MdeClientOptions>;
   /** Wraps the MDE client (to count or delay calls). */
   wrapMde?: (mde: MdeApi) => MdeApi;
+  /** Directory groups and e-mail links (default: none). */
+  directory?: Directory;
 }
 
 export async function engineHarness(options: HarnessOptions = {}) {
@@ -91,7 +94,7 @@ export async function engineHarness(options: HarnessOptions = {}) {
     fourEyes: (requester, decider) => fourEyesProblem(policy, requester, decider),
     ...(options.now ? { now: options.now } : {}),
   });
-  const engine = createEngine({ mde: options.wrapMde ? options.wrapMde(client) : client, store, approvals, policy, pollMs: 20, expirySweepMs: options.expirySweepMs ?? 50, heartbeatMs: options.heartbeatMs, staleMs: options.staleMs, ...(options.log ? { log: options.log } : {}) });
+  const engine = createEngine({ mde: options.wrapMde ? options.wrapMde(client) : client, store, approvals, policy, ...(options.directory ? { directory: options.directory } : {}), pollMs: 20, expirySweepMs: options.expirySweepMs ?? 50, heartbeatMs: options.heartbeatMs, staleMs: options.staleMs, ...(options.log ? { log: options.log } : {}) });
   const publisher = new RecordingPublisher();
   engine.addPublisher(publisher);
   await engine.start();
