@@ -9,6 +9,7 @@
  * that cannot be reached gives nobody anything (fail closed) and is named in `unreachable`,
  * so a refusal can say so rather than "you are not allowed".
  */
+import type { ApprovalPolicy, RuleSpec } from './approval-policy.js';
 import { ROLES, normalizeActorId, type RoleList, type RolePolicy } from './roles.js';
 
 /** What a platform (or Microsoft Graph) answers; each function may throw when it cannot. */
@@ -147,8 +148,8 @@ export function createDirectory(options: DirectoryOptions = {}): Directory {
  * be reached adds nothing and is named in `unreachable`. Without directory entries or
  * e-mail addresses in the policy, the policy is returned as it is and nothing is asked.
  */
-export async function resolvePolicy(policy: RolePolicy, directory: Directory | undefined, accounts: readonly string[]): Promise<RolePolicy> {
-  const refs = new Set(ROLES.flatMap((role) => [...(policy[role].groups ?? [])]));
+export async function resolvePolicy<P extends ApprovalPolicy>(policy: P, directory: Directory | undefined, accounts: readonly string[]): Promise<P> {
+  const refs = new Set(listsOf(policy).flatMap((list) => [...(list.groups ?? [])]));
   const emails = policy.emails;
   if (refs.size === 0 && !emails?.size) return policy;
   const unreachable = new Set<string>();
@@ -187,7 +188,7 @@ export async function resolvePolicy(policy: RolePolicy, directory: Directory | u
     }),
   );
 
-  const expand = (list: RoleList): RoleList => {
+  const expand = <L extends RoleList>(list: L): L => {
     if (!list.groups?.size) return list;
     const out = new Set(list.ids);
     for (const ref of list.groups) {
@@ -204,15 +205,34 @@ export async function resolvePolicy(policy: RolePolicy, directory: Directory | u
         for (const [id, own] of addresses) if (own === address) out.add(id);
       }
     }
-    return { everyone: list.everyone, ids: out };
+    const { groups: _resolved, ...rest } = list;
+    return { ...rest, ids: out } as unknown as L;
   };
+  const expandRule = (rule: RuleSpec): RuleSpec => ({
+    ...rule,
+    ...(rule.approvers ? { approvers: expand(rule.approvers) } : {}),
+    ...(rule.requesters ? { requesters: expand(rule.requesters) } : {}),
+    ...(rule.escalate ? { escalate: { ...rule.escalate, to: expand(rule.escalate.to) } } : {}),
+  });
 
   return {
     ...policy,
     viewer: expand(policy.viewer),
     operator: expand(policy.operator),
     approver: expand(policy.approver),
+    ...(policy.rules ? { rules: new Map([...policy.rules].map(([op, rule]) => [op, expandRule(rule)])) } : {}),
+    ...(policy.breakGlass ? { breakGlass: { ...policy.breakGlass, people: expand(policy.breakGlass.people) } } : {}),
     people,
     ...(unreachable.size > 0 ? { unreachable: [...unreachable] } : {}),
   };
+}
+
+/** Every list of people in the policy: roles, rules (approvers, requesters, escalation), break-glass. */
+function listsOf(policy: ApprovalPolicy): RoleList[] {
+  const lists: RoleList[] = ROLES.map((role) => policy[role]);
+  for (const rule of policy.rules?.values() ?? []) {
+    for (const list of [rule.approvers, rule.requesters, rule.escalate?.to]) if (list) lists.push(list);
+  }
+  if (policy.breakGlass) lists.push(policy.breakGlass.people);
+  return lists;
 }

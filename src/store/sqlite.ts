@@ -32,6 +32,8 @@ import {
   type StoredAuditEntry,
   type StoredTrackedAction,
   type TrackedAction,
+  type Vote,
+  quorumOf,
 } from './types.js';
 
 export const MEMORY_PATH = ':memory:';
@@ -126,6 +128,14 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       ALTER TABLE approvals ADD COLUMN heartbeat_at TEXT;
     `,
   },
+  {
+    version: 3,
+    description: 'quorum and the individual decisions of an approval request',
+    up: `
+      ALTER TABLE approvals ADD COLUMN quorum INTEGER NOT NULL DEFAULT 1;
+      ALTER TABLE approvals ADD COLUMN votes TEXT;
+    `,
+  },
 ];
 
 interface ApprovalRow {
@@ -150,6 +160,8 @@ interface ApprovalRow {
   updated_at: string;
   owner: string | null;
   heartbeat_at: string | null;
+  quorum: number;
+  votes: string | null;
 }
 
 interface AuditRow {
@@ -322,6 +334,8 @@ export class SqliteStore implements Store {
     if (row.result !== null) rec.result = parse<Json>(row.result, 'result');
     if (row.owner !== null) rec.owner = row.owner;
     if (row.heartbeat_at !== null) rec.heartbeatAt = row.heartbeat_at;
+    if (row.quorum !== 1) rec.quorum = row.quorum;
+    if (row.votes !== null) rec.votes = parse<Vote[]>(row.votes, 'votes');
     return rec;
   }
 
@@ -356,13 +370,15 @@ export class SqliteStore implements Store {
       updated_at: createdAt,
       owner: null,
       heartbeat_at: null,
+      quorum: quorumOf(rec.quorum),
+      votes: rec.votes ? JSON.stringify(rec.votes) : null,
     };
     try {
       db.prepare(
         `INSERT INTO approvals (id, kind, operation_json, operation_hash, summary, requester_actor, requester, origin, state, reason,
-           created_at, expires_at, decided_by, decided_at, decision_reason, result, cards, version, updated_at)
+           created_at, expires_at, decided_by, decided_at, decision_reason, result, cards, version, updated_at, quorum, votes)
          VALUES (@id, @kind, @operation_json, @operation_hash, @summary, @requester_actor, @requester, @origin, @state, @reason,
-           @created_at, @expires_at, @decided_by, @decided_at, @decision_reason, @result, @cards, @version, @updated_at)`,
+           @created_at, @expires_at, @decided_by, @decided_at, @decision_reason, @result, @cards, @version, @updated_at, @quorum, @votes)`,
       ).run(row);
     } catch (err) {
       if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
@@ -428,6 +444,10 @@ export class SqliteStore implements Store {
     if (patch.heartbeatAt !== undefined) {
       sets.push('heartbeat_at = @heartbeat_at');
       params.heartbeat_at = isoOf(patch.heartbeatAt, 'heartbeatAt');
+    }
+    if (patch.votes !== undefined) {
+      sets.push('votes = @votes');
+      params.votes = JSON.stringify(patch.votes);
     }
     fromList.forEach((s, i) => (params[`from${i}`] = s));
     let where = `id = @id AND state IN (${fromList.map((_, i) => `@from${i}`).join(', ')})`;
