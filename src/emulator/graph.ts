@@ -49,6 +49,8 @@ export class GraphStub {
   readonly requests = new Map<string, number>();
   /** When set, every Graph request gets this status (an outage); `null` serves again. */
   outage: number | null = null;
+  /** The origin written into nextLinks (Graph's own host name), instead of the one the caller used. */
+  linkOrigin: string | undefined;
 
   constructor(private readonly pageSize: number) {}
 
@@ -113,7 +115,7 @@ export class GraphStub {
     if (skip + top < all.length) {
       const next = new URLSearchParams(query);
       next.set('$skiptoken', String(skip + top));
-      body['@odata.nextLink'] = `${baseUrl}/v1.0/groups/${groupId}/transitiveMembers/microsoft.graph.user?${next.toString()}`;
+      body['@odata.nextLink'] = `${this.linkOrigin ?? baseUrl}/v1.0/groups/${groupId}/transitiveMembers/microsoft.graph.user?${next.toString()}`;
     }
     return { status: 200, body };
   }

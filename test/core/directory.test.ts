@@ -121,6 +121,27 @@ describe('Entra ID groups (Microsoft Graph, served by the emulator)', () => {
     expect(emulator.graph.count()).toBe(3);
   });
 
+  it('follow a nextLink that names another host on the configured base URL only (the token never leaves it)', async () => {
+    emulator.graph.linkOrigin = 'https://graph.example.invalid';
+    try {
+      const users = await graph().transitiveUsers(SOC);
+      expect(users.map((u) => u.id).sort()).toEqual([OLIVIA!.id, ADAM!.id, BEA!.id].sort());
+      expect(emulator.graph.count()).toBe(2);
+    } finally {
+      emulator.graph.linkOrigin = undefined;
+    }
+  });
+
+  it('may approve under a rule whose approvers are an Entra group, with a quorum the group can reach', async () => {
+    const policy = parsePolicy(
+      `roles:\n  viewer: ["*"]\n  operator: ["*"]\n  approver: ["entra-group:${LEADS}"]\nrules:\n  scans.delete: { approvers: ["entra-group:${LEADS}"], quorum: 2 }\n`,
+      'p.yaml',
+    );
+    const resolved = await resolvePolicy(policy, directory(), [`teams:${BEA!.id}`]);
+    expect([...resolved.rules!.get('scans.delete')!.approvers!.ids]).toEqual(expect.arrayContaining([`teams:${ADAM!.id}`, `teams:${BEA!.id}`]));
+    expect(rolesOf(resolved, `teams:${OLIVIA!.id}`)).toEqual(['viewer', 'operator']);
+  });
+
   it('match Slack accounts by e-mail: a person whose address Graph lists holds the role on every account', async () => {
     const resolved = await resolvePolicy(parsePolicy(POLICY, 'policy.yaml'), directory(), ['slack:U0ADAM']);
     // Adam's address is an Entra SOC lead's: his Slack account is an approver.
