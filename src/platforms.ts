@@ -8,7 +8,7 @@ import { createTeamsAdapter } from '../adapters/teams/index.js';
 import type { Config } from './config.js';
 import type { Directory } from './core/directory.js';
 import type { RunningEngine } from './core/engine.js';
-import type { RolePolicy } from './core/roles.js';
+import type { PolicySource } from './core/approval-policy.js';
 import type { HttpAdapter } from './http-adapter.js';
 import type { Store } from './store/types.js';
 
@@ -17,7 +17,7 @@ export interface AdapterDeps {
   store: Store;
   log: Logger;
   config: Config;
-  policy: RolePolicy;
+  policy: PolicySource;
   /** Each adapter supplies its directory lookups (Slack user groups and e-mail, Teams e-mail). */
   directory?: Directory;
 }

@@ -13,19 +13,21 @@ import type { Logger } from 'pino';
 import type { MdeApi } from '../mde/api.js';
 import { isMdeError } from '../mde/errors.js';
 import { BOT_FAILURE_TEXT, StoreUnavailableError, UserError } from '../errors.js';
-import type { ApprovalService } from './approvals.js';
+import { eligibleApprovers, mayApproveRule, personKey, policyOperationOf, ruleFor, type ApprovalPolicy, type PolicySource, type ResolvedRule } from './approval-policy.js';
+import { approvalsOf, type ApprovalService } from './approvals.js';
 import type { Command, Registry } from './command.js';
 import { createLocalLeases, keepLease, type KeptLease, type Leases } from './leases.js';
 import type { Actor, ApprovalPost, ApprovalPublisher, Origin } from './context.js';
 import type { ApprovalRecord, Store, StoredOperation } from './records.js';
 import type { Reply } from './reply.js';
 import { resolvePolicy } from './directory.js';
-import { directoryList, fourEyesProblem, rolesOf, type RolePolicy } from './roles.js';
+import { directoryList, fourEyesProblem, rolesOf } from './roles.js';
 import { createTracker } from './tracker.js';
 import { approvalCard, approvalList, approvalView, when, type ApprovalEvent } from './views.js';
 
 export type DecisionOutcome =
-  | { type: 'decided'; approvalId: string; summary: string; card: Reply }
+  /** `progress`: the approval was counted, and the request waits for more (quorum). */
+  | { type: 'decided'; approvalId: string; summary: string; card: Reply; progress?: string }
   /** The request exists but this decision was not taken (self-approval, not an approver, already decided, expired). */
   | { type: 'refused'; approvalId: string; reason: string; card: Reply }
   | { type: 'unknown'; approvalId: string; reason: string };
@@ -41,9 +43,10 @@ export interface ApprovalFlowDeps {
   mde: MdeApi;
   store: Store;
   approvals: ApprovalService;
-  policy: RolePolicy;
-  /** The policy as it stands for these accounts (directory groups and e-mail links resolved); default: `policy` without a directory. */
-  policyFor?: (accounts: readonly string[]) => Promise<RolePolicy>;
+  /** The policy in force, read at every use (the file is reloaded). */
+  policy: PolicySource;
+  /** The policy in force as it stands for these accounts (directory groups and e-mail links resolved); default: without a directory. */
+  policyFor?: (accounts: readonly string[]) => Promise<ApprovalPolicy>;
   registry: Registry;
   log?: Logger;
   /** How often a running AV scan is polled (ms). */
@@ -59,6 +62,16 @@ export interface ApprovalFlowDeps {
   leases?: Leases;
   /** How often a lease another process held (a replica that died) is tried again (ms). */
   takeoverMs?: number;
+}
+
+/** `14:02 UTC` of an ISO instant. */
+function clock(iso: string): string {
+  const t = Date.parse(iso);
+  return Number.isNaN(t) ? iso : `${new Date(t).toISOString().slice(11, 16)} UTC`;
+}
+
+function capitalise(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
 export function failureText(error: unknown): string {
@@ -77,7 +90,6 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
   let takeover: NodeJS.Timeout | undefined;
   let sweeper: KeptLease | undefined;
   const leases = deps.leases ?? createLocalLeases();
-  const policyFor = deps.policyFor ?? ((accounts: readonly string[]) => resolvePolicy(deps.policy, undefined, accounts));
 
   const owner = deps.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const heartbeatMs = deps.heartbeatMs ?? 5_000;
@@ -94,9 +106,52 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
     return registry.forApprovalKind(record.operation.kind);
   }
 
-  /** Four eyes (by person) and roles: only a pending request, never by its requester, only by an approver. */
-  function mayDecide(policy: RolePolicy, actorId: string, record: ApprovalRecord): boolean {
-    return record.state === 'pending' && fourEyesProblem(policy, record.requester.actor, actorId) === null && rolesOf(policy, actorId).includes('approver');
+  const policy = () => deps.policy.current();
+  const policyFor = deps.policyFor ?? ((accounts: readonly string[]) => resolvePolicy(policy(), undefined, accounts));
+  /** The people a decision on this request involves: the requester and everyone who voted. */
+  const involved = (record: ApprovalRecord, ...more: string[]) => [record.requester.actor, ...(record.votes ?? []).map((v) => v.actor), ...more];
+
+  /** The rule a request (or an operation) falls under, or `null` for one no rule covers. */
+  function ruleOf(operation: { readonly kind: string }, p: ApprovalPolicy = policy()): ResolvedRule | null {
+    const name = policyOperationOf(operation as { kind: string });
+    return name ? ruleFor(p, name, deps.policy.defaults) : null;
+  }
+
+  /** Whether the actor may approve under the request's rule (the approver role, and the rule's approvers when it names them). */
+  function approverFor(actorId: string, record: ApprovalRecord, p: ApprovalPolicy = policy()): boolean {
+    const rule = ruleOf(record.operation, p);
+    return rule ? mayApproveRule(p, rule, actorId) : rolesOf(p, actorId).includes('approver');
+  }
+
+  /** Whether the actor (or another account of the same person) already decided. */
+  function votedAlready(actorId: string, record: ApprovalRecord, p: ApprovalPolicy = policy()): boolean {
+    const me = personKey(p, actorId);
+    return (record.votes ?? []).some((v) => v.person === me || fourEyesProblem(p, v.actor, actorId) === 'self');
+  }
+
+  /** Four eyes (by person), the rule and the quorum: only a pending request, never by its requester, only by an approver of its rule, once per person. */
+  function mayDecide(actorId: string, record: ApprovalRecord, p: ApprovalPolicy = policy()): boolean {
+    return record.state === 'pending' && fourEyesProblem(p, record.requester.actor, actorId) === null && approverFor(actorId, record, p) && !votedAlready(actorId, record, p);
+  }
+
+  /** Who else may still approve: names, `any approver`, or nobody. */
+  function othersWhoMayApprove(record: ApprovalRecord, p: ApprovalPolicy = policy()): string {
+    const rule = ruleOf(record.operation, p);
+    if (!rule) return 'any other approver';
+    const votes = record.votes ?? [];
+    const others = eligibleApprovers(p, rule, [personKey(p, record.requester.actor), record.requester.actor, ...votes.map((v) => v.person), ...votes.map((v) => v.actor)]);
+    if (others === 'any approver') return 'any other approver';
+    return others.length > 0 ? others.join(', ') : 'nobody else under the current policy';
+  }
+
+  /** The quorum's progress, for cards and lists ("1 of 2: Adam Approver approved 14:02 UTC; still to decide: …"); undefined without a quorum. */
+  function progressOf(record: ApprovalRecord, p: ApprovalPolicy = policy()): string | undefined {
+    const quorum = record.quorum ?? 1;
+    if (quorum <= 1) return undefined;
+    const votes = (record.votes ?? []).filter((v) => v.decision === 'approve');
+    const done = votes.map((v) => `${v.name ?? v.actor} approved ${clock(v.at)}`);
+    const head = `${approvalsOf(votes).size} of ${quorum}${done.length > 0 ? `: ${done.join(', ')}` : ''}`;
+    return record.state === 'pending' ? `${head}. Still to decide: ${othersWhoMayApprove(record, p)}.` : head;
   }
 
   /** The request's audit events for its timeline (only once it was approved: before, the record says it all). */
@@ -110,15 +165,18 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
   }
 
   async function postOf(record: ApprovalRecord): Promise<ApprovalPost> {
-    const view = approvalView(record, commandOf(record)?.approval?.facts(record.operation) ?? [], await eventsOf(record));
-    // Members of directory groups are known here; e-mail links only for the requester (a decision resolves its decider too).
-    const policy = await policyFor([record.requester.actor]);
+    // Members of directory groups are known here; e-mail links for the requester and the voters (a decision resolves its decider too).
+    const p = await policyFor(involved(record));
+    const progress = progressOf(record, p);
+    const facts = [...(commandOf(record)?.approval?.facts(record.operation) ?? []), ...(progress ? [{ label: 'Approvals', value: progress }] : [])];
+    const view = approvalView(record, facts, await eventsOf(record));
     return {
       view,
       card: approvalCard(view),
       origin: record.origin,
       cards: record.cards,
-      mayDecide: (actorId) => mayDecide(policy, actorId, record),
+      route: ruleOf(record.operation, p)?.cards ?? {},
+      mayDecide: (actorId) => mayDecide(actorId, record, p),
     };
   }
 
@@ -186,19 +244,30 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
   async function request(actor: Actor, origin: Origin, command: Command, op: { readonly kind: string }): Promise<Reply> {
     const spec = command.approval!;
     const described = await spec.describe(op, deps.mde);
+    const rule = ruleOf(described.operation);
+    const machines = (described.operation as { machines?: unknown }).machines;
+    const devices = Array.isArray(machines) ? machines.length : 1;
+    if (rule?.maxDevices !== undefined && devices > rule.maxDevices) {
+      throw new UserError(`That is ${devices} devices; the policy allows at most ${rule.maxDevices} in one ${rule.operation} request. Narrow the selection.`, command.usage);
+    }
     const record = await approvals.requestApproval({
       operation: described.operation as unknown as StoredOperation,
       summary: described.summary,
       requester: { actor: actor.id, name: actor.name },
       origin: { platform: origin.platform, location: origin.location },
+      ...(rule ? { ttlMs: rule.ttlMs, quorum: rule.quorum } : {}),
     });
     const where = await publish(record);
     const sentTo = where.length ? `The approval card went to ${where.join(', ')}.` : 'No approval card could be posted: an approver can decide with `approve ' + record.id + '`.';
+    const quorum = record.quorum ?? 1;
+    const who = othersWhoMayApprove(record, await policyFor(involved(record)));
+    const needed =
+      quorum > 1 ? `${quorum} approvers other than you (of: ${who}) must approve it` : who === 'any other approver' ? 'Another person with the approver role must approve it' : `Another approver (${who}) must approve it`;
     return {
       visibility: 'public',
       blocks: [
         { type: 'text', text: `Approval request ${record.id} created: ${record.summary}.`, tone: 'info' },
-        { type: 'text', text: `${sentTo} Another person with the approver role must approve it before ${when(record.expiresAt)}. Reason: ${record.reason}` },
+        { type: 'text', text: `${sentTo} ${capitalise(needed)} before ${when(record.expiresAt)}. Reason: ${record.reason}` },
       ],
       summary: `Approval request ${record.id} created`,
       approvalId: record.id,
@@ -219,12 +288,19 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
     const decider = record.decidedBy?.actor;
     if (!decider) return 'the request has no recorded approver';
     const approvedBy = (await store.listAudit({ approvalId: record.id })).filter((e) => e.event === 'approved').map((e) => e.actor);
-    if (!approvedBy.includes(decider)) return 'the audit log holds no approval from the recorded approver';
-    const policy = await policyFor([record.requester.actor, decider]);
-    if (fourEyesProblem(policy, record.requester.actor, decider) !== null) return 'the approval did not come from a second person';
-    if (!rolesOf(policy, decider).includes('approver')) {
-      return policy.unreachable?.length ? `${directoryList(policy.unreachable)} could not be reached to confirm that ${decider} holds the approver role` : `${decider} does not hold the approver role`;
+    // Every approval counted (one per person, quorum many), each in the audit log, from an approver who is not the requester.
+    const p = await policyFor(involved(record, decider));
+    const votes = (record.votes ?? [{ actor: decider, person: personKey(p, decider), decision: 'approve' as const, at: record.decidedAt ?? '' }]).filter((v) => v.decision === 'approve');
+    if (!votes.some((v) => v.actor === decider)) return 'the recorded approver is not among the approvals';
+    for (const vote of votes) {
+      if (!approvedBy.includes(vote.actor)) return `the audit log holds no approval from ${vote.actor}`;
+      if (fourEyesProblem(p, record.requester.actor, vote.actor) !== null) return 'an approval did not come from a second person';
+      if (!rolesOf(p, vote.actor).includes('approver')) {
+        return p.unreachable?.length ? `${directoryList(p.unreachable)} could not be reached to confirm that ${vote.actor} holds the approver role` : `${vote.actor} does not hold the approver role`;
+      }
     }
+    const people = new Set(votes.map((v) => personKey(p, v.actor)));
+    if (people.size < (record.quorum ?? 1)) return `${people.size} ${people.size === 1 ? 'person' : 'people'} approved, fewer than the quorum of ${record.quorum}`;
     return null;
   }
 
@@ -315,18 +391,29 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
   }
 
   async function decide(actor: Actor, id: string, decision: 'approve' | 'reject', reason?: string): Promise<DecisionOutcome> {
-    // Both people's directory facts (groups, e-mail links) are read before the synchronous checks.
-    const requester = (await approvals.get(id))?.requester.actor;
-    const policy = await policyFor(requester ? [actor.id, requester] : [actor.id]);
-    const actorRoles = rolesOf(policy, actor.id);
-    if (requester && !actorRoles.includes('approver') && policy.unreachable?.length) {
-      const record = await approvals.get(id);
-      if (record) {
-        const reason = `The bot could not check whether you are an approver: ${directoryList(policy.unreachable)} could not be reached. Nobody gains a role through a directory the bot cannot read; try again in a few minutes.`;
-        return { type: 'refused', approvalId: record.id, reason, card: (await postOf(record)).card };
-      }
+    // The rule may narrow who approves: an approver who is not on its list is told who is.
+    const pending = await approvals.get(id);
+    // The directories' word on everyone involved (groups, e-mail links) is read before the synchronous checks.
+    const p = pending ? await policyFor(involved(pending, actor.id)) : await policyFor([actor.id]);
+    const rule = pending?.state === 'pending' ? ruleOf(pending.operation, p) : null;
+    if (pending?.state === 'pending' && p.unreachable?.length && !approverFor(actor.id, pending, p)) {
+      const reason = `The bot could not check whether you may decide ${pending.id}: ${directoryList(p.unreachable)} could not be reached. Nobody gains a role through a directory the bot cannot read; try again in a few minutes.`;
+      return { type: 'refused', approvalId: pending.id, reason, card: (await postOf(pending)).card };
     }
-    const result = await approvals.decide({ id, decision, actor: actor.id, actorName: actor.name, actorRoles, fourEyes: (r, d) => fourEyesProblem(policy, r, d), reason });
+    if (pending && rule?.approvers && rolesOf(p, actor.id).includes('approver') && !approverFor(actor.id, pending, p) && fourEyesProblem(p, pending.requester.actor, actor.id) === null) {
+      const reason = `${pending.id} is a ${rule.operation} request, which the policy file lets only ${rule.approvers.entries.join(', ')} decide; you are not among them.`;
+      return { type: 'refused', approvalId: pending.id, reason, card: (await postOf(pending)).card };
+    }
+    const result = await approvals.decide({
+      id,
+      decision,
+      actor: actor.id,
+      actorName: actor.name,
+      actorRoles: rolesOf(p, actor.id),
+      reason,
+      person: personKey(p, actor.id),
+      fourEyes: (requester, decider) => fourEyesProblem(p, requester, decider),
+    });
     if (!result.ok) {
       if (!result.record) return { type: 'unknown', approvalId: id, reason: result.message };
       let record = result.record;
@@ -340,13 +427,14 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
     // Execution first: card updates must never hold up the approved work.
     if (record.state === 'approved') inBackground(execute(record, actor));
     inBackground(rerender(record));
-    return { type: 'decided', approvalId: record.id, summary: record.summary, card: (await postOf(record)).card };
+    const progress = record.state === 'pending' ? progressOf(record, p) : undefined;
+    return { type: 'decided', approvalId: record.id, summary: record.summary, card: (await postOf(record)).card, ...(progress ? { progress } : {}) };
   }
 
   const api: ApprovalsApi = {
     async list({ all, page }) {
       await expireDue();
-      return approvalList(await approvals.list({ all, limit: 1000 }), all, page);
+      return approvalList(await approvals.list({ all, limit: 1000 }), all, page, progressOf);
     },
     async setHere(origin) {
       await store.setSetting(`approvals.here.${origin.platform}`, origin.location);

@@ -9,6 +9,7 @@ import type { MdeApi } from '../mde/api.js';
 import { isMdeError } from '../mde/errors.js';
 import { UserError } from '../errors.js';
 import { createApprovalFlow, failureText } from './approval-flow.js';
+import { fixedPolicy, isPolicySource, policyOperationOf, requestProblem, ruleFor, type ApprovalPolicy, type PolicySource } from './approval-policy.js';
 import type { ApprovalService } from './approvals.js';
 import type { AnyOperation, Command, CommandContext, Registry } from './command.js';
 import { REGISTRY } from './commands/index.js';
@@ -21,14 +22,15 @@ import { parseCommand } from './parser.js';
 import type { Store } from './records.js';
 import { errorReply, redactReply, type ButtonAction, type Reply } from './reply.js';
 import { resolvePolicy, type Directory } from './directory.js';
-import { authorize, rolesOf, type RolePolicy } from './roles.js';
+import { authorize, directoryList, rolesOf } from './roles.js';
 import { welcomeView } from './views.js';
 
 export interface EngineDeps {
   mde: MdeApi;
   store: Store;
   approvals: ApprovalService;
-  policy: RolePolicy;
+  /** The policy in force: a source read at every use (the reloaded file), or a fixed policy. */
+  policy: PolicySource | ApprovalPolicy;
   /** Slack user groups, Entra groups and e-mail links; without it, directory groups give nobody a role. */
   directory?: Directory;
   registry?: Registry;
@@ -71,13 +73,14 @@ function named(registry: Registry, name: string): Command {
 export function createEngine(deps: EngineDeps): RunningEngine {
   const registry = deps.registry ?? REGISTRY;
   const log = deps.log;
-  /** The policy as it stands for these accounts, directories asked first (directory.ts). */
-  const policyFor = (accounts: readonly string[]) => resolvePolicy(deps.policy, deps.directory, accounts);
+  const source = isPolicySource(deps.policy) ? deps.policy : fixedPolicy(deps.policy, { ttlMinutes: deps.approvals.ttlMinutes });
+  /** The policy in force as it stands for these accounts, directories asked first (directory.ts). */
+  const policyFor = (accounts: readonly string[]) => resolvePolicy(source.current(), deps.directory, accounts);
   const flow = createApprovalFlow({
     mde: deps.mde,
     store: deps.store,
     approvals: deps.approvals,
-    policy: deps.policy,
+    policy: source,
     policyFor,
     registry,
     log,
@@ -117,11 +120,22 @@ export function createEngine(deps: EngineDeps): RunningEngine {
 
   /** Authorizes, then runs the command or asks for approval. */
   async function authorizeAndRun(actor: Actor, origin: Origin, command: Command, op: AnyOperation): Promise<Reply> {
-    const policy = await policyFor([actor.id]);
-    const allowed = authorize(policy, actor.id, command);
-    if (!allowed.ok) return errorReply(allowed.message);
+    // A rule's `requesters` replaces the command's role for that operation.
+    const current = await policyFor([actor.id]);
+    const operation = policyOperationOf(op as { kind: string });
+    const rule = operation ? ruleFor(current, operation, source.defaults) : null;
+    if (rule?.requesters) {
+      const problem = requestProblem(current, rule, actor.id, command.role);
+      if (problem && current.unreachable?.length) {
+        return errorReply(`You may not do that yet: the bot could not check your group memberships (${directoryList(current.unreachable)} could not be reached). Nobody gains a right through a directory the bot cannot read; try again in a few minutes.`);
+      }
+      if (problem) return errorReply(`You may not do that: ${problem}. Your id is ${actor.id}; see \`whoami\`.`);
+    } else {
+      const allowed = authorize(current, actor.id, command);
+      if (!allowed.ok) return errorReply(allowed.message);
+    }
     if (command.approval) return flow.request(actor, origin, command, op);
-    const ctx: CommandContext = { actor, origin, roles: rolesOf(policy, actor.id), mde: deps.mde, approvals: flow, forms, registry };
+    const ctx: CommandContext = { actor, origin, roles: rolesOf(current, actor.id), mde: deps.mde, approvals: flow, forms, registry, policy: source };
     return command.run!(op, ctx);
   }
 

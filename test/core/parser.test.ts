@@ -120,6 +120,8 @@ const GOOD: Array<[string, unknown]> = [
   ['approve a1b2c3d4', { kind: 'approvals.decide', id: 'a1b2c3d4', decision: 'approve' }],
   ['reject a1b2c3d4', { kind: 'approvals.decide', id: 'a1b2c3d4', decision: 'reject' }],
   ['reject a1b2c3d4 --reason "wrong device"', { kind: 'approvals.decide', id: 'a1b2c3d4', decision: 'reject', reason: 'wrong device' }],
+  ['policy show', { kind: 'policy.show' }],
+  ['policy check "Adam Approver" av-scan pc-042 full', { kind: 'policy.check', user: 'Adam Approver', words: ['av-scan', 'pc-042', 'full'] }],
 ];
 
 describe('parseCommand: good input', () => {
