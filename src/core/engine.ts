@@ -135,7 +135,7 @@ export function createEngine(deps: EngineDeps): RunningEngine {
       if (!allowed.ok) return errorReply(allowed.message);
     }
     if (command.approval) return flow.request(actor, origin, command, op);
-    const ctx: CommandContext = { actor, origin, roles: rolesOf(current, actor.id), mde: deps.mde, approvals: flow, forms, registry, policy: source };
+    const ctx: CommandContext = { actor, origin, roles: rolesOf(current, actor.id), mde: deps.mde, approvals: flow, forms, registry, policy: source, policyFor };
     return command.run!(op, ctx);
   }
 

@@ -142,6 +142,24 @@ describe('Entra ID groups (Microsoft Graph, served by the emulator)', () => {
     expect(rolesOf(resolved, `teams:${OLIVIA!.id}`)).toEqual(['viewer', 'operator']);
   });
 
+  it('are resolved by `policy check` for the user checked, and an outage refuses plainly', async () => {
+    const policy = parsePolicy(`roles:\n  viewer: ["*"]\n  operator: ["*"]\n  approver: ["entra-group:${LEADS}"]\nrules:\n  scans.delete: { approvers: ["entra-group:${LEADS}"], quorum: 2 }\n`, 'p.yaml');
+    const dir = directory();
+    const h = await engineHarness({ emulator, policy, directory: dir });
+    try {
+      const bea = { id: `teams:${BEA!.id}` };
+      const check = textOf(await h.engine.handleText(bea, ORIGIN, `policy check teams:${ADAM!.id} scans delete`));
+      expect(check).toContain('May approve others');
+      expect(check).toContain(`entra-group:${LEADS} → teams:${ADAM!.id}`);
+      emulator.graph.outage = 503;
+      dir.clear();
+      expect(textOf(await h.engine.handleText(bea, ORIGIN, `policy check teams:${ADAM!.id} scans delete`))).toContain('Microsoft Entra (Microsoft Graph) could not be reached');
+    } finally {
+      emulator.graph.outage = null;
+      await h.close();
+    }
+  });
+
   it('match Slack accounts by e-mail: a person whose address Graph lists holds the role on every account', async () => {
     const resolved = await resolvePolicy(parsePolicy(POLICY, 'policy.yaml'), directory(), ['slack:U0ADAM']);
     // Adam's address is an Entra SOC lead's: his Slack account is an approver.
