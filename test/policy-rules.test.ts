@@ -2,11 +2,12 @@
  * The policy file's rules and break-glass: parsed whole, resolved with inheritance and
  * defaults by `ruleFor`, and every kind of mistake refused with its line.
  */
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { durationSchema, fixedPolicy, formatDuration, mayApproveRule, mayBreakGlass, policyOperationOf, requestProblem, ruleFor } from '../src/core/approval-policy.js';
 import { createRolePolicy } from '../src/core/roles.js';
 import { ConfigError } from '../src/errors.js';
-import { parsePolicy } from '../src/policy-file.js';
+import { loadPolicyFile, parsePolicy } from '../src/policy-file.js';
 
 const FILE = `people:
   - name: Adam Approver
@@ -150,5 +151,16 @@ describe('mistakes in the file, each named with its line', () => {
     }
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as Error).message).toMatch(message);
+  });
+});
+
+describe('examples/policy.yaml', () => {
+  it('loads, with every section, so it cannot rot', () => {
+    const policy = loadPolicyFile(join(import.meta.dirname, '..', 'examples', 'policy.yaml'));
+    expect(policy.people?.get('teams:22222222-2222-4222-8222-222222222222')).toBe('Adam Approver');
+    expect(ruleFor(policy, 'scans.delete', DEFAULTS)).toMatchObject({ quorum: 2, remindTimes: 2, cards: { slack: 'C0SOCLEADS' } });
+    expect(ruleFor(policy, 'av-scan.bulk', DEFAULTS)).toMatchObject({ quorum: 2, maxDevices: 500, ttlMs: 30 * 60_000 });
+    expect(mayBreakGlass(policy, 'av-scan', 'slack:U0BEA')).toBe(true);
+    expect([...(policy.operator.groups ?? [])]).toEqual(['slack-group:S0SOC', 'entra-group:3f9c0b1e-0000-4000-8000-000000000001']);
   });
 });

@@ -149,7 +149,8 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
     const quorum = record.quorum ?? 1;
     if (quorum <= 1) return undefined;
     const votes = (record.votes ?? []).filter((v) => v.decision === 'approve');
-    const done = votes.map((v) => `${v.name ?? v.actor} approved ${clock(v.at)}`);
+    // The person's name from the policy file first: platforms give short handles (`carl`).
+    const done = votes.map((v) => `${v.person.startsWith('person:') ? v.person.slice('person:'.length) : (v.name ?? v.actor)} approved ${clock(v.at)}`);
     const head = `${approvalsOf(votes).size} of ${quorum}${done.length > 0 ? `: ${done.join(', ')}` : ''}`;
     return record.state === 'pending' ? `${head}. Still to decide: ${othersWhoMayApprove(record, p)}.` : head;
   }
