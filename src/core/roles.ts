@@ -78,7 +78,7 @@ export class RoleConfigError extends ConfigError {
     readonly entry: string,
   ) {
     super(
-      `${variable}: invalid entry "${safe(entry, 80)}": use slack:<user id> (e.g. slack:U0123ABC), teams:<Entra object id> (a GUID), or * for everyone`,
+      `${variable}: invalid entry "${safe(entry, 80)}": use slack:<user id> (e.g. slack:U0123ABC), teams:<Entra object id> (a GUID), slack-group:<user group id>, entra-group:<group object id>, or * for everyone`,
       'role_config',
     );
   }

@@ -7,7 +7,7 @@ import { webApi } from '@slack/bolt';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { slackDirectory } from '../../adapters/slack/directory.js';
 import { createDirectory, resolvePolicy, type Directory } from '../../src/core/directory.js';
-import { fourEyesProblem, rolesOf } from '../../src/core/roles.js';
+import { fourEyesProblem, rolePolicyFromEnv, rolesOf } from '../../src/core/roles.js';
 import { GRAPH_SEED, SEED, startEmulator, type Emulator } from '../../src/emulator/index.js';
 import { createGraphGroups } from '../../src/graph.js';
 import { staticTokenProvider } from '../../src/mde/token.js';
@@ -86,6 +86,15 @@ describe('Slack user groups', () => {
     clock += 300_001;
     await resolvePolicy(policy, dir, ['slack:U0SAM']);
     expect(stub.callsTo('usergroups.users.list')).toHaveLength(2);
+  });
+
+  it('work in the BOT_* shorthand too, and without a directory give nobody the role', async () => {
+    const policy = rolePolicyFromEnv({ BOT_OPERATORS: 'slack-group:s0soc,slack:U0ONE' });
+    expect(rolesOf(await resolvePolicy(policy, directory(), ['slack:U0SAM']), 'slack:U0SAM')).toEqual(['viewer', 'operator']);
+    const blind = await resolvePolicy(policy, undefined, ['slack:U0SAM']);
+    expect(rolesOf(blind, 'slack:U0SAM')).toEqual([]);
+    expect(rolesOf(blind, 'slack:U0ONE')).toEqual(['viewer', 'operator']);
+    expect(blind.unreachable).toEqual(['Slack user groups']);
   });
 
   it('fail closed when Slack cannot be reached, saying so; a failure is not cached', async () => {
