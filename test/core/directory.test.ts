@@ -195,6 +195,24 @@ describe('Entra ID groups (Microsoft Graph, served by the emulator)', () => {
   });
 });
 
+describe('what the log is told', () => {
+  it('names the missing Slack scope and the missing Graph permission', async () => {
+    const told: string[] = [];
+    const groups = graph();
+    const dir = createDirectory({ sources: { ...slackDirectory(slackClient()), entraGroupMembers: (id) => groups.transitiveUsers(id) }, onError: (_name, detail) => void told.push(detail) });
+    stub.fail('usergroups.users.list', 'missing_scope');
+    emulator.graph.outage = 403;
+    try {
+      const resolved = await resolvePolicy(parsePolicy(POLICY, 'policy.yaml'), dir, ['slack:U0SAM']);
+      expect(resolved.unreachable?.sort()).toEqual(['Microsoft Entra (Microsoft Graph)', 'Slack user groups']);
+      expect(told.join('\n')).toMatch(/missing_scope, the Slack app lacks a scope \(usergroups:read/);
+      expect(told.join('\n')).toMatch(/403 \(the app registration needs the application permission GroupMember.Read.All/);
+    } finally {
+      emulator.graph.outage = null;
+    }
+  });
+});
+
 describe('e-mail links', () => {
   it('make accounts on two platforms one person; the file’s explicit links come first', async () => {
     const dir = createDirectory({
