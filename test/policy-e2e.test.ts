@@ -163,11 +163,16 @@ describe('cross-platform approval under a policy file', () => {
     expect(cardText(checked.card)).toMatch(/2 distinct people/);
   });
 
-  it('a bad new version of the file is refused and announced in the approvals channel; the old policy stays', async () => {
+  it('a bad new version of the file is refused and announced in the approvals places of both platforms; the old policy stays', async () => {
+    const soc = { serviceUrl: teams.url, conversationId: '19:soc@thread.tacv2;messageid=1700000000001', kind: 'channel' as const };
+    expect(cardText((await teamsDrive.say(BEA_TEAMS, 'approvals here', soc)).card)).toMatch(/posted in this conversation/);
+    const mark = teams.calls.length;
     writeFileSync(policyFile, POLICY.replace('quorum: 2', 'quorum: two'));
     expect(app.policy.reload()).toMatchObject({ ok: false });
     const notice = await slack.waitFor(() => slack.callsTo('chat.postMessage').find((c) => c.body.channel === APPROVALS && /policy file was refused/.test(String(c.body.text))));
     expect(String(notice.body.text)).toMatch(/line 16 .*quorum: a whole number/);
+    const inTeams = await teams.waitFor((c) => c.kind === 'send' && c.conversationId === soc.conversationId && /policy file was refused/.test(String(c.body?.text)), { from: mark });
+    expect(String(inTeams.body.text)).toMatch(/line 16/);
     expect(app.policy.current().rules?.get('scans.delete')?.quorum).toBe(2);
     writeFileSync(policyFile, POLICY);
   });

@@ -141,7 +141,8 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
     const votes = record.votes ?? [];
     const others = eligibleApprovers(p, rule, [personKey(p, record.requester.actor), record.requester.actor, ...votes.map((v) => v.person), ...votes.map((v) => v.actor)]);
     if (others === 'any approver') return 'any other approver';
-    return others.length > 0 ? others.join(', ') : 'nobody else under the current policy';
+    if (others.length === 0) return 'nobody else under the current policy';
+    return others.length > 8 ? `${others.slice(0, 8).join(', ')} and ${others.length - 8} more` : others.join(', ');
   }
 
   /** The quorum's progress, for cards and lists ("1 of 2: Adam Approver approved 14:02 UTC; still to decide: …"); undefined without a quorum. */
