@@ -204,7 +204,7 @@ describe('what the log is told', () => {
     emulator.graph.outage = 403;
     try {
       const resolved = await resolvePolicy(parsePolicy(POLICY, 'policy.yaml'), dir, ['slack:U0SAM']);
-      expect(resolved.unreachable?.sort()).toEqual(['Microsoft Entra (Microsoft Graph)', 'Slack user groups']);
+      expect([...(resolved.unreachable ?? [])].sort()).toEqual(['Microsoft Entra (Microsoft Graph)', 'Slack user groups']);
       expect(told.join('\n')).toMatch(/missing_scope, the Slack app lacks a scope \(usergroups:read/);
       expect(told.join('\n')).toMatch(/403 \(the app registration needs the application permission GroupMember.Read.All/);
     } finally {
