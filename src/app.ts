@@ -9,6 +9,7 @@ import { loadApprovalKey } from './approval-key.js';
 import { loadConfig, type Config } from './config.js';
 import { createMdeHealth } from './health.js';
 import { createApprovalService } from './core/approvals.js';
+import { createDirectory, type Directory } from './core/directory.js';
 import { createEngine, type RunningEngine } from './core/engine.js';
 import { StoreUnavailableError } from './errors.js';
 import { personKey } from './core/approval-policy.js';
@@ -18,6 +19,8 @@ import type { Emulator, EmulatorOptions } from './emulator/index.js';
 import type { HttpAdapter } from './http-adapter.js';
 import { createLogger } from './log.js';
 import { connectMde } from './mde/index.js';
+import { createGraphGroups } from './graph.js';
+import { msalTokenProvider } from './mde/token.js';
 import { createMetrics, type MdeCallEvent, type Metrics } from './metrics.js';
 import { platformAdapters, type AdapterDeps } from './platforms.js';
 import { replicationFor } from './replicas.js';
@@ -50,6 +53,8 @@ export interface App {
   store: Store;
   /** The policy in force (`current()`), reloaded from POLICY_FILE when it changes or on SIGHUP. */
   policy: PolicyHolder;
+  /** Slack user groups, Entra groups and e-mail links, as the engine reads them (cached). */
+  directory: Directory;
   adapters: HttpAdapter[];
   emulator?: Emulator;
   log: Logger;
@@ -112,11 +117,25 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
         metrics?.approvalEvent(entry.event);
       },
     });
+    // Entra groups through Microsoft Graph with the MDE app registration (the emulator's Graph in demo mode).
+    const graph = config.directory.graph;
+    const graphGroups =
+      graph.mode === 'emulator'
+        ? createGraphGroups({ baseUrl: mde.baseUrl, tokens: mde.tokens })
+        : config.mde.mode === 'live'
+          ? createGraphGroups({ baseUrl: graph.apiUrl, tokens: msalTokenProvider({ ...config.mde, scope: graph.scope }) })
+          : undefined;
+    const directory = createDirectory({
+      cacheMs: config.directory.cacheMs,
+      ...(graphGroups ? { sources: { entraGroupMembers: (id: string) => graphGroups.transitiveUsers(id) } } : {}),
+      onError: (name, detail) => log.warn({ directory: name, err: detail }, 'directory lookup failed (nobody gains a role through it)'),
+    });
     const engine = createEngine({
       mde: replicas.wrapMde(mde.api),
       store,
       approvals,
       policy,
+      directory,
       log,
       owner,
       leases: replicas.leases,
@@ -124,7 +143,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
       watch: { ...config.watch, perHour: config.mde.rate.perHour, hourMs: config.mde.rate.hourMs },
       onCommand: metrics ? (command, outcome, seconds) => metrics.commandDone(command, outcome, seconds) : undefined,
     });
-    const deps: AdapterDeps = { engine, store, log, config, policy };
+    const deps: AdapterDeps = { engine, store, log, config, policy, directory };
     const adapters = await (options.adapters ?? platformAdapters)(deps);
     // Each adapter's publisher is registered here, once.
     for (const adapter of adapters) if (adapter.publisher) engine.addPublisher(adapter.publisher);
@@ -177,6 +196,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
       engine,
       store,
       policy,
+      directory,
       adapters,
       emulator: mde.emulator,
       log,

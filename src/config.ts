@@ -24,6 +24,7 @@ const httpsUrl = (name: string) =>
       .transform((v) => v.replace(/\/+$/, ''))
       .optional(),
   );
+const isLoopback = (host: string) => /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i.test(host);
 const positiveInt = (name: string, fallback: number) =>
   z.preprocess(blankToUndefined, z.coerce.number({ error: `${name} must be a number` }).int({ error: `${name} must be a whole number` }).positive({ error: `${name} must be positive` }).default(fallback));
 
@@ -76,6 +77,15 @@ export const envSchema = z.object({
       .max(50, { error: 'WATCH_QUOTA_PERCENT must be at most 50 (interactive commands need the rest)' })
       .default(5),
   ),
+  GRAPH_API_URL: z.preprocess(
+    blankToUndefined,
+    z
+      .url({ protocol: /^https?$/, error: 'GRAPH_API_URL must be an https URL' })
+      .refine((v) => v.startsWith('https:') || isLoopback(new URL(v).hostname), { error: 'GRAPH_API_URL must be https (http only on this machine: localhost, 127.0.0.1, ::1)' })
+      .transform((v) => v.replace(/\/+$/, ''))
+      .optional(),
+  ),
+  DIRECTORY_CACHE_SECONDS: positiveInt('DIRECTORY_CACHE_SECONDS', 300),
   SLACK_SIGNING_SECRET: optionalText,
   SLACK_BOT_TOKEN: optionalText,
   SLACK_APP_TOKEN: optionalText,
@@ -154,6 +164,11 @@ export interface Config {
   health: { probeIdleMs: number };
   /** The scan watcher: its interval, and the share of the hourly quota it may use (0-0.5). */
   watch: { intervalMs: number; quotaShare: number };
+  /**
+   * Directory groups and e-mail links: how long answers are kept (DIRECTORY_CACHE_SECONDS),
+   * and Microsoft Graph for Entra groups (demo mode without GRAPH_API_URL: the emulator's).
+   */
+  directory: { cacheMs: number; graph: { mode: 'emulator' } | { mode: 'live'; apiUrl: string; scope: string } };
 }
 
 export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
@@ -182,7 +197,19 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_SECONDS * 1000,
     health: { probeIdleMs: env.MDE_PROBE_IDLE_MINUTES * 60_000 },
     watch: { intervalMs: env.WATCH_INTERVAL_MINUTES * 60_000, quotaShare: env.WATCH_QUOTA_PERCENT / 100 },
+    directory: { cacheMs: env.DIRECTORY_CACHE_SECONDS * 1000, graph: graphConfig(env, demo) },
   };
+}
+
+/** Graph's token scope is its own origin's `.default` (national clouds); a local stub takes the global one. */
+function graphConfig(env: Env, demo: boolean): Config['directory']['graph'] {
+  if (demo) {
+    if (env.GRAPH_API_URL) throw new ConfigError('GRAPH_API_URL is set but MDE_CLIENT_ID is not: Graph is called with the MDE app registration; set it too, or unset GRAPH_API_URL for demo mode (the emulator serves Graph).');
+    return { mode: 'emulator' };
+  }
+  const apiUrl = env.GRAPH_API_URL ?? 'https://graph.microsoft.com';
+  const url = new URL(apiUrl);
+  return { mode: 'live', apiUrl, scope: url.protocol === 'https:' && !isLoopback(url.hostname) ? `${url.origin}/.default` : 'https://graph.microsoft.com/.default' };
 }
 
 /**

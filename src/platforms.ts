@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { createSlackAdapter } from '../adapters/slack/index.js';
 import { createTeamsAdapter } from '../adapters/teams/index.js';
 import type { Config } from './config.js';
+import type { Directory } from './core/directory.js';
 import type { RunningEngine } from './core/engine.js';
 import type { PolicySource } from './core/approval-policy.js';
 import type { HttpAdapter } from './http-adapter.js';
@@ -17,11 +18,13 @@ export interface AdapterDeps {
   log: Logger;
   config: Config;
   policy: PolicySource;
+  /** Each adapter supplies its directory lookups (Slack user groups and e-mail, Teams e-mail). */
+  directory?: Directory;
 }
 
 export async function platformAdapters(deps: AdapterDeps): Promise<HttpAdapter[]> {
-  const adapters: HttpAdapter[] = [await createTeamsAdapter({ engine: deps.engine, store: deps.store, log: deps.log, config: deps.config.teams })];
+  const adapters: HttpAdapter[] = [await createTeamsAdapter({ engine: deps.engine, store: deps.store, log: deps.log, config: deps.config.teams, directory: deps.directory })];
   const slack = deps.config.slack;
-  if (slack) adapters.push(await createSlackAdapter({ engine: deps.engine, store: deps.store, log: deps.log, config: slack }));
+  if (slack) adapters.push(await createSlackAdapter({ engine: deps.engine, store: deps.store, log: deps.log, config: slack, directory: deps.directory }));
   return adapters;
 }

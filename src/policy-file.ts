@@ -4,9 +4,9 @@
  * operation and who may `break_glass`. Read with the `yaml` package, validated with zod;
  * every error names the line and what is wrong. The shape is DESIGN.md's "Policy file".
  *
- * Directory groups (`slack-group:`, `entra-group:`) are refused rather than silently
- * ignored until the bot can look them up: a rule written down but not enforced would be
- * worse than none.
+ * Directory groups (`slack-group:S…`, `entra-group:<guid>`) are kept as such and resolved
+ * when someone acts (core/directory.ts); a person's `email:` links their accounts by
+ * verified e-mail address.
  */
 import { readFileSync } from 'node:fs';
 import { isMap, isScalar, LineCounter, parseDocument } from 'yaml';
@@ -23,7 +23,7 @@ import {
   type PolicyOperation,
   type RuleSpec,
 } from './core/approval-policy.js';
-import { createRolePolicy, roleEntrySchema, ROLES } from './core/roles.js';
+import { createRolePolicy, directoryGroupSchema, roleEntrySchema, ROLES } from './core/roles.js';
 import { ConfigError } from './errors.js';
 
 const accountOf = (platform: 'slack' | 'teams') =>
@@ -161,10 +161,17 @@ function policyFrom(file: PolicyFile, source: string, where: (path: PropertyKey[
     throw new ConfigError(`POLICY_FILE ${source}: ${where(path)}: ${message}`, 'policy');
   };
   const people = new Map<string, string>();
+  const emails = new Map<string, string>();
   const names = new Set<string>();
   file.people.forEach((p, i) => {
     if (names.has(p.name)) fail(['people', i, 'name'], `${p.name} is listed twice`);
     names.add(p.name);
+    if (p.email) {
+      const email = p.email.toLowerCase();
+      const other = emails.get(email);
+      if (other) fail(['people', i, 'email'], `${p.email} belongs to both ${other} and ${p.name}`);
+      emails.set(email, p.name);
+    }
     for (const account of [p.slack, p.teams]) {
       if (!account) continue;
       const other = people.get(account);
@@ -180,7 +187,10 @@ function policyFrom(file: PolicyFile, source: string, where: (path: PropertyKey[
   const expand = (entry: string, path: PropertyKey[], seen: readonly string[] = []): string[] => {
     if (entry === '*') return ['*'];
     if (/^(slack-group|entra-group):/i.test(entry)) {
-      fail(path, `directory groups (${entry.split(':')[0]}:) are not supported yet; list the people or accounts`);
+      const group = directoryGroupSchema.safeParse(entry);
+      if (group.success) return [group.data];
+      const hint = /^slack/i.test(entry) ? 'slack-group:<user group id> (e.g. slack-group:S0123ABC)' : 'entra-group:<group object id> (a GUID)';
+      return fail(path, `"${entry}" is not a directory group: write ${hint}`);
     }
     const account = roleEntrySchema.safeParse(entry);
     if (account.success) return [account.data];
@@ -190,11 +200,13 @@ function policyFrom(file: PolicyFile, source: string, where: (path: PropertyKey[
       if (seen.includes(entry)) fail(path, `the group ${entry} contains itself`);
       return group.flatMap((m, i) => expand(m, ['groups', entry, i], [...seen, entry]));
     }
-    return fail(path, `"${entry}" is neither a person, a group, slack:<id>, teams:<object id> nor *`);
+    return fail(path, `"${entry}" is neither a person, a group, slack:<id>, teams:<object id>, slack-group:<id>, entra-group:<id> nor *`);
   };
   const membersOf = (entries: readonly string[], path: PropertyKey[]): Members => {
     const resolved = entries.flatMap((e, i) => expand(e, [...path, i]));
-    return { everyone: resolved.includes('*'), ids: new Set(resolved.filter((r) => r !== '*')), entries: [...entries] };
+    const directory = resolved.filter((r) => directoryGroupSchema.safeParse(r).success);
+    const ids = new Set(resolved.filter((r) => r !== '*' && !directory.includes(r)));
+    return { everyone: resolved.includes('*'), ids, ...(directory.length > 0 ? { groups: new Set(directory) } : {}), entries: [...entries] };
   };
 
   const lists = Object.fromEntries(ROLES.map((role) => [role, (file.roles[role] ?? []).flatMap((e, i) => expand(e, ['roles', role, i]))]));
@@ -203,7 +215,8 @@ function policyFrom(file: PolicyFile, source: string, where: (path: PropertyKey[
 
   /** Distinct people on a list (linked accounts count once); `Infinity` for everyone. */
   const headcount = (list: Members): number => {
-    if (list.everyone) return Infinity;
+    // Directory groups are counted when someone acts, not here.
+    if (list.everyone || list.groups?.size) return Infinity;
     return new Set([...list.ids].map((id) => (id.startsWith('person:') ? id : people.has(id) ? `person:${people.get(id)}` : id))).size;
   };
 
@@ -247,7 +260,7 @@ function policyFrom(file: PolicyFile, source: string, where: (path: PropertyKey[
   let breakGlass: BreakGlass | undefined;
   if (file.break_glass) breakGlass = { people: membersOf(file.break_glass.people, ['break_glass', 'people']), operations: file.break_glass.operations };
 
-  return { ...roles, people, source, groups, rules, ...(breakGlass ? { breakGlass } : {}) };
+  return { ...roles, people, ...(emails.size > 0 ? { emails } : {}), source, groups, rules, ...(breakGlass ? { breakGlass } : {}) };
 }
 
 export function loadPolicyFile(path: string): ApprovalPolicy {

@@ -40,6 +40,17 @@ describe('configuration', () => {
     expect(config.mde).toMatchObject({ mode: 'live', apiUrl: 'https://eu.api.security.microsoft.com', authorityHost: 'https://login.microsoftonline.com' });
   });
 
+  it('reads the directory settings: Graph (its token scope follows its host; http only on loopback) and the cache time', () => {
+    const live = { MDE_CLIENT_ID: 'c', MDE_TENANT_ID: 't', MDE_CLIENT_SECRET: 's' };
+    expect(loadConfig({}).directory).toEqual({ cacheMs: 300_000, graph: { mode: 'emulator' } });
+    expect(loadConfig(live).directory.graph).toEqual({ mode: 'live', apiUrl: 'https://graph.microsoft.com', scope: 'https://graph.microsoft.com/.default' });
+    expect(loadConfig({ ...live, GRAPH_API_URL: 'https://graph.microsoft.us/' }).directory.graph).toEqual({ mode: 'live', apiUrl: 'https://graph.microsoft.us', scope: 'https://graph.microsoft.us/.default' });
+    expect(loadConfig({ ...live, GRAPH_API_URL: 'http://127.0.0.1:4010', DIRECTORY_CACHE_SECONDS: '60' }).directory).toEqual({
+      cacheMs: 60_000,
+      graph: { mode: 'live', apiUrl: 'http://127.0.0.1:4010', scope: 'https://graph.microsoft.com/.default' },
+    });
+  });
+
   it.each([
     [{ MDE_CLIENT_ID: 'c', MDE_CLIENT_SECRET: 's' }, 'MDE_TENANT_ID'],
     [{ MDE_CLIENT_ID: 'c', MDE_TENANT_ID: 't' }, 'MDE_CLIENT_SECRET or MDE_CLIENT_CERT_PATH'],
@@ -60,6 +71,9 @@ describe('configuration', () => {
     [{ SHUTDOWN_TIMEOUT_SECONDS: '0' }, 'SHUTDOWN_TIMEOUT_SECONDS'],
     [{ SHUTDOWN_TIMEOUT_SECONDS: 'soon' }, 'SHUTDOWN_TIMEOUT_SECONDS'],
     [{ AV_SCAN_POLL_SECONDS: '0' }, 'AV_SCAN_POLL_SECONDS'],
+    [{ MDE_CLIENT_ID: 'c', MDE_TENANT_ID: 't', MDE_CLIENT_SECRET: 's', GRAPH_API_URL: 'http://graph.example.com' }, 'GRAPH_API_URL must be https'],
+    [{ GRAPH_API_URL: 'https://graph.microsoft.us' }, 'GRAPH_API_URL is set but MDE_CLIENT_ID is not'],
+    [{ DIRECTORY_CACHE_SECONDS: '0' }, 'DIRECTORY_CACHE_SECONDS'],
     [{ AV_SCAN_POLL_SECONDS: 'often' }, 'AV_SCAN_POLL_SECONDS'],
     [{ MDE_RATE_MINUTE_WINDOW_MS: '-1' }, 'MDE_RATE_MINUTE_WINDOW_MS'],
     [{ WATCH_INTERVAL_MINUTES: '0' }, 'WATCH_INTERVAL_MINUTES'],

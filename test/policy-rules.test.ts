@@ -163,6 +163,7 @@ describe('examples/policy.yaml', () => {
     expect(ruleFor(policy, 'scans.delete', DEFAULTS)).toMatchObject({ quorum: 2, remindTimes: 2, cards: { slack: 'C0SOCLEADS' } });
     expect(ruleFor(policy, 'av-scan.bulk', DEFAULTS)).toMatchObject({ quorum: 2, maxDevices: 500, ttlMs: 30 * 60_000 });
     expect(mayBreakGlass(policy, 'av-scan', 'slack:U0BEA')).toBe(true);
+    expect([...(policy.operator.groups ?? [])]).toEqual(['slack-group:S0SOC', 'entra-group:3f9c0b1e-0000-4000-8000-000000000001']);
   });
 });
 

@@ -57,7 +57,8 @@ describe('the policy file', () => {
     ['people:\n  - name: A\n    slack: "not an id!"\nroles: {}\n', /line 3 .*people\.0\.slack.*not a Slack user id/],
     ['people: []\nroles:\n  approver: [Nobody Known]\n', /line 3: "Nobody Known" is neither a person, a group/],
     ['roles:\n  viewer: ["*"]\nrulez:\n  av-scan: { quorum: 2 }\n', /line 3 \(top level\): unknown section rulez/],
-    ['roles:\n  operator: ["slack-group:S0SOC"]\n', /line 2: directory groups \(slack-group:\) are not supported yet/],
+    ['roles:\n  operator: ["slack-group:not a group"]\n', /line 2: "slack-group:not a group" is not a directory group: write slack-group:<user group id>/],
+    ['people:\n  - name: A\n    email: a@contoso.com\n  - name: B\n    email: A@Contoso.com\nroles: {}\n', /line 5: A@Contoso.com belongs to both A and B/],
     ['people:\n  - name: A\n    slack: U1\n  - name: B\n    slack: U1\nroles: {}\n', /slack:U1 belongs to both A and B/],
     ['roles: [\n', /line \d+:/],
   ])('refuses a bad file, naming the line: %#', (text, message) => {

@@ -12,10 +12,12 @@ import type { Logger } from 'pino';
 import type { ApprovalPublisher } from '../../src/core/context.js';
 import type { SlackConfig } from '../../src/config.js';
 import { ConfigError } from '../../src/errors.js';
+import type { Directory } from '../../src/core/directory.js';
 import type { Engine } from '../../src/core/engine-api.js';
 import type { HttpAdapter } from '../../src/http-adapter.js';
 import type { Store } from '../../src/store/types.js';
 import { createSlackPublisher } from './approvals.js';
+import { slackDirectory } from './directory.js';
 import { checkSlackRequest } from './envelope.js';
 import { registerListeners } from './listeners/index.js';
 import { boltLogger } from './logger.js';
@@ -45,6 +47,8 @@ export interface SlackAdapterDeps {
   store: Store;
   log: Logger;
   config: SlackAdapterConfig;
+  /** Given Slack's user groups and e-mail addresses; the core caches them. */
+  directory?: Directory;
 }
 
 export interface SlackAdapter extends HttpAdapter {
@@ -128,6 +132,7 @@ export async function createSlackAdapter(deps: SlackAdapterDeps): Promise<SlackA
   };
   app.error(onError);
 
+  deps.directory?.provide(slackDirectory(app.client));
   const publisher = createSlackPublisher({ client: app.client, approvalChannel: config.approvalChannel, log, updateMinMs: rt.timing.cardUpdateMinMs });
 
   let started = false;

@@ -11,11 +11,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CloudAdapter, ConfigurationBotFrameworkAuthentication, type Activity, type ConfigurationBotFrameworkAuthenticationOptions } from 'botbuilder';
 import type { Logger } from 'pino';
 import type { TeamsConfig } from '../../src/config.js';
+import type { Directory } from '../../src/core/directory.js';
 import type { Engine } from '../../src/core/engine-api.js';
 import { BOT_FAILURE_TEXT } from '../../src/errors.js';
 import type { HttpAdapter } from '../../src/http-adapter.js';
 import type { Store } from '../../src/store/types.js';
 import { TeamsBot } from './bot.js';
+import { createTeamsDirectory } from './directory.js';
 import { checkActivityEnvelope } from './envelope.js';
 import { MAX_BODY_BYTES, readJsonBody, requestShim, responseShim, sendJson } from './http.js';
 import { DEFAULT_INVOKE_BUDGET_MS } from './invokes.js';
@@ -33,6 +35,8 @@ export interface TeamsAdapterDeps {
   store: Store;
   log: Logger;
   config: TeamsConfig;
+  /** Given the Teams member lookup (e-mail links); the core caches it. */
+  directory?: Directory;
   /** How long a card action may take before it is answered "working on it" (default 4 s). */
   invokeBudgetMs?: number;
   /** Request body limit (default 256 KiB). */
@@ -69,6 +73,8 @@ export async function createTeamsAdapter(deps: TeamsAdapterDeps): Promise<TeamsH
   };
 
   const publisher = createTeamsPublisher({ adapter, appId, store: deps.store, log, localMode });
+  const teamsDirectory = createTeamsDirectory({ store: deps.store, publisher });
+  deps.directory?.provide({ teamsEmail: (objectId) => teamsDirectory.teamsEmail(objectId) });
   const replies = createLateReplies({ publisher, log, typingAfterMs: deps.typingAfterMs });
   const bot = new TeamsBot({ engine: deps.engine, store: deps.store, log, publisher, budgetMs: deps.invokeBudgetMs ?? DEFAULT_INVOKE_BUDGET_MS, replies });
 
@@ -123,6 +129,7 @@ export async function createTeamsAdapter(deps: TeamsAdapterDeps): Promise<TeamsH
         return sendJson(res, 401, { error: 'Unauthorized' });
       }
     }
+    teamsDirectory.saw(read.body as Partial<Activity>);
     await adapter.process(requestShim(req, read.body, { dropAuthorization: localMode }), responseShim(res), (context) => bot.run(context));
   }
 

@@ -13,14 +13,15 @@ import type { Logger } from 'pino';
 import type { MdeApi } from '../mde/api.js';
 import { isMdeError } from '../mde/errors.js';
 import { BOT_FAILURE_TEXT, StoreUnavailableError, UserError } from '../errors.js';
-import { eligibleApprovers, mayApproveRule, personKey, policyOperationOf, ruleFor, type PolicySource, type ResolvedRule } from './approval-policy.js';
+import { eligibleApprovers, mayApproveRule, personKey, policyOperationOf, ruleFor, type ApprovalPolicy, type PolicySource, type ResolvedRule } from './approval-policy.js';
 import { approvalsOf, type ApprovalService } from './approvals.js';
 import type { Command, Registry } from './command.js';
 import { createLocalLeases, keepLease, type KeptLease, type Leases } from './leases.js';
 import type { Actor, ApprovalPost, ApprovalPublisher, Notice, Origin } from './context.js';
 import type { ApprovalRecord, Store, StoredOperation } from './records.js';
 import type { Reply } from './reply.js';
-import { fourEyesProblem, rolesOf } from './roles.js';
+import { resolvePolicy } from './directory.js';
+import { directoryList, fourEyesProblem, rolesOf } from './roles.js';
 import { createTracker } from './tracker.js';
 import { approvalCard, approvalList, approvalView, when, type ApprovalEvent } from './views.js';
 
@@ -44,6 +45,8 @@ export interface ApprovalFlowDeps {
   approvals: ApprovalService;
   /** The policy in force, read at every use (the file is reloaded). */
   policy: PolicySource;
+  /** The policy in force as it stands for these accounts (directory groups and e-mail links resolved); default: without a directory. */
+  policyFor?: (accounts: readonly string[]) => Promise<ApprovalPolicy>;
   registry: Registry;
   log?: Logger;
   /** How often a running AV scan is polled (ms). */
@@ -104,50 +107,53 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
   }
 
   const policy = () => deps.policy.current();
+  const policyFor = deps.policyFor ?? ((accounts: readonly string[]) => resolvePolicy(policy(), undefined, accounts));
+  /** The people a decision on this request involves: the requester and everyone who voted. */
+  const involved = (record: ApprovalRecord, ...more: string[]) => [record.requester.actor, ...(record.votes ?? []).map((v) => v.actor), ...more];
 
   /** The rule a request (or an operation) falls under, or `null` for one no rule covers. */
-  function ruleOf(operation: { readonly kind: string }): ResolvedRule | null {
+  function ruleOf(operation: { readonly kind: string }, p: ApprovalPolicy = policy()): ResolvedRule | null {
     const name = policyOperationOf(operation as { kind: string });
-    return name ? ruleFor(policy(), name, deps.policy.defaults) : null;
+    return name ? ruleFor(p, name, deps.policy.defaults) : null;
   }
 
   /** Whether the actor may approve under the request's rule (the approver role, and the rule's approvers when it names them). */
-  function approverFor(actorId: string, record: ApprovalRecord): boolean {
-    const rule = ruleOf(record.operation);
-    return rule ? mayApproveRule(policy(), rule, actorId) : rolesOf(policy(), actorId).includes('approver');
+  function approverFor(actorId: string, record: ApprovalRecord, p: ApprovalPolicy = policy()): boolean {
+    const rule = ruleOf(record.operation, p);
+    return rule ? mayApproveRule(p, rule, actorId) : rolesOf(p, actorId).includes('approver');
   }
 
   /** Whether the actor (or another account of the same person) already decided. */
-  function votedAlready(actorId: string, record: ApprovalRecord): boolean {
-    const me = personKey(policy(), actorId);
-    return (record.votes ?? []).some((v) => v.person === me || fourEyesProblem(policy(), v.actor, actorId) === 'self');
+  function votedAlready(actorId: string, record: ApprovalRecord, p: ApprovalPolicy = policy()): boolean {
+    const me = personKey(p, actorId);
+    return (record.votes ?? []).some((v) => v.person === me || fourEyesProblem(p, v.actor, actorId) === 'self');
   }
 
   /** Four eyes (by person), the rule and the quorum: only a pending request, never by its requester, only by an approver of its rule, once per person. */
-  function mayDecide(actorId: string, record: ApprovalRecord): boolean {
-    return record.state === 'pending' && fourEyesProblem(policy(), record.requester.actor, actorId) === null && approverFor(actorId, record) && !votedAlready(actorId, record);
+  function mayDecide(actorId: string, record: ApprovalRecord, p: ApprovalPolicy = policy()): boolean {
+    return record.state === 'pending' && fourEyesProblem(p, record.requester.actor, actorId) === null && approverFor(actorId, record, p) && !votedAlready(actorId, record, p);
   }
 
   /** Who else may still approve: names, `any approver`, or nobody. */
-  function othersWhoMayApprove(record: ApprovalRecord): string {
-    const rule = ruleOf(record.operation);
+  function othersWhoMayApprove(record: ApprovalRecord, p: ApprovalPolicy = policy()): string {
+    const rule = ruleOf(record.operation, p);
     if (!rule) return 'any other approver';
     const votes = record.votes ?? [];
-    const others = eligibleApprovers(policy(), rule, [personKey(policy(), record.requester.actor), record.requester.actor, ...votes.map((v) => v.person), ...votes.map((v) => v.actor)]);
+    const others = eligibleApprovers(p, rule, [personKey(p, record.requester.actor), record.requester.actor, ...votes.map((v) => v.person), ...votes.map((v) => v.actor)]);
     if (others === 'any approver') return 'any other approver';
     if (others.length === 0) return 'nobody else under the current policy';
     return others.length > 8 ? `${others.slice(0, 8).join(', ')} and ${others.length - 8} more` : others.join(', ');
   }
 
   /** The quorum's progress, for cards and lists ("1 of 2: Adam Approver approved 14:02 UTC; still to decide: …"); undefined without a quorum. */
-  function progressOf(record: ApprovalRecord): string | undefined {
+  function progressOf(record: ApprovalRecord, p: ApprovalPolicy = policy()): string | undefined {
     const quorum = record.quorum ?? 1;
     if (quorum <= 1) return undefined;
     const votes = (record.votes ?? []).filter((v) => v.decision === 'approve');
     // The person's name from the policy file first: platforms give short handles (`carl`).
     const done = votes.map((v) => `${v.person.startsWith('person:') ? v.person.slice('person:'.length) : (v.name ?? v.actor)} approved ${clock(v.at)}`);
     const head = `${approvalsOf(votes).size} of ${quorum}${done.length > 0 ? `: ${done.join(', ')}` : ''}`;
-    return record.state === 'pending' ? `${head}. Still to decide: ${othersWhoMayApprove(record)}.` : head;
+    return record.state === 'pending' ? `${head}. Still to decide: ${othersWhoMayApprove(record, p)}.` : head;
   }
 
   /** The request's audit events for its timeline (only once it was approved: before, the record says it all). */
@@ -161,7 +167,9 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
   }
 
   async function postOf(record: ApprovalRecord): Promise<ApprovalPost> {
-    const progress = progressOf(record);
+    // Members of directory groups are known here; e-mail links for the requester and the voters (a decision resolves its decider too).
+    const p = await policyFor(involved(record));
+    const progress = progressOf(record, p);
     const facts = [...(commandOf(record)?.approval?.facts(record.operation) ?? []), ...(progress ? [{ label: 'Approvals', value: progress }] : [])];
     const view = approvalView(record, facts, await eventsOf(record));
     return {
@@ -169,8 +177,8 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
       card: approvalCard(view),
       origin: record.origin,
       cards: record.cards,
-      route: ruleOf(record.operation)?.cards ?? {},
-      mayDecide: (actorId) => mayDecide(actorId, record),
+      route: ruleOf(record.operation, p)?.cards ?? {},
+      mayDecide: (actorId) => mayDecide(actorId, record, p),
     };
   }
 
@@ -254,7 +262,7 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
     const where = await publish(record);
     const sentTo = where.length ? `The approval card went to ${where.join(', ')}.` : 'No approval card could be posted: an approver can decide with `approve ' + record.id + '`.';
     const quorum = record.quorum ?? 1;
-    const who = othersWhoMayApprove(record);
+    const who = othersWhoMayApprove(record, await policyFor(involved(record)));
     const needed =
       quorum > 1 ? `${quorum} approvers other than you (of: ${who}) must approve it` : who === 'any other approver' ? 'Another person with the approver role must approve it' : `Another approver (${who}) must approve it`;
     return {
@@ -283,14 +291,17 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
     if (!decider) return 'the request has no recorded approver';
     const approvedBy = (await store.listAudit({ approvalId: record.id })).filter((e) => e.event === 'approved').map((e) => e.actor);
     // Every approval counted (one per person, quorum many), each in the audit log, from an approver who is not the requester.
-    const votes = (record.votes ?? [{ actor: decider, person: personKey(policy(), decider), decision: 'approve' as const, at: record.decidedAt ?? '' }]).filter((v) => v.decision === 'approve');
+    const p = await policyFor(involved(record, decider));
+    const votes = (record.votes ?? [{ actor: decider, person: personKey(p, decider), decision: 'approve' as const, at: record.decidedAt ?? '' }]).filter((v) => v.decision === 'approve');
     if (!votes.some((v) => v.actor === decider)) return 'the recorded approver is not among the approvals';
     for (const vote of votes) {
       if (!approvedBy.includes(vote.actor)) return `the audit log holds no approval from ${vote.actor}`;
-      if (fourEyesProblem(policy(), record.requester.actor, vote.actor) !== null) return 'an approval did not come from a second person';
-      if (!rolesOf(policy(), vote.actor).includes('approver')) return `${vote.actor} does not hold the approver role`;
+      if (fourEyesProblem(p, record.requester.actor, vote.actor) !== null) return 'an approval did not come from a second person';
+      if (!rolesOf(p, vote.actor).includes('approver')) {
+        return p.unreachable?.length ? `${directoryList(p.unreachable)} could not be reached to confirm that ${vote.actor} holds the approver role` : `${vote.actor} does not hold the approver role`;
+      }
     }
-    const people = new Set(votes.map((v) => personKey(policy(), v.actor)));
+    const people = new Set(votes.map((v) => personKey(p, v.actor)));
     if (people.size < (record.quorum ?? 1)) return `${people.size} ${people.size === 1 ? 'person' : 'people'} approved, fewer than the quorum of ${record.quorum}`;
     return null;
   }
@@ -384,12 +395,27 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
   async function decide(actor: Actor, id: string, decision: 'approve' | 'reject', reason?: string): Promise<DecisionOutcome> {
     // The rule may narrow who approves: an approver who is not on its list is told who is.
     const pending = await approvals.get(id);
-    const rule = pending?.state === 'pending' ? ruleOf(pending.operation) : null;
-    if (pending && rule?.approvers && rolesOf(policy(), actor.id).includes('approver') && !approverFor(actor.id, pending) && fourEyesProblem(policy(), pending.requester.actor, actor.id) === null) {
+    // The directories' word on everyone involved (groups, e-mail links) is read before the synchronous checks.
+    const p = pending ? await policyFor(involved(pending, actor.id)) : await policyFor([actor.id]);
+    const rule = pending?.state === 'pending' ? ruleOf(pending.operation, p) : null;
+    if (pending?.state === 'pending' && p.unreachable?.length && !approverFor(actor.id, pending, p)) {
+      const reason = `The bot could not check whether you may decide ${pending.id}: ${directoryList(p.unreachable)} could not be reached. Nobody gains a role through a directory the bot cannot read; try again in a few minutes.`;
+      return { type: 'refused', approvalId: pending.id, reason, card: (await postOf(pending)).card };
+    }
+    if (pending && rule?.approvers && rolesOf(p, actor.id).includes('approver') && !approverFor(actor.id, pending, p) && fourEyesProblem(p, pending.requester.actor, actor.id) === null) {
       const reason = `${pending.id} is a ${rule.operation} request, which the policy file lets only ${rule.approvers.entries.join(', ')} decide; you are not among them.`;
       return { type: 'refused', approvalId: pending.id, reason, card: (await postOf(pending)).card };
     }
-    const result = await approvals.decide({ id, decision, actor: actor.id, actorName: actor.name, actorRoles: rolesOf(policy(), actor.id), reason, person: personKey(policy(), actor.id) });
+    const result = await approvals.decide({
+      id,
+      decision,
+      actor: actor.id,
+      actorName: actor.name,
+      actorRoles: rolesOf(p, actor.id),
+      reason,
+      person: personKey(p, actor.id),
+      fourEyes: (requester, decider) => fourEyesProblem(p, requester, decider),
+    });
     if (!result.ok) {
       if (!result.record) return { type: 'unknown', approvalId: id, reason: result.message };
       let record = result.record;
@@ -403,7 +429,7 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
     // Execution first: card updates must never hold up the approved work.
     if (record.state === 'approved') inBackground(execute(record, actor));
     inBackground(rerender(record));
-    const progress = record.state === 'pending' ? progressOf(record) : undefined;
+    const progress = record.state === 'pending' ? progressOf(record, p) : undefined;
     return { type: 'decided', approvalId: record.id, summary: record.summary, card: (await postOf(record)).card, ...(progress ? { progress } : {}) };
   }
 

@@ -88,6 +88,8 @@ export interface DecideInput {
   actor: string;
   actorName?: string;
   actorRoles: readonly Role[];
+  /** Four eyes as the caller resolved it (e-mail links from the directory); default the service's own. */
+  fourEyes?: (requester: string, decider: string) => 'self' | 'unlinked' | null;
   /** Optional for both decisions (`reject <id> [--reason text]`). */
   reason?: string;
   now?: Date;
@@ -305,7 +307,7 @@ export class ApprovalService {
     if (!current) return { ok: false, code: 'not_found', message: `There is no approval request ${id}.` };
 
     // Four eyes, by person: the requester may neither approve nor reject their own request.
-    const problem = this.fourEyes(current.requester.actor, input.actor);
+    const problem = (input.fourEyes ?? this.fourEyes)(current.requester.actor, input.actor);
     if (problem === 'self') {
       return {
         ok: false,
@@ -339,7 +341,8 @@ export class ApprovalService {
     const person = input.person ?? this.personKey(input.actor);
     const votes = current.votes ?? [];
     const quorum = current.quorum ?? 1;
-    const mine = votes.find((v) => v.person === person || this.fourEyes(v.actor, input.actor) === 'self');
+    const fourEyes = input.fourEyes ?? this.fourEyes;
+    const mine = votes.find((v) => v.person === person || fourEyes(v.actor, input.actor) === 'self');
     if (mine) {
       const left = quorum - approvalsOf(votes).size;
       return {
@@ -350,7 +353,7 @@ export class ApprovalService {
       };
     }
     // A second approval must come from a second person: accounts the policy does not link, on two platforms, cannot be told apart.
-    const unsure = input.decision === 'approve' ? votes.find((v) => v.decision === 'approve' && this.fourEyes(v.actor, input.actor) === 'unlinked') : undefined;
+    const unsure = input.decision === 'approve' ? votes.find((v) => v.decision === 'approve' && fourEyes(v.actor, input.actor) === 'unlinked') : undefined;
     if (unsure) {
       return {
         ok: false,

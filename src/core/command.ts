@@ -14,7 +14,7 @@ import type { Actor, Origin } from './context.js';
 import type { Role } from './roles.js';
 import type { ApprovalState, StoredOperation } from './records.js';
 import type { ApprovalsApi } from './approval-flow.js';
-import type { PolicySource } from './approval-policy.js';
+import type { ApprovalPolicy, PolicySource } from './approval-policy.js';
 import type { FormsApi } from './form-flow.js';
 import type { WatchApi } from './watch.js';
 import type { Fact, Reply } from './reply.js';
@@ -64,6 +64,8 @@ export interface CommandContext {
   readonly registry: Registry;
   /** The approval policy in force (read `current()` each time: it is reloaded). */
   readonly policy: PolicySource;
+  /** The policy in force as it stands for these accounts: directory groups and e-mail links resolved (core/directory.ts). */
+  readonly policyFor?: (accounts: readonly string[]) => Promise<ApprovalPolicy>;
 }
 
 export type ExecutionResult =

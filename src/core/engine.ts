@@ -21,7 +21,8 @@ import { redactSecrets } from './forms.js';
 import { parseCommand } from './parser.js';
 import type { Store } from './records.js';
 import { errorReply, redactReply, type ButtonAction, type Reply } from './reply.js';
-import { authorize, rolesOf } from './roles.js';
+import { resolvePolicy, type Directory } from './directory.js';
+import { authorize, directoryList, rolesOf } from './roles.js';
 import { welcomeView } from './views.js';
 import { createWatcher, type Watcher, type WatchOptions } from './watch.js';
 
@@ -31,6 +32,8 @@ export interface EngineDeps {
   approvals: ApprovalService;
   /** The policy in force: a source read at every use (the reloaded file), or a fixed policy. */
   policy: PolicySource | ApprovalPolicy;
+  /** Slack user groups, Entra groups and e-mail links; without it, directory groups give nobody a role. */
+  directory?: Directory;
   registry?: Registry;
   log?: Logger;
   /** How often a running AV scan is polled (ms). */
@@ -76,12 +79,14 @@ export function createEngine(deps: EngineDeps): RunningEngine {
   const registry = deps.registry ?? REGISTRY;
   const log = deps.log;
   const source = isPolicySource(deps.policy) ? deps.policy : fixedPolicy(deps.policy, { ttlMinutes: deps.approvals.ttlMinutes });
-  const policy = () => source.current();
+  /** The policy in force as it stands for these accounts, directories asked first (directory.ts). */
+  const policyFor = (accounts: readonly string[]) => resolvePolicy(source.current(), deps.directory, accounts);
   const flow = createApprovalFlow({
     mde: deps.mde,
     store: deps.store,
     approvals: deps.approvals,
     policy: source,
+    policyFor,
     registry,
     log,
     pollMs: deps.pollMs ?? 5000,
@@ -107,8 +112,8 @@ export function createEngine(deps: EngineDeps): RunningEngine {
     createCommand: named(registry, 'scans create'),
     updateCommand: named(registry, 'scans update'),
     run: (actor, origin, command, op, secrets) => safely(() => run(actor, origin, command, op), secrets),
-    refusal(actor, command) {
-      const allowed = authorize(policy(), actor.id, command);
+    async refusal(actor, command) {
+      const allowed = authorize(await policyFor([actor.id]), actor.id, command);
       return allowed.ok ? null : errorReply(allowed.message);
     },
   });
@@ -132,17 +137,21 @@ export function createEngine(deps: EngineDeps): RunningEngine {
   /** Authorizes, then runs the command or asks for approval. */
   async function authorizeAndRun(actor: Actor, origin: Origin, command: Command, op: AnyOperation): Promise<Reply> {
     // A rule's `requesters` replaces the command's role for that operation.
+    const current = await policyFor([actor.id]);
     const operation = policyOperationOf(op as { kind: string });
-    const rule = operation ? ruleFor(policy(), operation, source.defaults) : null;
+    const rule = operation ? ruleFor(current, operation, source.defaults) : null;
     if (rule?.requesters) {
-      const problem = requestProblem(policy(), rule, actor.id, command.role);
+      const problem = requestProblem(current, rule, actor.id, command.role);
+      if (problem && current.unreachable?.length) {
+        return errorReply(`You may not do that yet: the bot could not check your group memberships (${directoryList(current.unreachable)} could not be reached). Nobody gains a right through a directory the bot cannot read; try again in a few minutes.`);
+      }
       if (problem) return errorReply(`You may not do that: ${problem}. Your id is ${actor.id}; see \`whoami\`.`);
     } else {
-      const allowed = authorize(policy(), actor.id, command);
+      const allowed = authorize(current, actor.id, command);
       if (!allowed.ok) return errorReply(allowed.message);
     }
     if (command.approval) return flow.request(actor, origin, command, op);
-    const ctx: CommandContext = { actor, origin, roles: rolesOf(policy(), actor.id), mde: deps.mde, approvals: flow, forms, watch: watcher, registry, policy: source };
+    const ctx: CommandContext = { actor, origin, roles: rolesOf(current, actor.id), mde: deps.mde, approvals: flow, forms, watch: watcher, registry, policy: source, policyFor };
     return command.run!(op, ctx);
   }
 
@@ -165,7 +174,7 @@ export function createEngine(deps: EngineDeps): RunningEngine {
 
   function handleText(actor: Actor, origin: Origin, text: string): Promise<Reply> {
     return safely(async () => {
-      if (GREETING.test(text)) return welcomeView(actor, rolesOf(policy(), actor.id));
+      if (GREETING.test(text)) return welcomeView(actor, rolesOf(await policyFor([actor.id]), actor.id));
       const parsed = parseCommand(text, registry);
       if (!parsed.ok) {
         const { message, usage, suggestion } = parsed.error;

@@ -37,9 +37,22 @@ export const roleEntrySchema = z
     ]),
   );
 
+/** A directory group: `slack-group:<user group id>` (S…) or `entra-group:<group object id>`; normalised like accounts. */
+export const directoryGroupSchema = z
+  .string()
+  .trim()
+  .pipe(
+    z.union([
+      z.string().regex(/^slack-group:[A-Z0-9]{2,32}$/i).transform((v) => `slack-group:${v.slice('slack-group:'.length).toUpperCase()}`),
+      z.string().regex(/^entra-group:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i).transform((v) => `entra-group:${v.slice('entra-group:'.length).toLowerCase()}`),
+    ]),
+  );
+
 export interface RoleList {
   readonly everyone: boolean;
   readonly ids: ReadonlySet<string>;
+  /** Directory groups (`slack-group:S…`, `entra-group:<guid>`): their members hold the role once resolved (directory.ts). */
+  readonly groups?: ReadonlySet<string>;
 }
 
 /**
@@ -51,6 +64,10 @@ export type RolePolicy = Readonly<Record<Role, RoleList>> & {
   readonly people?: ReadonlyMap<string, string>;
   /** Where the policy came from (the file, or the BOT_* variables). */
   readonly source?: string;
+  /** Verified e-mail address (lower case) → the person's name (policy file `email:`). */
+  readonly emails?: ReadonlyMap<string, string>;
+  /** Directories that could not be reached while this policy was resolved for an actor (fail closed: no role came through them). */
+  readonly unreachable?: readonly string[];
 };
 
 const PERSON_PREFIX = 'person:';
@@ -61,7 +78,7 @@ export class RoleConfigError extends ConfigError {
     readonly entry: string,
   ) {
     super(
-      `${variable}: invalid entry "${safe(entry, 80)}": use slack:<user id> (e.g. slack:U0123ABC), teams:<Entra object id> (a GUID), or * for everyone`,
+      `${variable}: invalid entry "${safe(entry, 80)}": use slack:<user id> (e.g. slack:U0123ABC), teams:<Entra object id> (a GUID), slack-group:<user group id>, entra-group:<group object id>, or * for everyone`,
       'role_config',
     );
   }
@@ -75,10 +92,16 @@ function safe(text: string, max: number): string {
 function buildList(entries: readonly string[], variable: string): RoleList {
   let everyone = false;
   const ids = new Set<string>();
+  const groups = new Set<string>();
   for (const raw of entries) {
     if (raw.trim() === '') continue; // tolerate "a,,b" and a trailing comma
     if (raw.startsWith(PERSON_PREFIX)) {
       ids.add(raw);
+      continue;
+    }
+    const group = directoryGroupSchema.safeParse(raw);
+    if (group.success) {
+      groups.add(group.data);
       continue;
     }
     const parsed = roleEntrySchema.safeParse(raw);
@@ -86,7 +109,7 @@ function buildList(entries: readonly string[], variable: string): RoleList {
     if (parsed.data === '*') everyone = true;
     else ids.add(parsed.data);
   }
-  return { everyone, ids };
+  return groups.size > 0 ? { everyone, ids, groups } : { everyone, ids };
 }
 
 /** Parses one comma list (the value of one variable). */
@@ -181,9 +204,24 @@ export function authorize(policy: RolePolicy, actorId: string, command: Pick<Com
         ` (${where('viewer')}: read; ${where('operator')}: change, request deletes and AV scans; ${where('approver')}: approve).`,
     };
   }
+  const unreachable = policy.unreachable ?? [];
+  if (unreachable.length > 0) {
+    return {
+      ok: false,
+      message:
+        `\`${command.name}\` needs the ${needed} role, and the bot could not check your group memberships: ${directoryList(unreachable)} could not be reached. ` +
+        `Nobody gains a role through a directory the bot cannot read; try again in a few minutes (your id is ${who}).`,
+    };
+  }
   const current = roles[roles.length - 1] as Role;
   return {
     ok: false,
     message: `\`${command.name}\` needs the ${needed} role; you are ${current === 'approver' || current === 'operator' ? 'an' : 'a'} ${current}. Ask an admin to add ${who} to ${where(needed)}.`,
   };
+}
+
+/** `Slack user groups`, `Slack user groups and Microsoft Entra`. */
+export function directoryList(names: readonly string[]): string {
+  const unique = [...new Set(names)];
+  return unique.length <= 1 ? (unique[0] ?? 'the directory') : `${unique.slice(0, -1).join(', ')} and ${unique[unique.length - 1]}`;
 }

@@ -7,3 +7,4 @@ export type { EmulatorModes, AgentRecord, DefinitionRecord, HistoryRow, LatestSc
 export { SEED } from './seed.js';
 export { CREATED_BY } from './routes/definitions.js';
 export { TOKEN_LIFETIME_SECONDS } from './tokens.js';
+export { GRAPH_SEED, GraphStub, type GraphGroup, type GraphUser } from './graph.js';

@@ -8,6 +8,7 @@ import http, { type IncomingMessage, type Server, type ServerResponse } from 'no
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { FaultQueue, TokenFaultQueue } from './faults.js';
+import { GraphStub } from './graph.js';
 import { ApiError, errorResult, readBody, sleep, writeResult, type ApiResult } from './http.js';
 import { DEFAULT_LIMITS, RateLimiter, type Limits } from './limiter.js';
 import { matchRoute, type RequestContext, type Route, type RouteMatch } from './router.js';
@@ -57,6 +58,7 @@ class EmulatorServer {
   readonly faults = new FaultQueue();
   readonly tokenFaults = new TokenFaultQueue();
   readonly authority: TokenAuthority;
+  readonly graph: GraphStub;
   private readonly limiter: RateLimiter;
   latencyMs: number;
 
@@ -67,7 +69,11 @@ class EmulatorServer {
   ) {
     this.state = new EmulatorState(SEED.orgId, config.actionTimings, options.appDisplayName);
     if (options.modes !== undefined) Object.assign(this.state.modes, checkModes(options.modes));
-    if (options.seed ?? true) loadSeed(this.state);
+    this.graph = new GraphStub(config.pageSize);
+    if (options.seed ?? true) {
+      loadSeed(this.state);
+      this.graph.seed();
+    }
     this.stats = new StatsCollector(config.limits.windowMs);
     this.limiter = new RateLimiter(config.limits);
     this.authority = new TokenAuthority({ clientId: options.clientId, clientSecret: options.clientSecret, staticTokens: options.staticTokens });
@@ -96,6 +102,7 @@ class EmulatorServer {
 
   private async nonApi(req: IncomingMessage, r: Incoming): Promise<ApiResult> {
     if (r.url.pathname.replace(/\/$/, '') === STATS_PATH) return this.statsEndpoint(r.method);
+    if (r.segments[0]?.toLowerCase() === 'v1.0') return this.graphApi(req, r);
     const tokenRoute = this.authority.isTokenRoute(r.segments);
     if (tokenRoute) this.stats.countTokenRequest();
     const body = await readBody(req);
@@ -105,6 +112,17 @@ class EmulatorServer {
     if (fault?.status !== undefined) return TokenAuthority.failure(fault.status);
     const answer = this.authority.handle(r.segments, { method: r.method, baseUrl: r.baseUrl, query: r.url.searchParams, body: body.text });
     return answer ?? errorResult(404, 'NotFound', `Nothing is served at ${r.url.pathname}.`, r.requestId);
+  }
+
+  /** Microsoft Graph (graph.ts): the same tokens as the MDE API; no MDE quota. */
+  private async graphApi(req: IncomingMessage, r: Incoming): Promise<ApiResult> {
+    req.resume();
+    const auth = this.authority.verify(req.headers.authorization, Date.now());
+    const result = auth.ok
+      ? (this.graph.handle(r.method, r.segments, r.url.searchParams, r.baseUrl) as ApiResult)
+      : { status: 401, headers: { 'www-authenticate': 'Bearer' }, body: { error: { code: 'InvalidAuthenticationToken', message: auth.message } } };
+    if (this.latencyMs > 0) await sleep(this.latencyMs);
+    return result;
   }
 
   private statsEndpoint(method: string): ApiResult {
@@ -231,6 +249,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       Object.assign(emulator.state.modes, checkModes(modes));
     },
     injectTokenFault: (fault) => emulator.tokenFaults.add(fault),
+    graph: emulator.graph,
     close: () => {
       closing ??= new Promise<void>((resolve) => {
         server.close(() => resolve());

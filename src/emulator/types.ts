@@ -1,4 +1,5 @@
 /** Public shapes of the MDE emulator. */
+import type { GraphStub } from './graph.js';
 import type { EmulatorModes, EmulatorState } from './state.js';
 
 export interface EmulatorOptions {
@@ -95,5 +96,7 @@ export interface Emulator {
   setModes(modes: Partial<EmulatorModes>): void;
   injectTokenFault(fault: TokenFaultSpec): void;
   state: EmulatorState;
+  /** Microsoft Graph's Entra groups and users (`/v1.0/groups/{id}/transitiveMembers/…`): seed more, count requests, switch an outage on. */
+  graph: GraphStub;
   close(): Promise<void>;
 }

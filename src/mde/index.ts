@@ -16,6 +16,8 @@ export interface Mde {
   api: MdeApi;
   limiter: Limiter;
   baseUrl: string;
+  /** The token provider (demo mode: the emulator's static token, which its Graph stub accepts too). */
+  tokens: TokenProvider;
   /** Set in demo mode. */
   emulator?: Emulator;
   close(): Promise<void>;
@@ -46,6 +48,7 @@ export async function connectMde(config: MdeConfig, options: ConnectOptions = {}
     baseUrl = config.apiUrl;
     tokens = msalTokenProvider(config);
   }
+  const plainTokens = tokens;
   if (options.observeToken) tokens = observedTokens(tokens, options.observeToken);
   const limiter = options.limiter ?? createLimiter(config.rate);
   const api = createMdeClient({ baseUrl, tokens, limiter, log: options.log?.child({ part: 'mde' }), observe: options.observe, ...(options.listCacheMs !== undefined ? { listCacheMs: options.listCacheMs } : {}) });
@@ -53,6 +56,7 @@ export async function connectMde(config: MdeConfig, options: ConnectOptions = {}
     api,
     limiter,
     baseUrl,
+    tokens: plainTokens,
     emulator,
     async close() {
       await limiter.stop();

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createApprovalService } from '../../src/core/approvals.js';
 import type { Actor, ApprovalPost, ApprovalPublisher, Notice, Origin } from '../../src/core/context.js';
+import type { Directory } from '../../src/core/directory.js';
 import { createEngine } from '../../src/core/engine.js';
 import type { ButtonOutcome } from '../../src/core/engine-api.js';
 import type { Reply } from '../../src/core/reply.js';
@@ -77,6 +78,8 @@ export interface HarnessOptions {
   wrapMde?: (mde: MdeApi) => MdeApi;
   /** The scan watcher's options (its clock, interval, quota share). */
   watch?: Partial<WatchOptions>;
+  /** Directory groups and e-mail links (default: none). */
+  directory?: Directory;
 }
 
 export async function engineHarness(options: HarnessOptions = {}) {
@@ -102,7 +105,7 @@ export async function engineHarness(options: HarnessOptions = {}) {
     personKey: (actor) => personKey(source.current(), actor),
     ...(options.now ? { now: options.now } : {}),
   });
-  const engine = createEngine({ mde: options.wrapMde ? options.wrapMde(client) : client, store, approvals, policy: source, pollMs: 20, expirySweepMs: options.expirySweepMs ?? 50, heartbeatMs: options.heartbeatMs, staleMs: options.staleMs, ...(options.log ? { log: options.log } : {}), ...(options.watch ? { watch: options.watch } : {}) });
+  const engine = createEngine({ mde: options.wrapMde ? options.wrapMde(client) : client, store, approvals, policy: source, ...(options.directory ? { directory: options.directory } : {}), pollMs: 20, expirySweepMs: options.expirySweepMs ?? 50, heartbeatMs: options.heartbeatMs, staleMs: options.staleMs, ...(options.log ? { log: options.log } : {}), ...(options.watch ? { watch: options.watch } : {}) });
   const publisher = new RecordingPublisher();
   engine.addPublisher(publisher);
   await engine.start();

@@ -1,7 +1,7 @@
 /**
  * A local Slack Web API for tests: answers `auth.test`, `chat.postMessage` (with a ts),
- * `chat.update`, `chat.postEphemeral`, `views.open`, `views.update` (and `{ok:true}` for
- * anything else), records every call with its decoded body, and serves response_urls
+ * `chat.update`, `chat.postEphemeral`, `views.open`, `views.update`, `usergroups.users.list`
+ * and `users.info` (from `setUserGroup` / `setUser`), and `{ok:true}` for anything else; records every call with its decoded body, and serves response_urls
  * (`/response/<n>`) that record what `respond()` sends.
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
@@ -34,6 +34,10 @@ export interface SlackStub {
   callsTo(method: string): SlackCall[];
   /** The next `times` calls of `method` answer `{ ok: false, error }`. */
   fail(method: string, error: string, times?: number): void;
+  /** What `usergroups.users.list` answers for this group (unknown groups: `no_such_subteam`). */
+  setUserGroup(groupId: string, userIds: string[]): void;
+  /** What `users.info` answers for this user (unknown users: `user_not_found`). */
+  setUser(userId: string, profile: { email?: string; confirmed?: boolean; name?: string }): void;
   /** Delay every answer of `method`. */
   delay(method: string, ms: number): void;
   /** Resolves when `predicate` holds (checked on every recorded call and every 20 ms). */
@@ -79,6 +83,8 @@ export async function startSlackStub(): Promise<SlackStub> {
   const responses: ResponseUrlCall[] = [];
   const failures = new Map<string, { error: string; times: number }>();
   const delays = new Map<string, number>();
+  const userGroups = new Map<string, string[]>();
+  const users = new Map<string, { email?: string; confirmed?: boolean; name?: string }>();
   const waiters = new Set<() => void>();
   let seq = 0;
   let responseSeq = 0;
@@ -110,6 +116,16 @@ export async function startSlackStub(): Promise<SlackStub> {
       case 'views.update': {
         const id = method === 'views.open' ? `V${String(seq).padStart(8, '0')}` : body.view_id;
         return { ok: true, view: { ...(body.view ?? {}), id, hash: `${seq}.hash`, state: { values: {} } } };
+      }
+      case 'usergroups.users.list': {
+        const members = userGroups.get(String(body.usergroup ?? ''));
+        return members ? { ok: true, users: members } : { ok: false, error: 'no_such_subteam' };
+      }
+      case 'users.info': {
+        const id = String(body.user ?? '');
+        const user = users.get(id);
+        if (!user) return { ok: false, error: 'user_not_found' };
+        return { ok: true, user: { id, name: user.name ?? id.toLowerCase(), is_bot: false, deleted: false, is_email_confirmed: user.confirmed ?? true, profile: user.email ? { email: user.email } : {} } };
       }
       default:
         return { ok: true };
@@ -157,6 +173,8 @@ export async function startSlackStub(): Promise<SlackStub> {
     callsTo: (method) => calls.filter((c) => c.method === method),
     fail: (method, error, times = 1) => failures.set(method, { error, times }),
     delay: (method, ms) => delays.set(method, ms),
+    setUserGroup: (groupId, userIds) => userGroups.set(groupId, userIds),
+    setUser: (userId, profile) => users.set(userId, profile),
     waitFor<T>(predicate: () => T | undefined | false | null, timeoutMs = 10_000): Promise<T> {
       return new Promise<T>((resolve, reject) => {
         const check = () => {

@@ -6,6 +6,7 @@
  *   POST /v3/conversations/:conversationId/activities/:activityId  reply     → { id }
  *   PUT  /v3/conversations/:conversationId/activities/:activityId  update    → { id }
  *   POST /v3/conversations                                         create    → { id, activityId }
+ *   GET  /v3/conversations/:conversationId/members/:userId         member    → a TeamsChannelAccount (setMember), else 404
  *
  * A typing indicator sent or replied is recorded as kind `typing`.
  */
@@ -13,7 +14,15 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /** `typing`: a typing indicator (sent or replied), kept apart so a test waiting for a reply gets the reply. */
-export type ConnectorCallKind = 'send' | 'reply' | 'update' | 'create' | 'typing' | 'other';
+export type ConnectorCallKind = 'send' | 'reply' | 'update' | 'create' | 'typing' | 'member' | 'other';
+
+/** What the member lookup answers for a user (Teams' TeamsChannelAccount). */
+export interface StubMember {
+  aadObjectId: string;
+  name?: string;
+  email?: string;
+  userPrincipalName?: string;
+}
 
 export interface ConnectorCall {
   kind: ConnectorCallKind;
@@ -40,6 +49,10 @@ export interface ConnectorStub {
   since(mark: number): ConnectorCall[];
   /** Resolves with the first call (from `from`) that matches, or rejects after `timeoutMs`. */
   waitFor(predicate: (call: ConnectorCall) => boolean, options?: { from?: number; timeoutMs?: number }): Promise<ConnectorCall>;
+  /** Teaches the member lookup a user (found by object id or by the MRI `29:<object id>`). */
+  setMember(member: StubMember): void;
+  /** The next `times` member lookups answer this status (an outage). */
+  failMembers(status: number, times?: number): void;
   close(): Promise<void>;
 }
 
@@ -127,6 +140,8 @@ export function findAction(card: any, title: string): any {
 export async function startConnectorStub(): Promise<ConnectorStub> {
   const calls: ConnectorCall[] = [];
   const waiters = new Set<() => void>();
+  const members = new Map<string, StubMember>();
+  let memberFailure: { status: number; times: number } | undefined;
   let next = 1;
 
   const server: Server = createServer((req, res) => {
@@ -141,6 +156,19 @@ export async function startConnectorStub(): Promise<ConnectorStub> {
         body = text;
       }
       const path = (req.url ?? '/').split('?')[0]!;
+      const member = /^\/v3\/conversations\/([^/]+)\/members\/([^/]+)\/?$/.exec(path);
+      if (member && req.method === 'GET') {
+        const userId = decodeURIComponent(member[2]!).toLowerCase();
+        calls.push({ kind: 'member', method: 'GET', path, conversationId: decodeURIComponent(member[1]!), authorization: req.headers.authorization, body, at: Date.now() });
+        for (const w of [...waiters]) w();
+        const found = members.get(userId.replace(/^29:/, ''));
+        const failing = memberFailure && memberFailure.times > 0 ? memberFailure : undefined;
+        if (failing) failing.times -= 1;
+        const status = failing ? failing.status : found ? 200 : 404;
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(status === 200 ? { id: `29:${found!.aadObjectId}`, objectId: found!.aadObjectId, ...found, tenantId: 'tenant-1', userRole: 'user' } : { error: { code: status === 404 ? 'MemberNotFoundInConversation' : 'ServiceError', message: 'stub' } }));
+        return;
+      }
       const m = /^\/v3\/conversations(?:\/([^/]+)\/activities(?:\/([^/]+))?)?\/?$/.exec(path);
       const conversationId = m?.[1] ? decodeURIComponent(m[1]) : undefined;
       const activityId = m?.[2] ? decodeURIComponent(m[2]) : undefined;
@@ -164,7 +192,7 @@ export async function startConnectorStub(): Promise<ConnectorStub> {
   return {
     url: `http://127.0.0.1:${port}/`,
     calls,
-    cards: () => calls.filter((c) => c.kind !== 'other').flatMap(cardsOf),
+    cards: () => calls.filter((c) => c.kind !== 'other' && c.kind !== 'member').flatMap(cardsOf),
     since: (mark) => calls.slice(mark),
     waitFor(predicate, options = {}) {
       const from = options.from ?? 0;
@@ -185,6 +213,12 @@ export async function startConnectorStub(): Promise<ConnectorStub> {
         waiters.add(check);
         check();
       });
+    },
+    setMember(m) {
+      members.set(m.aadObjectId.toLowerCase(), m);
+    },
+    failMembers(status, times = 1) {
+      memberFailure = { status, times };
     },
     close: () =>
       new Promise<void>((resolve) => {

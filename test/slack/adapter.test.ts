@@ -189,7 +189,7 @@ describe('manifest/slack-app.yaml', () => {
     expect(text).toMatch(/^\s+- command: \/mde$/m);
     expect(text.match(/^\s+(?:url|request_url): https:\/\/YOUR-HOST\/slack\/events$/gm)).toHaveLength(2);
     expect(text).toMatch(/^\s+should_escape: false$/m);
-    for (const scope of ['commands', 'chat:write', 'chat:write.public']) expect(text).toMatch(new RegExp(`^\\s+- ${scope.replace('.', '\\.')}$`, 'm'));
+    for (const scope of ['commands', 'chat:write', 'chat:write.public', 'usergroups:read', 'users:read', 'users:read.email']) expect(text).toMatch(new RegExp(`^\\s+- ${scope.replace('.', '\\.')}$`, 'm'));
     expect(text).toMatch(/^\s+socket_mode_enabled: false$/m);
     expect(text).toMatch(/^\s+is_enabled: true$/m);
   });

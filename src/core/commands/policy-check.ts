@@ -17,7 +17,7 @@ import {
 import { defineCommand, type Command, type Registry } from '../command.js';
 import { echo, refuse } from '../args.js';
 import type { Fact, Reply } from '../reply.js';
-import { normalizeActorId, rolesOf, ROLE_VARIABLES } from '../roles.js';
+import { directoryList, normalizeActorId, rolesOf, ROLE_VARIABLES } from '../roles.js';
 import { membersText } from './policy-show.js';
 
 const schema = z.strictObject({
@@ -142,6 +142,11 @@ export const policyCheck = defineCommand({
     return { kind: 'policy.check', user, words };
   },
   async run(op, ctx) {
-    return policyCheckReply(ctx.policy.current(), ctx.policy.defaults, ctx.registry, op.user, op.words);
+    // Directory groups and e-mail links are resolved for the user checked (an unreachable directory is said).
+    const account = normalizeActorId(op.user);
+    const policy = ctx.policyFor ? await ctx.policyFor(account ? [account] : []) : ctx.policy.current();
+    const reply = policyCheckReply(policy, ctx.policy.defaults, ctx.registry, op.user, op.words);
+    if (!policy.unreachable?.length) return reply;
+    return { ...reply, blocks: [...reply.blocks, { type: 'text', text: `${directoryList(policy.unreachable)} could not be reached: nobody is counted through it in this answer.`, tone: 'warning' }] };
   },
 });
