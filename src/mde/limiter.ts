@@ -23,6 +23,18 @@ export interface RateLimits {
   /** Window lengths; tests and the benchmark shrink them. */
   minuteMs?: number;
   hourMs?: number;
+  /**
+   * The share of each window that `background` calls (a fan-out of AV scans) leave to
+   * interactive ones: with 0.4, background calls start only while fewer than 60 of the
+   * rolling minute's 100 slots (and 900 of the hour's 1,500) are taken. Default 0.
+   */
+  interactiveShare?: number;
+}
+
+/** How many slots of a window background calls may take: at least one, and never the whole window when a share is reserved. */
+export function backgroundCap(limit: number, share = 0): number {
+  if (share <= 0) return limit;
+  return Math.max(1, Math.min(limit - 1, Math.floor(limit * (1 - share))));
 }
 
 export const MDE_LIMITS: RateLimits = { perMinute: 100, perHour: 1500 };
@@ -30,6 +42,12 @@ export const MDE_LIMITS: RateLimits = { perMinute: 100, perHour: 1500 };
 export interface ScheduleOptions {
   /** Goes ahead of every call waiting for a slot (it still waits for a slot itself). */
   urgent?: boolean;
+  /**
+   * Bulk work (a fan-out of AV scans): starts only when no interactive call is waiting and
+   * the windows hold fewer than their background cap (`interactiveShare`), so a command
+   * typed during a fan-out is never starved.
+   */
+  background?: boolean;
 }
 
 export interface Limiter {
@@ -68,8 +86,8 @@ class Window {
     return this.running + this.releases.length - this.head;
   }
 
-  hasRoom(now: number): boolean {
-    return this.used(now) < this.limit;
+  hasRoom(now: number, cap = this.limit): boolean {
+    return this.used(now) < cap;
   }
 
   take(): void {
@@ -101,6 +119,10 @@ export function createLimiter(limits: RateLimits = MDE_LIMITS): Limiter {
   const minute = new Window(limits.perMinute, hold(limits.minuteMs ?? 60_000));
   const hour = new Window(limits.perHour, hold(limits.hourMs ?? 3_600_000));
   const waiting: Waiting[] = [];
+  /** Background calls, started only when `waiting` is empty and below the caps. */
+  const behind: Waiting[] = [];
+  const capMinute = backgroundCap(limits.perMinute, limits.interactiveShare);
+  const capHour = backgroundCap(limits.perHour, limits.interactiveShare);
   let urgentWaiting = 0;
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
@@ -110,7 +132,7 @@ export function createLimiter(limits: RateLimits = MDE_LIMITS): Limiter {
     const now = clock();
     minute.ended(now);
     hour.ended(now);
-    if (waiting.length > 0 && timer === undefined) arm(now);
+    if ((waiting.length > 0 || behind.length > 0) && timer === undefined) arm(now);
   }
 
   function start<T>(call: () => Promise<T>): Promise<T> {
@@ -128,7 +150,8 @@ export function createLimiter(limits: RateLimits = MDE_LIMITS): Limiter {
 
   /** Wakes `drain` when the next slot comes back (a running call's end arms it otherwise). */
   function arm(now: number): void {
-    const times = [minute.hasRoom(now) ? now : minute.nextRelease(), hour.hasRoom(now) ? now : hour.nextRelease()];
+    const [m, h] = waiting.length > 0 ? [minute.limit, hour.limit] : [capMinute, capHour];
+    const times = [minute.hasRoom(now, m) ? now : minute.nextRelease(), hour.hasRoom(now, h) ? now : hour.nextRelease()];
     if (times.some((t) => t === undefined)) return;
     const at = Math.max(...(times as number[]));
     timer = setTimeout(drain, Math.max(1, Math.ceil(at - now)));
@@ -144,13 +167,25 @@ export function createLimiter(limits: RateLimits = MDE_LIMITS): Limiter {
       start(job.call).then(job.resolve, job.reject);
       now = clock();
     }
-    if (waiting.length > 0) arm(now);
+    while (waiting.length === 0 && behind.length > 0 && minute.hasRoom(now, capMinute) && hour.hasRoom(now, capHour)) {
+      const job = behind.shift()!;
+      start(job.call).then(job.resolve, job.reject);
+      now = clock();
+    }
+    if (waiting.length > 0 || behind.length > 0) arm(now);
   }
 
   return {
     schedule<T>(call: () => Promise<T>, options: ScheduleOptions = {}): Promise<T> {
       if (stopped) return Promise.reject(new Error('The MDE rate limiter has been stopped.'));
       const now = clock();
+      if (options.background === true && !options.urgent) {
+        if (waiting.length === 0 && behind.length === 0 && minute.hasRoom(now, capMinute) && hour.hasRoom(now, capHour)) return start(call);
+        return new Promise<T>((resolve, reject) => {
+          behind.push({ call, resolve: resolve as (value: unknown) => void, reject, urgent: false });
+          if (timer === undefined) drain();
+        });
+      }
       if (waiting.length === 0 && minute.hasRoom(now) && hour.hasRoom(now)) return start(call);
       return new Promise<T>((resolve, reject) => {
         const job: Waiting = { call, resolve: resolve as (value: unknown) => void, reject, urgent: options.urgent === true };
@@ -169,13 +204,13 @@ export function createLimiter(limits: RateLimits = MDE_LIMITS): Limiter {
       return { minute: minute.used(now), hour: hour.used(now) };
     },
     queued() {
-      return waiting.length;
+      return waiting.length + behind.length;
     },
     async stop() {
       stopped = true;
       if (timer !== undefined) clearTimeout(timer);
       timer = undefined;
-      const dropped = waiting.splice(0, waiting.length);
+      const dropped = [...waiting.splice(0, waiting.length), ...behind.splice(0, behind.length)];
       urgentWaiting = 0;
       for (const job of dropped) job.reject(new Error('The MDE rate limiter has been stopped.'));
     },
