@@ -109,6 +109,8 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
       owner,
       leases: replicas.leases,
       pollMs: options.pollMs ?? config.pollMs,
+      settings: { avScanMaxDevices: config.avScan.maxDevices },
+      bulk: { quota: config.mde.rate },
       onCommand: metrics ? (command, outcome, seconds) => metrics.commandDone(command, outcome, seconds) : undefined,
     });
     const deps: AdapterDeps = { engine, store, log, config, policy };

@@ -8,9 +8,9 @@ import type { Logger } from 'pino';
 import type { MdeApi } from '../mde/api.js';
 import { isMdeError } from '../mde/errors.js';
 import { UserError } from '../errors.js';
-import { createApprovalFlow, failureText } from './approval-flow.js';
+import { createApprovalFlow, failureText, type ApprovalFlowDeps } from './approval-flow.js';
 import type { ApprovalService } from './approvals.js';
-import type { AnyOperation, Command, CommandContext, Registry } from './command.js';
+import type { AnyOperation, ApprovalSettings, Command, CommandContext, Registry } from './command.js';
 import { REGISTRY } from './commands/index.js';
 import type { Actor, Origin } from './context.js';
 import type { ButtonOutcome, Engine, FormOutcome, FormSubmission } from './engine-api.js';
@@ -40,6 +40,10 @@ export interface EngineDeps {
   staleMs?: number;
   /** Who runs background work (followed scans, the expiry sweep): in-process by default, Redis leases with replicas. */
   leases?: Leases;
+  /** What commands that need approval read from the configuration (AV_SCAN_MAX_DEVICES). */
+  settings?: ApprovalSettings;
+  /** Multi-device AV scans: the quota they share and how often their card is updated. */
+  bulk?: ApprovalFlowDeps['bulk'];
   /** Observer (metrics): each command run, by name, with its outcome and duration. */
   onCommand?: (command: string, outcome: CommandOutcome, seconds: number) => void;
 }
@@ -81,6 +85,8 @@ export function createEngine(deps: EngineDeps): RunningEngine {
     ...(deps.heartbeatMs ? { heartbeatMs: deps.heartbeatMs } : {}),
     ...(deps.staleMs ? { staleMs: deps.staleMs } : {}),
     ...(deps.leases ? { leases: deps.leases } : {}),
+    ...(deps.settings ? { settings: deps.settings } : {}),
+    ...(deps.bulk ? { bulk: deps.bulk } : {}),
   });
   const forms = createFormFlow({
     mde: deps.mde,

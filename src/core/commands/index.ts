@@ -8,7 +8,7 @@ import { agentsList } from './agents-list.js';
 import { approvalsHere } from './approvals-here.js';
 import { approvalsList } from './approvals-list.js';
 import { approve, reject } from './approvals-decide.js';
-import { avScan } from './av-scan.js';
+import { avScan, avScanCancel } from './av-scan.js';
 import { help } from './help.js';
 import { scansCreate, scansCreateNetwork, scansCreateWindows } from './scans-create.js';
 import { scansDelete } from './scans-delete.js';
@@ -32,6 +32,7 @@ export const COMMANDS: readonly Command[] = [
   scansDisable,
   scansDelete,
   avScan,
+  avScanCancel,
   agentsList,
   approvalsList,
   approvalsHere,
