@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createApprovalService } from '../../src/core/approvals.js';
 import type { Actor, ApprovalPost, ApprovalPublisher, Origin } from '../../src/core/context.js';
-import { createEngine } from '../../src/core/engine.js';
+import { createEngine, type EngineDeps } from '../../src/core/engine.js';
+import type { ApprovalSettings } from '../../src/core/command.js';
+import type { RateLimits } from '../../src/mde/limiter.js';
 import type { ButtonOutcome } from '../../src/core/engine-api.js';
 import type { Reply } from '../../src/core/reply.js';
 import { createRolePolicy, fourEyesProblem, type RolePolicy } from '../../src/core/roles.js';
@@ -68,11 +70,17 @@ export interface HarnessOptions {
   client?: Partial<MdeClientOptions>;
   /** Wraps the MDE client (to count or delay calls). */
   wrapMde?: (mde: MdeApi) => MdeApi;
+  /** The bot's MDE quota (default: far above what tests use). */
+  limits?: RateLimits;
+  /** How often AV scans are polled (ms; default 20). */
+  pollMs?: number;
+  settings?: ApprovalSettings;
+  bulk?: EngineDeps['bulk'];
 }
 
 export async function engineHarness(options: HarnessOptions = {}) {
   const emulator = options.emulator ?? (await startEmulator({ actionTimings: { pendingMs: 60, inProgressMs: 60 } }));
-  const { client, limiter } = await clientFor(emulator, { listCacheMs: 0, ...options.client });
+  const { client, limiter } = await clientFor(emulator, { listCacheMs: 0, ...options.client, ...(options.limits ? { limits: options.limits } : {}) });
   const opened = await openStore(options.storeUrl ?? 'sqlite::memory:');
   const store = options.wrapStore ? options.wrapStore(opened) : opened;
   const policy = options.policy ?? {
@@ -91,7 +99,7 @@ export async function engineHarness(options: HarnessOptions = {}) {
     fourEyes: (requester, decider) => fourEyesProblem(policy, requester, decider),
     ...(options.now ? { now: options.now } : {}),
   });
-  const engine = createEngine({ mde: options.wrapMde ? options.wrapMde(client) : client, store, approvals, policy, pollMs: 20, expirySweepMs: options.expirySweepMs ?? 50, heartbeatMs: options.heartbeatMs, staleMs: options.staleMs, ...(options.log ? { log: options.log } : {}) });
+  const engine = createEngine({ mde: options.wrapMde ? options.wrapMde(client) : client, store, approvals, policy, pollMs: options.pollMs ?? 20, ...(options.settings ? { settings: options.settings } : {}), ...(options.bulk ? { bulk: options.bulk } : {}), expirySweepMs: options.expirySweepMs ?? 50, heartbeatMs: options.heartbeatMs, staleMs: options.staleMs, ...(options.log ? { log: options.log } : {}) });
   const publisher = new RecordingPublisher();
   engine.addPublisher(publisher);
   await engine.start();
@@ -101,6 +109,7 @@ export async function engineHarness(options: HarnessOptions = {}) {
     store,
     approvals,
     publisher,
+    limiter,
     async close() {
       await engine.stop();
       await limiter.stop();
