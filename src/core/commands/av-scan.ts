@@ -84,16 +84,16 @@ export const avScan = defineCommand({
     const group = str(args, '--group');
     const selectors = [tag, prefix, group].filter((v) => v !== undefined);
     if (selectors.length > 1) refuse('give one of --tag, --tag-starts-with or --group', s);
-    const reason = reasonOf(s, args, true);
     if (selectors.length === 1) {
       const [typeText, extra] = args.positionals;
       if (extra !== undefined) refuse(`with --tag or --group give only the scan type; unexpected "${echo(extra)}"`, s);
       const scanType = typeOf(typeText, s);
+      const reason = reasonOf(s, args, true);
       const select: DeviceSelection = group !== undefined ? { by: 'group', group: group.trim() } : { by: 'tag', tag: (tag ?? prefix ?? '').trim(), startsWith: prefix !== undefined };
       return { kind: 'av-scan', select, scanType, reason };
     }
     const [machineText, typeText, extra] = args.positionals;
-    if (machineText === undefined) refuse('give the devices (ids or DNS names, comma-separated), --tag or --group, and the scan type', s);
+    if (machineText === undefined) refuse('give the machine (its id or DNS name; several comma-separated), or --tag or --group, and the scan type', s);
     if (typeText === undefined) refuse('give the scan type: quick or full', s);
     if (extra !== undefined) refuse(`unexpected argument "${echo(extra)}" (a reason goes in --reason "…"; several devices are comma-separated without spaces)`, s);
     const names = [...new Set(machineText.split(',').map((m) => m.trim().toLowerCase()).filter(Boolean))];
@@ -102,6 +102,7 @@ export const avScan = defineCommand({
     const bad = names.find((m) => !MACHINE_ID.test(m) && !isValidHostname(m));
     if (bad !== undefined) refuse(`"${echo(bad)}" is neither a machine id (40 hexadecimal characters) nor a DNS name`, s);
     const scanType = typeOf(typeText, s);
+    const reason = reasonOf(s, args, true);
     if (names.length === 1) return { kind: 'av-scan', machine: names[0], scanType, reason };
     return { kind: 'av-scan', select: { by: 'names', names }, scanType, reason };
   },
