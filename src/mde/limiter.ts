@@ -25,8 +25,9 @@ export interface RateLimits {
   hourMs?: number;
   /**
    * The share of each window that `background` calls (a fan-out of AV scans) leave to
-   * interactive ones: with 0.4, background calls start only while fewer than 60 of the
-   * rolling minute's 100 slots (and 900 of the hour's 1,500) are taken. Default 0.
+   * interactive ones: with 0.4, background calls hold at most 60 of the rolling minute's
+   * 100 slots (and 900 of the hour's 1,500), and the 40 reserved slots stay free for
+   * commands, less what commands already used. Default 0.
    */
   interactiveShare?: number;
 }
@@ -44,8 +45,9 @@ export interface ScheduleOptions {
   urgent?: boolean;
   /**
    * Bulk work (a fan-out of AV scans): starts only when no interactive call is waiting and
-   * the windows hold fewer than their background cap (`interactiveShare`), so a command
-   * typed during a fan-out is never starved.
+   * background calls hold fewer than their cap of each window (`interactiveShare`), with
+   * the part of the interactive reserve commands have not used left free: a command typed
+   * during a fan-out is never starved, and commands' calls do not slow the fan-out.
    */
   background?: boolean;
 }
@@ -123,35 +125,61 @@ export function createLimiter(limits: RateLimits = MDE_LIMITS): Limiter {
   const behind: Waiting[] = [];
   const capMinute = backgroundCap(limits.perMinute, limits.interactiveShare);
   const capHour = backgroundCap(limits.perHour, limits.interactiveShare);
+  /** The background calls' own share of each window. */
+  const bgMinute = new Window(capMinute, hold(limits.minuteMs ?? 60_000));
+  const bgHour = new Window(capHour, hold(limits.hourMs ?? 3_600_000));
   let urgentWaiting = 0;
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
   const clock = () => performance.now();
 
-  function ended() {
+  function ended(background: boolean) {
     const now = clock();
     minute.ended(now);
     hour.ended(now);
+    if (background) {
+      bgMinute.ended(now);
+      bgHour.ended(now);
+    }
     if ((waiting.length > 0 || behind.length > 0) && timer === undefined) arm(now);
   }
 
-  function start<T>(call: () => Promise<T>): Promise<T> {
+  function start<T>(call: () => Promise<T>, background = false): Promise<T> {
     minute.take();
     hour.take();
+    if (background) {
+      bgMinute.take();
+      bgHour.take();
+    }
     let running: Promise<T>;
     try {
       running = Promise.resolve(call());
     } catch (error) {
       running = Promise.reject(error);
     }
-    running.then(ended, ended);
+    const end = () => ended(background);
+    running.then(end, end);
     return running;
   }
 
+  /**
+   * Room for a background call in one window: below its cap, and the slots of the
+   * interactive reserve that commands have not used yet stay free.
+   */
+  function roomIn(total: Window, mine: Window, now: number): boolean {
+    const used = total.used(now);
+    const bg = mine.used(now);
+    const reserveLeft = Math.max(0, total.limit - mine.limit - (used - bg));
+    return bg < mine.limit && used < total.limit - reserveLeft;
+  }
+  const backgroundRoom = (now: number) => roomIn(minute, bgMinute, now) && roomIn(hour, bgHour, now);
+
   /** Wakes `drain` when the next slot comes back (a running call's end arms it otherwise). */
   function arm(now: number): void {
-    const [m, h] = waiting.length > 0 ? [minute.limit, hour.limit] : [capMinute, capHour];
-    const times = [minute.hasRoom(now, m) ? now : minute.nextRelease(), hour.hasRoom(now, h) ? now : hour.nextRelease()];
+    const times =
+      waiting.length > 0
+        ? [minute.hasRoom(now) ? now : minute.nextRelease(), hour.hasRoom(now) ? now : hour.nextRelease()]
+        : [roomIn(minute, bgMinute, now) ? now : minute.nextRelease(), roomIn(hour, bgHour, now) ? now : hour.nextRelease()];
     if (times.some((t) => t === undefined)) return;
     const at = Math.max(...(times as number[]));
     timer = setTimeout(drain, Math.max(1, Math.ceil(at - now)));
@@ -167,9 +195,9 @@ export function createLimiter(limits: RateLimits = MDE_LIMITS): Limiter {
       start(job.call).then(job.resolve, job.reject);
       now = clock();
     }
-    while (waiting.length === 0 && behind.length > 0 && minute.hasRoom(now, capMinute) && hour.hasRoom(now, capHour)) {
+    while (waiting.length === 0 && behind.length > 0 && backgroundRoom(now)) {
       const job = behind.shift()!;
-      start(job.call).then(job.resolve, job.reject);
+      start(job.call, true).then(job.resolve, job.reject);
       now = clock();
     }
     if (waiting.length > 0 || behind.length > 0) arm(now);
@@ -180,7 +208,7 @@ export function createLimiter(limits: RateLimits = MDE_LIMITS): Limiter {
       if (stopped) return Promise.reject(new Error('The MDE rate limiter has been stopped.'));
       const now = clock();
       if (options.background === true && !options.urgent) {
-        if (waiting.length === 0 && behind.length === 0 && minute.hasRoom(now, capMinute) && hour.hasRoom(now, capHour)) return start(call);
+        if (waiting.length === 0 && behind.length === 0 && backgroundRoom(now)) return start(call, true);
         return new Promise<T>((resolve, reject) => {
           behind.push({ call, resolve: resolve as (value: unknown) => void, reject, urgent: false });
           if (timer === undefined) drain();
