@@ -17,6 +17,7 @@ import type { FanOutPlan } from './command.js';
 import type { Actor } from './context.js';
 import { FINAL_BULK_DEVICE_STATES, type ApprovalRecord, type BulkDevice, type BulkDeviceState, type Json, type Store } from './records.js';
 import { actionText } from './tracker.js';
+import { truncate } from './views.js';
 
 export interface BulkQuota {
   perMinute: number;
@@ -187,7 +188,7 @@ export function createBulkScanner(deps: BulkScanDeps) {
     const failures = devices.filter((d) => d.state === 'failed' || d.state === 'not_supported');
     const cancelledBy = typeof (record.result as { cancelledBy?: Json } | undefined)?.cancelledBy === 'string' ? (record.result as { cancelledBy: string }).cancelledBy : undefined;
     const lines = [
-      ...(failures.length ? [`Failures (${failures.length}): ${failures.slice(0, FAILURES_SHOWN).map((d) => `${d.name}: ${d.reason ?? 'no reason given'}`).join('; ')}${failures.length > FAILURES_SHOWN ? `; and ${failures.length - FAILURES_SHOWN} more` : ''}`] : []),
+      ...(failures.length ? [`Failures (${failures.length}): ${failures.slice(0, FAILURES_SHOWN).map((d) => `${d.name}: ${truncate(d.reason ?? 'no reason given', 160)}`).join('; ')}${failures.length > FAILURES_SHOWN ? `; and ${failures.length - FAILURES_SHOWN} more` : ''}`] : []),
       ...(cancelledBy ? [`Cancelled by ${cancelledBy}: no further scan is started.`] : []),
     ];
     const done = devices.every((d) => isFinal(d.state));

@@ -262,3 +262,39 @@ describe('time left', () => {
     expect(estimateMs(1000, real)).toBeGreaterThanOrEqual(3_600_000);
   });
 });
+
+describe('cancel of one scan', () => {
+  it('a single-device request is cancelled by its machine action id (an approver), and one device of a multi-device request alone', async () => {
+    emulator = await startEmulator({ actionTimings: { pendingMs: 60_000, inProgressMs: 60_000 } });
+    const ids = addBulkMachines(emulator.state, 3);
+    for (const id of ids.slice(1)) emulator.state.machines.get(id)!.machineTags = ['pair'];
+    const h = await engineHarness({ emulator, bulk: { quota: LIMITS, refreshMs: 20 } });
+    try {
+      const single = approvalIdIn(await h.engine.handleText(USERS.operator, ORIGIN, `av-scan ${ids[0]} quick --reason "x"`));
+      const early = await h.engine.handleText(USERS.operator, ORIGIN, `av-scan cancel ${single}`);
+      expect(textOf(early)).toContain('has not been approved');
+      await h.engine.handleText(USERS.approver, ORIGIN, `approve ${single}`);
+      await until(async () => (await h.store.listTrackedActions({ approvalId: single })).length === 1, 'the scan');
+      const [tracked] = await h.store.listTrackedActions({ approvalId: single });
+      const reply = await h.engine.handleText(USERS.approver, ORIGIN, `av-scan cancel ${tracked!.actionId}`);
+      expect(textOf(reply)).toContain(`${single}: cancelled by Adam`);
+      await until(async () => (await h.approvals.get(single))!.state === 'failed', 'the end of the single request');
+      expect(emulator.state.getAction(tracked!.actionId)!.cancellationComment).toBe(`Cancelled by Adam via mde-chatops (approval ${single})`);
+
+      const pair = approvalIdIn(await h.engine.handleText(USERS.operator, ORIGIN, 'av-scan --tag pair quick --reason "x"'));
+      await h.engine.handleText(USERS.approver, ORIGIN, `approve ${pair}`);
+      await until(async () => (await h.store.listBulkDevices(pair)).every((d) => d.state === 'pending'), 'both scans');
+      const [first] = await h.store.listBulkDevices(pair);
+      await h.engine.handleText(USERS.operator, ORIGIN, `av-scan cancel ${first!.actionId}`);
+      const devices = await h.store.listBulkDevices(pair);
+      expect(devices.map((d) => d.state)).toEqual(['cancelled', 'pending']);
+      expect((await h.approvals.get(pair))!.state).toBe('executing');
+      const unknown = await h.engine.handleText(USERS.operator, ORIGIN, 'av-scan cancel 2e9da30d-27f6-4208-81f2-9cd3d67893ba');
+      expect(textOf(unknown)).toContain('was not started by this bot: only an approver may cancel it');
+      const junk = await h.engine.handleText(USERS.operator, ORIGIN, 'av-scan cancel nonsense');
+      expect(textOf(junk)).toContain('is neither an approval request id');
+    } finally {
+      await h.close();
+    }
+  });
+});
