@@ -5,7 +5,8 @@
  * progress, cancel stops what has not started, and a restart resumes without duplicates.
  * Everything is counted at the emulator (calls, actions per device), never timed.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { redisForTests, sharedRedis } from '../helpers/redis.js';
 import { startEmulator, type Emulator } from '../../src/emulator/index.js';
 import type { MachineActionRecord } from '../../src/emulator/state.js';
 import { estimateMs } from '../../src/core/bulk-scan.js';
@@ -46,6 +47,15 @@ async function tenant() {
   const name = (id: string) => emulator!.state.machines.get(id)!.computerDnsName;
   return { ids, unsupported: name(unsupported), running: name(running), failing: name(failing) };
 }
+
+const hasRedis = redisForTests('multi-device AV scans on the Redis store');
+let redis: Awaited<ReturnType<typeof sharedRedis>> | undefined;
+afterAll(async () => redis?.close());
+/** Where the request lives across the restart: a SQLite file, and Redis (another replica taking over) when there is one. */
+const STORES = [
+  { name: 'sqlite', url: async () => tempStoreUrl() },
+  ...(hasRedis ? [{ name: 'redis', url: async () => (redis ??= await sharedRedis()).isolated() }] : []),
+];
 
 const harnessOptions = { limits: LIMITS, pollMs: 200, bulk: { quota: LIMITS, refreshMs: 100 } };
 
@@ -172,9 +182,9 @@ describe('AV scan of a tag of 30 devices', () => {
     }
   }, 60_000);
 
-  it('a restart mid-way: a fresh flow on the same store resumes where it was, and no device is scanned twice', async () => {
+  it.each(STORES)('a restart mid-way: a fresh flow on the same store ($name) resumes where it was, and no device is scanned twice', async ({ url }) => {
     await tenant();
-    const storeUrl = tempStoreUrl();
+    const storeUrl = await url();
     const first = await engineHarness({ emulator, storeUrl, ...harnessOptions });
     let id: string;
     try {
