@@ -108,7 +108,7 @@ export function createTracker(deps: TrackerDeps) {
     const now = new Date().toISOString();
     await deps.store.updateTrackedAction(action.id, { status: action.status, updatedAt: now });
     if (bulk) {
-      await deps.bulkChanged?.(approvalId, text === actionText(action) ? action : { ...action, status: 'Failed' });
+      await deps.bulkChanged?.(approvalId, action);
       return;
     }
     const detail = { text, actionId: action.id, actionStatus: action.status };
