@@ -113,6 +113,12 @@ function stateOf(action: MachineAction): BulkDeviceState {
 
 const isFinal = (state: BulkDeviceState) => FINAL_BULK_DEVICE_STATES.includes(state);
 
+/** Who cancelled the request, once someone has. */
+function cancelledBy(record: ApprovalRecord | null): string | undefined {
+  const by = (record?.result as { cancelledBy?: Json } | undefined)?.cancelledBy;
+  return typeof by === 'string' ? by : undefined;
+}
+
 export function createBulkScanner(deps: BulkScanDeps) {
   const { store, approvals, log } = deps;
   const concurrency = deps.concurrency ?? 4;
@@ -136,7 +142,11 @@ export function createBulkScanner(deps: BulkScanDeps) {
         const action = outcome.action!;
         const moved = await store.transitionBulkDevice(record.id, device.machineId, ['starting'], 'pending', { actionId: action.id, updatedAt: at });
         await store.appendAudit({ at, actor: 'system', event: 'progress', approvalId: record.id, detail: { avScan: 'started', machineId: device.machineId, device: device.name, actionId: action.id, scanType: plan.scanType } });
-        if (moved) await deps.follow(record.id, action);
+        if (!moved) return;
+        // A cancel that came while this scan was being asked for cancels it too.
+        const by = cancelledBy(await approvals.get(record.id));
+        if (by !== undefined && (await cancelOne(record.id, { ...moved, actionId: action.id }, by).catch(() => false))) return;
+        await deps.follow(record.id, action);
         return;
       }
       await store.transitionBulkDevice(record.id, device.machineId, ['starting'], 'already_running', { reason: outcome.message, updatedAt: at });
@@ -152,6 +162,12 @@ export function createBulkScanner(deps: BulkScanDeps) {
     } finally {
       refresh(record.id);
     }
+  }
+
+  /** Asks MDE to cancel one started scan; true when it was cancelled. */
+  async function cancelOne(approvalId: string, device: BulkDevice, by: string): Promise<boolean> {
+    await deps.mde.cancelMachineAction(device.actionId!, `Cancelled by ${by} via mde-chatops (approval ${approvalId})`);
+    return (await store.transitionBulkDevice(approvalId, device.machineId, OPEN, 'cancelled', { reason: `cancelled by ${by}`, updatedAt: nowIso() })) !== null;
   }
 
   /** Claims queued devices one at a time per worker until none is left (or the process stops). */
@@ -186,15 +202,15 @@ export function createBulkScanner(deps: BulkScanDeps) {
     const counts = countDevices(devices);
     const left = counts.queued + counts.starting;
     const failures = devices.filter((d) => d.state === 'failed' || d.state === 'not_supported');
-    const cancelledBy = typeof (record.result as { cancelledBy?: Json } | undefined)?.cancelledBy === 'string' ? (record.result as { cancelledBy: string }).cancelledBy : undefined;
+    const canceller = cancelledBy(record);
     const lines = [
       ...(failures.length ? [`Failures (${failures.length}): ${failures.slice(0, FAILURES_SHOWN).map((d) => `${d.name}: ${truncate(d.reason ?? 'no reason given', 160)}`).join('; ')}${failures.length > FAILURES_SHOWN ? `; and ${failures.length - FAILURES_SHOWN} more` : ''}`] : []),
-      ...(cancelledBy ? [`Cancelled by ${cancelledBy}: no further scan is started.`] : []),
+      ...(canceller ? [`Cancelled by ${canceller}: no further scan is started.`] : []),
     ];
     const done = devices.every((d) => isFinal(d.state));
     const facts: Json = [
       { label: 'Progress', value: countsText(counts) },
-      ...(left > 0 && !cancelledBy ? [{ label: 'Time left', value: `${durationText(estimateMs(left, deps.quota))} to start ${left} more (${perMinute} scans a minute; ${Math.round(deps.quota.interactiveShare * 100)} % of MDE's quota kept for commands)` }] : []),
+      ...(left > 0 && !canceller ? [{ label: 'Time left', value: `${durationText(estimateMs(left, deps.quota))} to start ${left} more (${perMinute} scans a minute; ${Math.round(deps.quota.interactiveShare * 100)} % of MDE's quota kept for commands)` }] : []),
     ];
     if (done) {
       const ok = failures.length === 0;
@@ -287,14 +303,11 @@ export function createBulkScanner(deps: BulkScanDeps) {
       }
       const cancelled: string[] = [];
       const refused: string[] = [];
-      const comment = `Cancelled by ${by} via mde-chatops (approval ${record.id})`;
       for (const d of devices) {
         if (!OPEN.includes(d.state) || !d.actionId || (only !== undefined && d.actionId.toLowerCase() !== only.toLowerCase())) continue;
         try {
-          const action = await deps.mde.cancelMachineAction(d.actionId, comment);
-          await store.transitionBulkDevice(record.id, d.machineId, OPEN, 'cancelled', { reason: `cancelled by ${by}`, updatedAt: nowIso() });
+          await cancelOne(record.id, d, by);
           cancelled.push(d.name);
-          void action;
         } catch (error) {
           // Already final at MDE (it finished meanwhile): the tracker reports its end.
           refused.push(`${d.name}: ${isMdeError(error) ? error.message : 'could not be cancelled'}`);
