@@ -141,6 +141,8 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
       leases: replicas.leases,
       pollMs: options.pollMs ?? config.pollMs,
       watch: { ...config.watch, perHour: config.mde.rate.perHour, hourMs: config.mde.rate.hourMs },
+      settings: { avScanMaxDevices: config.avScan.maxDevices },
+      bulk: { quota: config.mde.rate },
       onCommand: metrics ? (command, outcome, seconds) => metrics.commandDone(command, outcome, seconds) : undefined,
     });
     const deps: AdapterDeps = { engine, store, log, config, policy, directory };

@@ -99,6 +99,16 @@ export const envSchema = z.object({
   BOT_OPERATORS: z.preprocess(blankToUndefined, z.string().default('')),
   BOT_APPROVERS: z.preprocess(blankToUndefined, z.string().default('')),
   APPROVAL_TTL_MINUTES: positiveInt('APPROVAL_TTL_MINUTES', 60),
+  /** The most devices one AV scan request may cover (a policy file's rules.av-scan.bulk.max_devices overrides it). */
+  AV_SCAN_MAX_DEVICES: z.preprocess(
+    blankToUndefined,
+    z.coerce.number({ error: 'AV_SCAN_MAX_DEVICES must be a number' }).int({ error: 'AV_SCAN_MAX_DEVICES must be a whole number' }).min(1, { error: 'AV_SCAN_MAX_DEVICES must be at least 1' }).max(10_000, { error: 'AV_SCAN_MAX_DEVICES must be at most 10000' }).default(500),
+  ),
+  /** The share of each minute's (and hour's) MDE calls a multi-device AV scan leaves to interactive commands. */
+  AV_SCAN_INTERACTIVE_SHARE: z.preprocess(
+    blankToUndefined,
+    z.coerce.number({ error: 'AV_SCAN_INTERACTIVE_SHARE must be a number between 0.1 and 0.9' }).min(0.1, { error: 'AV_SCAN_INTERACTIVE_SHARE must be at least 0.1 (commands need some of the quota)' }).max(0.9, { error: 'AV_SCAN_INTERACTIVE_SHARE must be at most 0.9 (scans need some of the quota)' }).default(0.4),
+  ),
   POLICY_FILE: optionalText,
   APPROVAL_KEY: optionalText,
   APPROVAL_KEY_FILE: optionalText,
@@ -120,6 +130,8 @@ export interface RateConfig {
   perHour: number;
   minuteMs: number;
   hourMs: number;
+  /** The share of each window that background work (multi-device AV scans) leaves to commands. */
+  interactiveShare: number;
 }
 
 export type MdeConfig =
@@ -156,6 +168,8 @@ export interface Config {
   /** How often a running AV scan is polled (ms). */
   pollMs: number;
   approvals: { ttlMinutes: number };
+  /** Multi-device AV scans: the most devices one request may cover. */
+  avScan: { maxDevices: number };
   /** `/metrics`: off, on the main port (`port` undefined), or on its own port. */
   metrics: { enabled: boolean; port?: number };
   /** How long a SIGTERM/SIGINT shutdown may take before the process exits non-zero. */
@@ -193,6 +207,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     store: { url: env.STORE_URL },
     pollMs: env.AV_SCAN_POLL_SECONDS !== undefined ? Math.round(env.AV_SCAN_POLL_SECONDS * 1000) : demo ? 1000 : 10_000,
     approvals: { ttlMinutes: env.APPROVAL_TTL_MINUTES },
+    avScan: { maxDevices: env.AV_SCAN_MAX_DEVICES },
     metrics: metricsConfig(env),
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_SECONDS * 1000,
     health: { probeIdleMs: env.MDE_PROBE_IDLE_MINUTES * 60_000 },
@@ -253,7 +268,7 @@ function teamsConfig(env: Env): TeamsConfig {
 
 function mdeConfig(env: Env): MdeConfig {
   if (env.MDE_RATE_HOUR_WINDOW_MS < env.MDE_RATE_MINUTE_WINDOW_MS) throw new ConfigError('MDE_RATE_HOUR_WINDOW_MS must not be shorter than MDE_RATE_MINUTE_WINDOW_MS.');
-  const rate = { perMinute: env.MDE_RATE_PER_MINUTE, perHour: env.MDE_RATE_PER_HOUR, minuteMs: env.MDE_RATE_MINUTE_WINDOW_MS, hourMs: env.MDE_RATE_HOUR_WINDOW_MS };
+  const rate = { perMinute: env.MDE_RATE_PER_MINUTE, perHour: env.MDE_RATE_PER_HOUR, minuteMs: env.MDE_RATE_MINUTE_WINDOW_MS, hourMs: env.MDE_RATE_HOUR_WINDOW_MS, interactiveShare: env.AV_SCAN_INTERACTIVE_SHARE };
   const shrunk = (['MDE_RATE_MINUTE_WINDOW_MS', 'MDE_RATE_HOUR_WINDOW_MS'] as const).filter((v) => env[v] < (v === 'MDE_RATE_MINUTE_WINDOW_MS' ? 60_000 : 3_600_000));
   const apiHost = env.MDE_API_URL ? new URL(env.MDE_API_URL).hostname : env.MDE_CLIENT_ID ? 'api.security.microsoft.com' : undefined;
   if (shrunk.length > 0 && apiHost && /(^|\.)microsoft\.(com|us)$/i.test(apiHost)) {

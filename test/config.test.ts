@@ -21,10 +21,16 @@ describe('configuration', () => {
   });
 
   it('reads the MDE quota (windows shrink only in tests) and the AV scan poll interval', () => {
-    expect(loadConfig({}).mde.rate).toEqual({ perMinute: 100, perHour: 1500, minuteMs: 60_000, hourMs: 3_600_000 });
+    expect(loadConfig({}).mde.rate).toEqual({ perMinute: 100, perHour: 1500, minuteMs: 60_000, hourMs: 3_600_000, interactiveShare: 0.4 });
+    expect(loadConfig({ AV_SCAN_INTERACTIVE_SHARE: '0.25' }).mde.rate.interactiveShare).toBe(0.25);
+    expect(() => loadConfig({ AV_SCAN_INTERACTIVE_SHARE: '1' })).toThrow(/AV_SCAN_INTERACTIVE_SHARE must be at most 0.9/);
+    expect(() => loadConfig({ AV_SCAN_INTERACTIVE_SHARE: 'half' })).toThrow(/AV_SCAN_INTERACTIVE_SHARE must be a number/);
+    expect(loadConfig({}).avScan.maxDevices).toBe(500);
+    expect(loadConfig({ AV_SCAN_MAX_DEVICES: '50' }).avScan.maxDevices).toBe(50);
+    expect(() => loadConfig({ AV_SCAN_MAX_DEVICES: '0' })).toThrow(/AV_SCAN_MAX_DEVICES must be at least 1/);
     expect(loadConfig({}).pollMs).toBe(1000);
     const config = loadConfig({ MDE_RATE_PER_MINUTE: '10', MDE_RATE_MINUTE_WINDOW_MS: '2000', MDE_RATE_HOUR_WINDOW_MS: '60000', AV_SCAN_POLL_SECONDS: '0.5' });
-    expect(config.mde.rate).toEqual({ perMinute: 10, perHour: 1500, minuteMs: 2000, hourMs: 60_000 });
+    expect(config.mde.rate).toEqual({ perMinute: 10, perHour: 1500, minuteMs: 2000, hourMs: 60_000, interactiveShare: 0.4 });
     expect(config.pollMs).toBe(500);
   });
 

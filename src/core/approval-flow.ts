@@ -15,7 +15,9 @@ import { isMdeError } from '../mde/errors.js';
 import { BOT_FAILURE_TEXT, StoreUnavailableError, UserError } from '../errors.js';
 import { eligibleApprovers, mayApproveRule, personKey, policyOperationOf, ruleFor, type ApprovalPolicy, type PolicySource, type ResolvedRule } from './approval-policy.js';
 import { approvalsOf, type ApprovalService } from './approvals.js';
-import type { Command, Registry } from './command.js';
+import { DEFAULT_APPROVAL_SETTINGS, type ApprovalSettings, type Command, type FanOutPlan, type Registry } from './command.js';
+import { createBulkScanner, type BulkQuota } from './bulk-scan.js';
+import { APPROVAL_ID_PATTERN, normalizeApprovalId } from './approvals.js';
 import { createLocalLeases, keepLease, type KeptLease, type Leases } from './leases.js';
 import type { Actor, ApprovalPost, ApprovalPublisher, Notice, Origin } from './context.js';
 import type { ApprovalRecord, Store, StoredOperation } from './records.js';
@@ -37,6 +39,8 @@ export interface ApprovalsApi {
   list(options: { all: boolean; page?: number }): Promise<Reply>;
   setHere(origin: Origin): Promise<void>;
   decide(actor: Actor, id: string, decision: 'approve' | 'reject', reason?: string): Promise<DecisionOutcome>;
+  /** `av-scan cancel`: the requester or an approver cancels an AV scan request, or one machine action. */
+  cancel(actor: Actor, ref: string): Promise<Reply>;
 }
 
 export interface ApprovalFlowDeps {
@@ -62,6 +66,10 @@ export interface ApprovalFlowDeps {
   leases?: Leases;
   /** How often a lease another process held (a replica that died) is tried again (ms). */
   takeoverMs?: number;
+  /** What commands that need approval read from the configuration (AV_SCAN_MAX_DEVICES). */
+  settings?: ApprovalSettings;
+  /** Multi-device AV scans: the quota they share (for the time left) and how often their card is updated (ms). */
+  bulk?: { quota: BulkQuota; refreshMs?: number; concurrency?: number };
 }
 
 /** `14:02 UTC` of an ISO instant. */
@@ -95,7 +103,28 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
   const heartbeatMs = deps.heartbeatMs ?? 5_000;
   const staleMs = deps.staleMs ?? 30_000;
 
-  const tracker = createTracker({ mde: deps.mde, store, approvals, changed: rerender, pollMs: deps.pollMs, log, leases });
+  const tracker = createTracker({
+    mde: deps.mde,
+    store,
+    approvals,
+    changed: rerender,
+    pollMs: deps.pollMs,
+    log,
+    leases,
+    bulkChanged: (approvalId, action) => bulk.actionChanged(approvalId, action),
+  });
+  const bulk = createBulkScanner({
+    mde: deps.mde,
+    store,
+    approvals,
+    changed: rerender,
+    follow: (approvalId, action) => tracker.follow(approvalId, action, { bulk: true }),
+    quota: deps.bulk?.quota ?? { perMinute: 100, perHour: 1500, interactiveShare: 0.4 },
+    refreshMs: deps.bulk?.refreshMs ?? Math.min(deps.pollMs, 2000),
+    ...(deps.bulk?.concurrency ? { concurrency: deps.bulk.concurrency } : {}),
+    log,
+  });
+  const settings = deps.settings ?? DEFAULT_APPROVAL_SETTINGS;
 
   function inBackground(work: Promise<unknown>) {
     const tracked = work.catch((error) => log?.error({ err: (error as Error).message }, 'background work failed')).finally(() => background.delete(tracked));
@@ -245,13 +274,10 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
 
   async function request(actor: Actor, origin: Origin, command: Command, op: { readonly kind: string }): Promise<Reply> {
     const spec = command.approval!;
-    const described = await spec.describe(op, deps.mde);
+    // The policy file's `av-scan.bulk.max_devices`, when it sets one, overrides AV_SCAN_MAX_DEVICES.
+    const policyMax = ruleFor(policy(), 'av-scan.bulk', deps.policy.defaults).maxDevices;
+    const described = await spec.describe(op, deps.mde, policyMax === undefined ? settings : { ...settings, avScanMaxDevices: policyMax });
     const rule = ruleOf(described.operation);
-    const machines = (described.operation as { machines?: unknown }).machines;
-    const devices = Array.isArray(machines) ? machines.length : 1;
-    if (rule?.maxDevices !== undefined && devices > rule.maxDevices) {
-      throw new UserError(`That is ${devices} devices; the policy allows at most ${rule.maxDevices} in one ${rule.operation} request. Narrow the selection.`, command.usage);
-    }
     const record = await approvals.requestApproval({
       operation: described.operation as unknown as StoredOperation,
       summary: described.summary,
@@ -349,6 +375,10 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
       await finish(record.id, result.ok ? 'succeeded' : 'failed', { text: result.text });
       return;
     }
+    if ('fanOut' in result) {
+      await fanOut(record, result.fanOut, false);
+      return;
+    }
     try {
       await tracker.follow(record.id, result.action);
     } catch (error) {
@@ -359,6 +389,42 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
       });
     }
   }
+
+  /** The devices of a multi-device request, started within the quota while this process says it is alive. */
+  async function fanOut(record: ApprovalRecord, plan: FanOutPlan, resumed: boolean): Promise<void> {
+    const alive = setInterval(() => void approvals.heartbeat(record.id, owner).catch(() => undefined), heartbeatMs);
+    try {
+      await (resumed ? bulk.resume(record, plan) : bulk.start(record, plan));
+    } catch (error) {
+      log?.error({ approvalId: record.id, err: (error as Error).message }, 'the fan-out of a multi-device scan stopped');
+    } finally {
+      clearInterval(alive);
+    }
+  }
+
+  /**
+   * A multi-device request another process left: when devices still wait, this process
+   * takes the request over (a compare-and-set on its owner) and carries on from the store.
+   */
+  async function resumeBulk(record: ApprovalRecord): Promise<void> {
+    const command = commandOf(record);
+    if (!command?.approval) return;
+    if (!(await bulk.hasQueued(record.id))) {
+      await bulk.settle(record.id);
+      return;
+    }
+    const now = new Date().toISOString();
+    const mine = await store.transitionApproval(record.id, 'executing', 'executing', { owner, heartbeatAt: now, updatedAt: now, ifVersion: record.version });
+    if (!mine) return;
+    const result = await command.approval.execute(mine.operation, deps.mde, {
+      approvalId: mine.id,
+      requester: mine.requester.name ?? mine.requester.actor,
+      approver: mine.decidedBy?.name ?? mine.decidedBy?.actor ?? 'system',
+    });
+    if (!result.done && 'fanOut' in result) await fanOut(mine, result.fanOut, true);
+  }
+
+  const isBulk = (record: ApprovalRecord) => record.operation.kind === 'av-scan' && 'select' in record.operation;
 
   const stale = (iso: string | undefined) => iso === undefined || Date.now() - Date.parse(iso) > staleMs;
 
@@ -378,6 +444,10 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
       }
       // Without an owner nobody heart-beats for it: it is taken over at once.
       if (record.owner === owner || (record.owner !== undefined && !stale(record.heartbeatAt))) continue;
+      if (isBulk(record)) {
+        inBackground(resumeBulk(record));
+        continue;
+      }
       const followed = await store.listTrackedActions({ approvalId: record.id, open: true });
       if (followed.length > 0) continue;
       const verify = commandOf(record)?.approval?.verify;
@@ -433,6 +503,53 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
     return { type: 'decided', approvalId: record.id, summary: record.summary, card: (await postOf(record)).card, ...(progress ? { progress } : {}) };
   }
 
+  const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+  const say = (text: string, tone: 'info' | 'success' | 'warning' | 'error' = 'info'): Reply => ({ visibility: 'public', blocks: [{ type: 'text', text, tone }], summary: text });
+
+  /** `av-scan cancel <request id | machine action id>`. */
+  async function cancel(actor: Actor, ref: string): Promise<Reply> {
+    let record: ApprovalRecord | null = null;
+    let actionId: string | undefined;
+    if (GUID.test(ref)) {
+      actionId = ref.toLowerCase();
+      const tracked = (await store.listTrackedActions()).find((t) => t.actionId.toLowerCase() === actionId);
+      if (tracked) record = await approvals.get(tracked.approvalId);
+    } else if (APPROVAL_ID_PATTERN.test(normalizeApprovalId(ref))) {
+      record = await approvals.get(normalizeApprovalId(ref));
+      if (!record) throw new UserError(`There is no approval request ${normalizeApprovalId(ref)}.`);
+    } else {
+      throw new UserError(`"${ref.slice(0, 60)}" is neither an approval request id (A and 6 letters or digits) nor a machine action id (a GUID).`);
+    }
+    const p = await policyFor(record ? [actor.id, record.requester.actor] : [actor.id]);
+    const approver = rolesOf(p, actor.id).includes('approver');
+    const by = actor.name ?? actor.id;
+    if (!record) {
+      // A machine action the bot did not start: only an approver cancels it.
+      if (!approver) throw new UserError(`Machine action ${actionId} was not started by this bot: only an approver may cancel it.`);
+      await deps.mde.cancelMachineAction(actionId!, `Cancelled by ${by} via mde-chatops`);
+      await store.appendAudit({ at: new Date().toISOString(), actor: actor.id, event: 'progress', detail: { avScan: 'cancel', by, actionId: actionId! } });
+      return say(`Machine action ${actionId} cancelled in MDE (by ${by}).`, 'success');
+    }
+    const requester = personKey(p, record.requester.actor) === personKey(p, actor.id);
+    if (!requester && !approver) throw new UserError(`Only the requester of ${record.id} or an approver may cancel it.`);
+    if (record.operation.kind !== 'av-scan') throw new UserError(`${record.id} is not an antivirus scan request: only AV scans are cancelled this way.`);
+    if (record.state === 'pending') throw new UserError(`${record.id} has not been approved, so nothing has started: an approver can reject it.`);
+    if (record.state !== 'executing') throw new UserError(`${record.id} is ${record.state}: there is nothing left to cancel.`);
+    if (isBulk(record)) {
+      const outcome = await bulk.cancel(record, actor, actionId);
+      await bulk.settle(record.id);
+      const refused = outcome.refused.length ? ` Not cancelled: ${outcome.refused.slice(0, 5).join('; ')}.` : '';
+      return say(`${record.id}: cancelled by ${by}. ${actionId ? '' : `${outcome.notStarted} scans not started will not be; `}${outcome.cancelled.length} running scans cancelled in MDE.${refused}`, 'success');
+    }
+    const open = (await store.listTrackedActions({ approvalId: record.id, open: true })).filter((t) => !actionId || t.actionId.toLowerCase() === actionId);
+    if (open.length === 0) throw new UserError(`${record.id} has no scan left to cancel.`);
+    for (const t of open) await deps.mde.cancelMachineAction(t.actionId, `Cancelled by ${by} via mde-chatops (approval ${record.id})`);
+    await store.appendAudit({ at: new Date().toISOString(), actor: actor.id, event: 'progress', approvalId: record.id, detail: { avScan: 'cancel', by, actions: open.map((t) => t.actionId) } });
+    const latest = await approvals.recordProgress(record.id, { text: `Cancel requested by ${by}: MDE is cancelling the scan.`, cancelledBy: by }, { actor: actor.id });
+    if (latest) await rerender(latest);
+    return say(`${record.id}: cancelled by ${by} (machine action ${open.map((t) => t.actionId).join(', ')}).`, 'success');
+  }
+
   const api: ApprovalsApi = {
     async list({ all, page }) {
       await expireDue();
@@ -442,6 +559,7 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
       await store.setSetting(`approvals.here.${origin.platform}`, origin.location);
     },
     decide,
+    cancel,
   };
 
   return {
@@ -482,12 +600,14 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
       if (sweep) clearInterval(sweep);
       if (takeover) clearInterval(takeover);
       await sweeper?.stop();
+      await bulk.stop();
       tracker.stop();
       await Promise.allSettled([...background]);
     },
     async idle(): Promise<void> {
       while (background.size > 0) await Promise.allSettled([...background]);
       await tracker.idle();
+      await bulk.idle();
       while (background.size > 0) await Promise.allSettled([...background]);
     },
   };

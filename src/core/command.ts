@@ -71,7 +71,28 @@ export interface CommandContext {
 export type ExecutionResult =
   | { done: true; ok: boolean; text: string }
   /** Started work MDE carries on with (an AV scan): follow the machine action. */
-  | { done: false; action: MachineAction; text: string };
+  | { done: false; action: MachineAction; text: string }
+  /**
+   * Work on many devices (a multi-device AV scan): nothing was sent yet; the flow's fan-out
+   * starts each device within the quota. Returning it calls nothing, so it may be asked
+   * again when another process resumes the fan-out.
+   */
+  | { done: false; fanOut: FanOutPlan };
+
+export interface FanOutPlan {
+  devices: Array<{ machineId: string; name: string }>;
+  scanType: 'Quick' | 'Full';
+  /** The comment MDE records with every scan (it names the approval request). */
+  comment: string;
+}
+
+/** Settings the commands that need approval read (from the configuration). */
+export interface ApprovalSettings {
+  /** The most devices one AV scan request may cover (AV_SCAN_MAX_DEVICES). */
+  avScanMaxDevices: number;
+}
+
+export const DEFAULT_APPROVAL_SETTINGS: ApprovalSettings = { avScanMaxDevices: 500 };
 
 /** How a command that needs approval is shown to the approver and carried out. */
 export interface ApprovalSpec<Op extends { readonly kind: string }> {
@@ -81,7 +102,7 @@ export interface ApprovalSpec<Op extends { readonly kind: string }> {
    * Resolves names to ids and reads what the approver needs to know; the returned
    * operation is the exact one bound to the request (and hashed).
    */
-  describe(op: Op, mde: MdeApi): Promise<{ operation: Op; summary: string }>;
+  describe(op: Op, mde: MdeApi, settings: ApprovalSettings): Promise<{ operation: Op; summary: string }>;
   /** What will happen, for the approval card. */
   facts(op: Op): Fact[];
   /** Runs the approved operation, once. */

@@ -8,10 +8,10 @@ import type { Logger } from 'pino';
 import type { MdeApi } from '../mde/api.js';
 import { isMdeError } from '../mde/errors.js';
 import { UserError } from '../errors.js';
-import { createApprovalFlow, failureText } from './approval-flow.js';
+import { createApprovalFlow, failureText, type ApprovalFlowDeps } from './approval-flow.js';
 import { fixedPolicy, isPolicySource, policyOperationOf, requestProblem, ruleFor, type ApprovalPolicy, type PolicySource } from './approval-policy.js';
 import type { ApprovalService } from './approvals.js';
-import type { AnyOperation, Command, CommandContext, Registry } from './command.js';
+import type { AnyOperation, ApprovalSettings, Command, CommandContext, Registry } from './command.js';
 import { REGISTRY } from './commands/index.js';
 import type { Actor, Origin } from './context.js';
 import type { ButtonOutcome, Engine, FormOutcome, FormSubmission } from './engine-api.js';
@@ -48,6 +48,10 @@ export interface EngineDeps {
   leases?: Leases;
   /** The scan watcher's schedule and quota share (default: every 10 min, within 5 % of 1,500 calls an hour). */
   watch?: Partial<WatchOptions>;
+  /** What commands that need approval read from the configuration (AV_SCAN_MAX_DEVICES). */
+  settings?: ApprovalSettings;
+  /** Multi-device AV scans: the quota they share and how often their card is updated. */
+  bulk?: ApprovalFlowDeps['bulk'];
   /** Observer (metrics): each command run, by name, with its outcome and duration. */
   onCommand?: (command: string, outcome: CommandOutcome, seconds: number) => void;
 }
@@ -95,6 +99,8 @@ export function createEngine(deps: EngineDeps): RunningEngine {
     ...(deps.heartbeatMs ? { heartbeatMs: deps.heartbeatMs } : {}),
     ...(deps.staleMs ? { staleMs: deps.staleMs } : {}),
     ...(deps.leases ? { leases: deps.leases } : {}),
+    ...(deps.settings ? { settings: deps.settings } : {}),
+    ...(deps.bulk ? { bulk: deps.bulk } : {}),
   });
   const watcher = createWatcher({
     intervalMs: 10 * 60_000,

@@ -161,6 +161,35 @@ export interface StoredTrackedAction extends TrackedAction {
   open: boolean;
 }
 
+/**
+ * One device of a multi-device AV scan request, as its fan-out progresses: `queued` until
+ * a process claims it (`starting`, a compare-and-set, so no device is asked for twice),
+ * then MDE's answer (`pending` with the machine action, `already_running`,
+ * `not_supported`, `failed`), then the action's end; `cancelled` when cancelled first.
+ */
+export const BULK_DEVICE_STATES = ['queued', 'starting', 'pending', 'in_progress', 'succeeded', 'failed', 'already_running', 'not_supported', 'cancelled'] as const;
+export type BulkDeviceState = (typeof BULK_DEVICE_STATES)[number];
+export const FINAL_BULK_DEVICE_STATES: readonly BulkDeviceState[] = ['succeeded', 'failed', 'already_running', 'not_supported', 'cancelled'];
+
+export interface BulkDevice {
+  approvalId: string;
+  machineId: string;
+  /** The device's DNS name when known (for the card), else its id. */
+  name: string;
+  state: BulkDeviceState;
+  /** The MachineAction MDE started for it. */
+  actionId?: string;
+  /** MDE's reason for a refusal or failure, in words. */
+  reason?: string;
+  updatedAt: string;
+}
+
+export interface BulkDevicePatch {
+  actionId?: string;
+  reason?: string;
+  updatedAt: string;
+}
+
 export interface ConversationRecord {
   key: string;
   platform: string;
@@ -203,6 +232,17 @@ export interface Store {
   trackAction(action: TrackedAction): Promise<StoredTrackedAction>;
   updateTrackedAction(actionId: string, patch: { status: string; updatedAt: string; detail?: Json }): Promise<StoredTrackedAction | null>;
   listTrackedActions(query?: { open?: boolean; approvalId?: string }): Promise<StoredTrackedAction[]>;
+
+  // devices of multi-device AV scans
+  /** Adds the request's devices as `queued`, in the order given; devices it already holds are left as they are. */
+  addBulkDevices(approvalId: string, devices: ReadonlyArray<{ machineId: string; name: string }>, at: string): Promise<void>;
+  /** The request's devices, in the order they were added. */
+  listBulkDevices(approvalId: string): Promise<BulkDevice[]>;
+  /**
+   * Atomic compare-and-set: moves the device to `to` (with `patch`) only when its state is
+   * one of `from`; returns it, or `null` when it is missing or was in another state.
+   */
+  transitionBulkDevice(approvalId: string, machineId: string, from: readonly BulkDeviceState[], to: BulkDeviceState, patch: BulkDevicePatch): Promise<BulkDevice | null>;
 
   // conversations and settings
   saveConversation(key: string, platform: string, ref: Json): Promise<void>;

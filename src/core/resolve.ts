@@ -80,3 +80,59 @@ export async function resolveMachine(mde: MdeApi, ref: string): Promise<Machine>
   if (machine) return machine;
   throw new UserError(`No device is named ${quote(wanted)}. Give its full DNS name (e.g. ws-01.contoso.local) or its 40-character machine id.`);
 }
+
+/** How a multi-device AV scan names its devices. */
+export type DeviceSelection = { by: 'names'; names: string[] } | { by: 'tag'; tag: string; startsWith: boolean } | { by: 'group'; group: string };
+
+export function selectionText(s: DeviceSelection): string {
+  if (s.by === 'tag') return s.startsWith ? `tags starting with ${quote(s.tag)}` : `tag ${quote(s.tag)}`;
+  if (s.by === 'group') return `device group ${quote(s.group)}`;
+  return `${s.names.length} names`;
+}
+
+/**
+ * The devices a selection names, each once, sorted by id. Every name that matches no device
+ * or several is listed in one refusal (nothing is asked for until all resolve); a tag or
+ * group that matches nothing, or more devices than `max`, is refused.
+ */
+export async function resolveDevices(mde: MdeApi, selection: DeviceSelection, max: number): Promise<Machine[]> {
+  let found: Machine[];
+  if (selection.by === 'names') {
+    const missing: string[] = [];
+    const ambiguous: string[] = [];
+    found = [];
+    for (const name of selection.names) {
+      const wanted = name.trim();
+      if (MACHINE_ID.test(wanted)) {
+        const machine = await mde.getMachine(wanted.toLowerCase());
+        if (machine) found.push(machine);
+        else missing.push(wanted);
+        continue;
+      }
+      const matches = await mde.findMachinesByDnsName(wanted.toLowerCase());
+      if (matches.length === 1) found.push(matches[0]!);
+      else if (matches.length > 1) ambiguous.push(`${quote(wanted)} (${matches.length} devices: ${candidates(matches.map((m) => m.id))})`);
+      else {
+        const machine = await mde.getMachine(wanted);
+        if (machine) found.push(machine);
+        else missing.push(quote(wanted));
+      }
+    }
+    const problems = [
+      ...(missing.length ? [`no device is named ${candidates(missing)}`] : []),
+      ...(ambiguous.length ? [`several devices share a name: ${ambiguous.join('; ')} (use the machine ids)`] : []),
+    ];
+    if (problems.length) throw new UserError(`Nothing was requested: ${problems.join('; and ')}.`);
+  } else if (selection.by === 'tag') {
+    found = await mde.findMachinesByTag(selection.tag, selection.startsWith);
+    if (found.length === 0) throw new UserError(`No device carries ${selectionText(selection)} in MDE. Nothing was requested.`);
+  } else {
+    found = await mde.listMachinesInGroup(selection.group);
+    if (found.length === 0) throw new UserError(`MDE has no device in the ${selectionText(selection)} (the name must match exactly). Nothing was requested.`);
+  }
+  const unique = [...new Map(found.map((m) => [m.id.toLowerCase(), m])).values()].sort((a, b) => (a.id.toLowerCase() < b.id.toLowerCase() ? -1 : 1));
+  if (unique.length > max) {
+    throw new UserError(`${unique.length} devices match ${selectionText(selection)}: one request may scan at most ${max} (AV_SCAN_MAX_DEVICES, or max_devices in the policy file's av-scan.bulk rule). Narrow the selection (a tag or device group of fewer devices). Nothing was requested.`);
+  }
+  return unique;
+}

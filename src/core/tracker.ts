@@ -22,6 +22,8 @@ export interface TrackerDeps {
   log?: Logger;
   /** Each action is followed only under its lease (`track:<action id>`): by one process at a time. */
   leases?: Leases;
+  /** Told of every status of an action of a multi-device request (which ends the request itself). */
+  bulkChanged?: (approvalId: string, action: MachineAction) => Promise<void>;
 }
 
 const STATUS_TEXT: Record<string, string> = {
@@ -58,6 +60,8 @@ export function pollInterval(pollMs: number, ageMs: number): number {
 
 interface Followed {
   approvalId: string;
+  /** One device of a multi-device request. */
+  bulk: boolean;
   first: MachineAction;
   last: string;
   /** When following began (the backoff's clock). */
@@ -100,9 +104,13 @@ export function createTracker(deps: TrackerDeps) {
     }
   }
 
-  async function record(approvalId: string, action: MachineAction, text = actionText(action)) {
+  async function record(approvalId: string, action: MachineAction, text = actionText(action), bulk = false) {
     const now = new Date().toISOString();
     await deps.store.updateTrackedAction(action.id, { status: action.status, updatedAt: now });
+    if (bulk) {
+      await deps.bulkChanged?.(approvalId, action);
+      return;
+    }
     const detail = { text, actionId: action.id, actionStatus: action.status };
     if (isFinalActionStatus(action.status)) {
       const finished = await deps.approvals.finish(approvalId, action.status === 'Succeeded' ? 'succeeded' : 'failed', detail);
@@ -122,12 +130,12 @@ export function createTracker(deps: TrackerDeps) {
   }
 
   /** Starts following (the action's current status already recorded, or read from the store). */
-  function add(approvalId: string, action: MachineAction): Promise<void> {
+  function add(approvalId: string, action: MachineAction, bulk = false): Promise<void> {
     const now = Date.now();
     let end!: () => void;
     const ended = new Promise<void>((resolve) => (end = resolve));
     if (stopped || isFinalActionStatus(action.status)) return Promise.resolve();
-    followed.set(action.id, { approvalId, first: action, last: action.status, since: now, due: now + pollInterval(deps.pollMs, 0), end });
+    followed.set(action.id, { approvalId, bulk, first: action, last: action.status, since: now, due: now + pollInterval(deps.pollMs, 0), end });
     arm();
     return ended;
   }
@@ -152,7 +160,7 @@ export function createTracker(deps: TrackerDeps) {
   async function seen(entry: Followed, action: MachineAction) {
     if (action.status !== entry.last) {
       entry.last = action.status;
-      await record(entry.approvalId, action);
+      await record(entry.approvalId, action, undefined, entry.bulk);
     }
     if (isFinalActionStatus(action.status)) done(entry.first.id);
   }
@@ -165,14 +173,14 @@ export function createTracker(deps: TrackerDeps) {
       return true;
     } catch (error) {
       if (isMdeError(error, 'not_found')) {
-        await record(approvalId, { ...first, status: 'Failed', errorHResult: null });
+        await record(approvalId, { ...first, status: 'Failed', errorHResult: null }, undefined, entry.bulk);
         deps.log?.warn({ approvalId, actionId: first.id }, 'the machine action is gone from MDE; stopped following it');
         done(first.id);
         return true;
       }
       if (isMdeError(error) && error.status === 400) {
         // MDE refuses the request itself (e.g. an id that is not a GUID): asking again cannot help.
-        await record(approvalId, { ...first, status: 'Failed', errorHResult: null }, `Stopped following machine action ${first.id}: ${error.message}`);
+        await record(approvalId, { ...first, status: 'Failed', errorHResult: null }, `Stopped following machine action ${first.id}: ${error.message}`, entry.bulk);
         deps.log?.warn({ approvalId, actionId: first.id }, 'MDE refused to report the machine action (400); stopped following it');
         done(first.id);
         return true;
@@ -223,27 +231,29 @@ export function createTracker(deps: TrackerDeps) {
 
   return {
     /** Starts following; the action's current status is recorded at once. */
-    async follow(approvalId: string, action: MachineAction): Promise<void> {
+    async follow(approvalId: string, action: MachineAction, options: { bulk?: boolean } = {}): Promise<void> {
       if (following.has(action.id)) return;
+      const bulk = options.bulk === true;
       // Claimed before the first await, so two concurrent calls follow it once.
       let settle!: (ended: Promise<void>) => void;
       const run = new Promise<void>((resolve) => (settle = resolve)).finally(() => following.delete(action.id));
       following.set(action.id, run);
       try {
-        await deps.store.trackAction({ actionId: action.id, approvalId, status: action.status, updatedAt: new Date().toISOString() });
-        await record(approvalId, action);
+        await deps.store.trackAction({ actionId: action.id, approvalId, status: action.status, updatedAt: new Date().toISOString(), ...(bulk ? { detail: { bulk: true } } : {}) });
+        await record(approvalId, action, undefined, bulk);
       } catch (error) {
         settle(Promise.resolve());
         throw error;
       }
-      settle(leased(action.id, () => add(approvalId, action)));
+      settle(leased(action.id, () => add(approvalId, action, bulk)));
     },
 
     /** Picks up the actions that were being followed when the process stopped. */
     async resume(): Promise<void> {
       for (const tracked of await deps.store.listTrackedActions({ open: true })) {
         if (following.has(tracked.actionId)) continue;
-        const run = leased(tracked.actionId, () => add(tracked.approvalId, { id: tracked.actionId, status: tracked.status } as MachineAction)).finally(() => following.delete(tracked.actionId));
+        const bulk = (tracked.detail as { bulk?: unknown } | undefined)?.bulk === true;
+        const run = leased(tracked.actionId, () => add(tracked.approvalId, { id: tracked.actionId, status: tracked.status } as MachineAction, bulk)).finally(() => following.delete(tracked.actionId));
         following.set(tracked.actionId, run);
       }
     },

@@ -409,8 +409,19 @@ function nextStepOf(record: ApprovalRecord): string | undefined {
 
 const LONG_ID = /^[0-9a-f]{24,}$|^[0-9a-f-]{36}$/i;
 
+/** Facts the execution adds to the card (a multi-device scan's progress and time left). */
+function resultFacts(result: Json | undefined): Fact[] {
+  const facts = result && typeof result === 'object' && !Array.isArray(result) ? (result as Record<string, Json | undefined>).facts : undefined;
+  if (!Array.isArray(facts)) return [];
+  return facts.flatMap((f) => {
+    const o = f && typeof f === 'object' && !Array.isArray(f) ? (f as Record<string, Json | undefined>) : {};
+    return typeof o.label === 'string' && typeof o.value === 'string' ? [{ label: o.label, value: o.value }] : [];
+  });
+}
+
 /** The card of a request; `facts` say what will happen (from the command that needs approval). */
-export function approvalView(record: ApprovalRecord, facts: Fact[], events: readonly ApprovalEvent[] = [], now: Date = new Date()): ApprovalView {
+export function approvalView(record: ApprovalRecord, given: Fact[], events: readonly ApprovalEvent[] = [], now: Date = new Date()): ApprovalView {
+  const facts = [...given, ...resultFacts(record.result)];
   const ids = facts.filter((f) => LONG_ID.test(f.value));
   const nextStep = nextStepOf(record);
   return {

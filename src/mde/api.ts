@@ -30,11 +30,15 @@ export interface MdeApi {
   /** History rows of these definitions, newest first. Reads close together share one call (batched); identical ones share the answer. */
   getScanHistory(ids: string[], page?: { top?: number; skip?: number }): Promise<ScanHistoryEntry[]>;
   /** Any platform: MDE decides; its 400 becomes an error naming the device's platform. */
-  runAntivirusScan(machineId: string, body: AvScanBody): Promise<AvScanOutcome>;
+  runAntivirusScan(machineId: string, body: AvScanBody, options?: { background?: boolean }): Promise<AvScanOutcome>;
   /** A machine by its id or computer name; `null` when MDE does not know it. */
   getMachine(idOrName: string): Promise<Machine | null>;
   /** Machines whose computerDnsName equals the name (quotes escaped for OData). */
   findMachinesByDnsName(name: string): Promise<Machine[]>;
+  /** Machines carrying the tag (`GET /api/machines/findbytag`), exactly or (`startsWith`) as a prefix. */
+  findMachinesByTag(tag: string, startsWith: boolean): Promise<Machine[]>;
+  /** Machines of a device group (`$filter=rbacGroupName eq '…'`). */
+  listMachinesInGroup(group: string): Promise<Machine[]>;
   getMachineAction(id: string): Promise<MachineAction>;
   /** The machine actions with these ids that MDE knows (`$filter=id in (…)`, 50 ids a call); unknown ids are simply absent. */
   listMachineActions(ids: string[]): Promise<MachineAction[]>;

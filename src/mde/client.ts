@@ -305,8 +305,9 @@ export function createMdeClient(options: MdeClientOptions): MdeApi {
      * described as MDE has it (its type, who started it). Any other 400 names the device's
      * platform.
      */
-    async runAntivirusScan(machineId, body): Promise<AvScanOutcome> {
+    async runAntivirusScan(machineId, body, options = {}): Promise<AvScanOutcome> {
       const valid = validate(avScanBodySchema, body, 'antivirus scan request');
+      const background = options.background === true;
       let action: MachineAction;
       try {
         const { data } = await http.call({
@@ -315,15 +316,16 @@ export function createMdeClient(options: MdeClientOptions): MdeApi {
           body: valid,
           schema: MachineActionSchema,
           idempotent: false,
+          background,
         });
         action = required(data, 'antivirus scan');
       } catch (error) {
         if (isActiveRequestRefusal(error)) {
-          const running = await runningScanOn(machineId).catch(() => null);
+          const running = await runningScanOn(machineId, background).catch(() => null);
           return { kind: 'already_running', action: running, message: runningScanText(running) };
         }
         if (error instanceof MdeError && error.status === 400) {
-          const machine = await getMachine(machineId).catch(() => null);
+          const machine = background ? null : await getMachine(machineId).catch(() => null);
           throw avScanRefusal(error, machine, machineId);
         }
         throw error;
@@ -342,6 +344,30 @@ export function createMdeClient(options: MdeClientOptions): MdeApi {
         method: 'GET',
         path: '/api/machines',
         query: { $filter: `computerDnsName eq '${name.replaceAll("'", "''")}'` },
+        schema: collectionOf(MachineSchema),
+        idempotent: true,
+        passStatuses: [404],
+      });
+      return status === 404 ? [] : (data?.value ?? []);
+    },
+
+    async findMachinesByTag(tag, startsWith) {
+      const { status, data } = await http.call({
+        method: 'GET',
+        path: '/api/machines/findbytag',
+        query: { tag, useStartsWithFilter: startsWith ? 'true' : 'false' },
+        schema: collectionOf(MachineSchema),
+        idempotent: true,
+        passStatuses: [404],
+      });
+      return status === 404 ? [] : (data?.value ?? []);
+    },
+
+    async listMachinesInGroup(group) {
+      const { status, data } = await http.call({
+        method: 'GET',
+        path: '/api/machines',
+        query: { $filter: `rbacGroupName eq '${group.replaceAll("'", "''")}'`, $top: 10_000 },
         schema: collectionOf(MachineSchema),
         idempotent: true,
         passStatuses: [404],
@@ -419,8 +445,9 @@ export function createMdeClient(options: MdeClientOptions): MdeApi {
   }
 
   /** The newest AV scan on the device that is not final, as MDE's action list has it. */
-  async function runningScanOn(machineId: string): Promise<MachineAction | null> {
+  async function runningScanOn(machineId: string, background = false): Promise<MachineAction | null> {
     const { data } = await http.call({
+      background,
       method: 'GET',
       path: '/api/machineactions',
       query: { $filter: `machineId eq '${machineId.replaceAll("'", "''")}' and type eq 'RunAntiVirusScan'` },

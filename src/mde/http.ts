@@ -51,6 +51,8 @@ export interface CallSpec<T extends z.ZodType> {
   passStatuses?: number[];
   /** Goes ahead of the calls waiting in the limiter (a listing's next page). Retries always do. */
   urgent?: boolean;
+  /** Bulk work: waits behind interactive calls, within the limiter's background share. */
+  background?: boolean;
 }
 
 export interface CallResult<T> {
@@ -104,7 +106,7 @@ export function createHttp(options: HttpOptions) {
         body: spec.body === undefined ? undefined : JSON.stringify(spec.body),
         signal: AbortSignal.timeout(timeoutMs),
       }),
-      urgent ? { urgent: true } : undefined,
+      urgent ? { urgent: true } : spec.background ? { background: true } : undefined,
     );
   }
 

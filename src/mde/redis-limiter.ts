@@ -29,7 +29,7 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { StoreUnavailableError } from '../errors.js';
 import { answerWithin, LuaScript, redisFailure } from '../store/redis-client.js';
-import { MDE_LIMITS, type Limiter, type RateLimits } from './limiter.js';
+import { backgroundCap, MDE_LIMITS, type Limiter, type RateLimits, type ScheduleOptions } from './limiter.js';
 
 /**
  * KEYS: minute set, hour set, sequence. ARGV: per minute, per hour, minute span, hour span
@@ -109,7 +109,11 @@ export function createRedisLimiter(client: Redis, limits: RateLimits = MDE_LIMIT
   const keys = [`${options.prefix}limiter:minute`, `${options.prefix}limiter:hour`, `${options.prefix}limiter:seq`];
   const member = `${options.owner ?? 'bot'}:${randomBytes(4).toString('hex')}`;
   const flightMs = options.flightMs ?? 60_000;
-  const queue: Array<{ start: (entry: string) => void; fail: (error: Error) => void }> = [];
+  type Job = { start: (entry: string) => void; fail: (error: Error) => void };
+  const queue: Job[] = [];
+  /** Background calls: asked for only when no interactive call waits, against the lower caps. */
+  const behind: Job[] = [];
+  const caps = [backgroundCap(limits.perMinute, limits.interactiveShare), backgroundCap(limits.perHour, limits.interactiveShare)];
   let pumping = false;
   let stopped = false;
   let sleeping: { timer: NodeJS.Timeout; wake: () => void } | undefined;
@@ -136,37 +140,39 @@ export function createRedisLimiter(client: Redis, limits: RateLimits = MDE_LIMIT
     if (pumping) return;
     pumping = true;
     try {
-      while (queue.length > 0 && !stopped) {
+      while ((queue.length > 0 || behind.length > 0) && !stopped) {
+        const jobs = queue.length > 0 ? queue : behind;
+        const [perMinute, perHour] = jobs === queue ? [limits.perMinute, limits.perHour] : caps;
         let granted: number;
         let waitMs: number;
         let last: number;
         let inflight: boolean;
         try {
-          const reply = (await answerWithin(ACQUIRE.run(client, keys, [limits.perMinute, limits.perHour, span(minuteMs), span(hourMs), Math.min(queue.length, BATCH), member, flightMs]))) as number[];
+          const reply = (await answerWithin(ACQUIRE.run(client, keys, [perMinute!, perHour!, span(minuteMs), span(hourMs), Math.min(jobs.length, BATCH), member, flightMs]))) as number[];
           [granted, waitMs, last, inflight] = [Number(reply[0]), Number(reply[1]), Number(reply[2]), reply[3] === 1];
         } catch (error) {
           // The quota cannot be checked: nothing goes to MDE. Every waiting call is told.
           const failure = redisFailure(error);
-          for (const job of queue.splice(0)) job.fail(failure instanceof StoreUnavailableError ? failure : new StoreUnavailableError(failure));
+          for (const job of [...queue.splice(0), ...behind.splice(0)]) job.fail(failure instanceof StoreUnavailableError ? failure : new StoreUnavailableError(failure));
           break;
         }
-        queue.splice(0, granted).forEach((job, i) => job.start(`${member}:${last - granted + 1 + i}`));
+        jobs.splice(0, granted).forEach((job, i) => job.start(`${member}:${last - granted + 1 + i}`));
         // Several replicas may wake for the same freed slot: a little jitter spreads them. A
         // call still on its way frees its slot earlier than its entry says: look again soon
         // (this process's own calls wake the loop when they are answered).
-        if (granted === 0 && queue.length > 0) await sleep(Math.min(waitMs, inflight ? 250 : 60_000) + Math.floor(Math.random() * 15));
+        if (granted === 0 && jobs.length > 0) await sleep(Math.min(waitMs, inflight ? 250 : 60_000) + Math.floor(Math.random() * 15));
       }
     } finally {
       pumping = false;
     }
-    if (queue.length > 0 && !stopped) void pump();
+    if ((queue.length > 0 || behind.length > 0) && !stopped) void pump();
   }
 
   return {
-    schedule<T>(call: () => Promise<T>): Promise<T> {
+    schedule<T>(call: () => Promise<T>, options: ScheduleOptions = {}): Promise<T> {
       if (stopped) return Promise.reject(new Error('the MDE rate limiter has stopped'));
       return new Promise<T>((resolve, reject) => {
-        queue.push({
+        (options.background && !options.urgent ? behind : queue).push({
           start: (entry) =>
             call()
               .finally(() => {
@@ -178,6 +184,8 @@ export function createRedisLimiter(client: Redis, limits: RateLimits = MDE_LIMIT
           fail: reject,
         });
         void pump();
+        // A pump asleep while background calls wait for their cap looks again: this call may fit.
+        if (!options.background) wake();
       });
     },
     async inFlightWindows() {
@@ -189,7 +197,7 @@ export function createRedisLimiter(client: Redis, limits: RateLimits = MDE_LIMIT
       }
     },
     queued() {
-      return queue.length;
+      return queue.length + behind.length;
     },
     async stop() {
       stopped = true;
@@ -197,7 +205,7 @@ export function createRedisLimiter(client: Redis, limits: RateLimits = MDE_LIMIT
         clearTimeout(sleeping.timer);
         sleeping.wake();
       }
-      for (const job of queue.splice(0)) job.fail(new Error('the MDE rate limiter has stopped'));
+      for (const job of [...queue.splice(0), ...behind.splice(0)]) job.fail(new Error('the MDE rate limiter has stopped'));
     },
   };
 }

@@ -18,6 +18,7 @@
  *   audit (stream), audit:approval:<id> (stream), audit:seq (counter)
  *   action:<id> (hash), actions:open, actions:closed (zset, updated ms), actions:approval:<id> (set), actions:seq
  *   conv:<key> (hash), convs:<platform> (zset, by key)   settings (hash)   claim:<key> (string with a TTL)
+ *   bulk:<approval id> (hash: machine id → the device as JSON; a device changes by compare-and-set in Lua)
  */
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -25,6 +26,10 @@ import { MACHINE_ACTION_FINAL } from '../mde/entities.js';
 import {
   APPROVAL_STATES,
   AUDIT_EVENTS,
+  BULK_DEVICE_STATES,
+  type BulkDevice,
+  type BulkDevicePatch,
+  type BulkDeviceState,
   StoreClosedError,
   StoreConflictError,
   StoreError,
@@ -139,6 +144,29 @@ else
   redis.call('ZREM', KEYS[2], ARGV[1])
 end
 return redis.call('HGETALL', KEYS[1])
+`);
+
+/** KEYS: the request's device hash. ARGV: updatedAt, then machine id and JSON pairs; existing devices are kept. */
+const ADD_BULK = new LuaScript(`
+for i = 2, #ARGV, 2 do redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1]) end
+return 1
+`);
+
+/** KEYS: the device hash. ARGV: machine id, to, updatedAt, actionId or '', reason or '', then the states it may be in. */
+const TRANSITION_BULK = new LuaScript(`
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw then return false end
+local d = cjson.decode(raw)
+local allowed = false
+for i = 6, #ARGV do if d.state == ARGV[i] then allowed = true end end
+if not allowed then return false end
+d.state = ARGV[2]
+d.updatedAt = ARGV[3]
+if ARGV[4] ~= '' then d.actionId = ARGV[4] end
+if ARGV[5] ~= '' then d.reason = ARGV[5] end
+local out = cjson.encode(d)
+redis.call('HSET', KEYS[1], ARGV[1], out)
+return out
 `);
 
 const SAVE_CONVERSATION = new LuaScript(`
@@ -522,6 +550,38 @@ export class RedisStore implements Store {
       rows.sort((a, b) => (a.t.updatedAt < b.t.updatedAt ? -1 : a.t.updatedAt > b.t.updatedAt ? 1 : a.seq - b.seq));
       return rows.map((row) => row.t);
     });
+  }
+
+  // ---- devices of multi-device AV scans ----
+
+  private toBulk(approvalId: string, machineId: string, json: string): BulkDevice & { seq: number } {
+    const d = parse<{ seq: number; name: string; state: BulkDeviceState; actionId?: string; reason?: string; updatedAt: string }>(json, 'device of a multi-device scan');
+    return { approvalId, machineId, name: d.name, state: d.state, ...(d.actionId ? { actionId: d.actionId } : {}), ...(d.reason ? { reason: d.reason } : {}), updatedAt: d.updatedAt, seq: d.seq };
+  }
+
+  async addBulkDevices(approvalId: string, devices: ReadonlyArray<{ machineId: string; name: string }>, at: string): Promise<void> {
+    const updatedAt = isoOf(at, 'at');
+    const args = devices.flatMap((d, seq) => [d.machineId, JSON.stringify({ seq, name: d.name, state: 'queued', updatedAt })]);
+    await this.run((r) => ADD_BULK.run(r, [this.key('bulk', approvalId)], [updatedAt, ...args]));
+  }
+
+  async listBulkDevices(approvalId: string): Promise<BulkDevice[]> {
+    const all = await this.run((r) => r.hgetall(this.key('bulk', approvalId)));
+    return Object.entries(all)
+      .map(([machineId, json]) => this.toBulk(approvalId, machineId, json))
+      .sort((a, b) => a.seq - b.seq)
+      .map(({ seq: _seq, ...device }) => device);
+  }
+
+  async transitionBulkDevice(approvalId: string, machineId: string, from: readonly BulkDeviceState[], to: BulkDeviceState, patch: BulkDevicePatch): Promise<BulkDevice | null> {
+    if (!(BULK_DEVICE_STATES as readonly string[]).includes(to)) throw new StoreError(`unknown device state: ${to}`);
+    if (from.length === 0) return null;
+    const reply = await this.run((r) =>
+      TRANSITION_BULK.run(r, [this.key('bulk', approvalId)], [machineId, to, isoOf(patch.updatedAt, 'updatedAt'), patch.actionId ?? '', patch.reason ?? '', ...from]),
+    );
+    if (!reply) return null;
+    const { seq: _seq, ...device } = this.toBulk(approvalId, machineId, String(reply));
+    return device;
   }
 
   // ---- conversations and settings ----

@@ -11,6 +11,10 @@ import { MACHINE_ACTION_FINAL } from '../mde/entities.js';
 import {
   APPROVAL_STATES,
   AUDIT_EVENTS,
+  BULK_DEVICE_STATES,
+  type BulkDevice,
+  type BulkDevicePatch,
+  type BulkDeviceState,
   StoreClosedError,
   StoreConflictError,
   StoreError,
@@ -136,7 +140,46 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       ALTER TABLE approvals ADD COLUMN votes TEXT;
     `,
   },
+  {
+    version: 4,
+    description: 'devices of multi-device AV scan requests',
+    up: `
+      CREATE TABLE bulk_devices (
+        approval_id TEXT NOT NULL,
+        machine_id  TEXT NOT NULL,
+        seq         INTEGER NOT NULL,
+        name        TEXT NOT NULL,
+        state       TEXT NOT NULL CHECK (state IN (${BULK_DEVICE_STATES.map((s) => `'${s}'`).join(', ')})),
+        action_id   TEXT,
+        reason      TEXT,
+        updated_at  TEXT NOT NULL,
+        PRIMARY KEY (approval_id, machine_id)
+      );
+    `,
+  },
 ];
+
+interface BulkRow {
+  approval_id: string;
+  machine_id: string;
+  name: string;
+  state: BulkDeviceState;
+  action_id: string | null;
+  reason: string | null;
+  updated_at: string;
+}
+
+function bulkFromRow(r: BulkRow): BulkDevice {
+  return {
+    approvalId: r.approval_id,
+    machineId: r.machine_id,
+    name: r.name,
+    state: r.state,
+    ...(r.action_id !== null ? { actionId: r.action_id } : {}),
+    ...(r.reason !== null ? { reason: r.reason } : {}),
+    updatedAt: r.updated_at,
+  };
+}
 
 interface ApprovalRow {
   id: string;
@@ -582,6 +625,31 @@ export class SqliteStore implements Store {
     }
     const sql = `SELECT * FROM tracked_actions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY updated_at, rowid`;
     return (db.prepare(sql).all(...params) as TrackedRow[]).map((r) => this.trackedFromRow(r));
+  }
+
+  // ---- devices of multi-device AV scans ----
+
+  async addBulkDevices(approvalId: string, devices: ReadonlyArray<{ machineId: string; name: string }>, at: string): Promise<void> {
+    const db = this.conn();
+    const updatedAt = isoOf(at, 'at');
+    const insert = db.prepare('INSERT INTO bulk_devices (approval_id, machine_id, seq, name, state, updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING');
+    db.transaction(() => devices.forEach((d, i) => insert.run(approvalId, d.machineId, i, d.name, 'queued', updatedAt)))();
+  }
+
+  async listBulkDevices(approvalId: string): Promise<BulkDevice[]> {
+    return (this.conn().prepare('SELECT * FROM bulk_devices WHERE approval_id = ? ORDER BY seq').all(approvalId) as BulkRow[]).map(bulkFromRow);
+  }
+
+  async transitionBulkDevice(approvalId: string, machineId: string, from: readonly BulkDeviceState[], to: BulkDeviceState, patch: BulkDevicePatch): Promise<BulkDevice | null> {
+    if (!(BULK_DEVICE_STATES as readonly string[]).includes(to)) throw new StoreError(`unknown device state: ${to}`);
+    if (from.length === 0) return null;
+    const row = this.conn()
+      .prepare(
+        `UPDATE bulk_devices SET state = ?, action_id = COALESCE(?, action_id), reason = COALESCE(?, reason), updated_at = ?
+         WHERE approval_id = ? AND machine_id = ? AND state IN (${from.map(() => '?').join(', ')}) RETURNING *`,
+      )
+      .get(to, patch.actionId ?? null, patch.reason ?? null, isoOf(patch.updatedAt, 'updatedAt'), approvalId, machineId, ...from) as BulkRow | undefined;
+    return row ? bulkFromRow(row) : null;
   }
 
   // ---- conversations and settings ----

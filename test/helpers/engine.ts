@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { createApprovalService } from '../../src/core/approvals.js';
 import type { Actor, ApprovalPost, ApprovalPublisher, Notice, Origin } from '../../src/core/context.js';
 import type { Directory } from '../../src/core/directory.js';
-import { createEngine } from '../../src/core/engine.js';
+import { createEngine, type EngineDeps } from '../../src/core/engine.js';
+import type { ApprovalSettings } from '../../src/core/command.js';
+import type { RateLimits } from '../../src/mde/limiter.js';
 import type { ButtonOutcome } from '../../src/core/engine-api.js';
 import type { Reply } from '../../src/core/reply.js';
 import { fixedPolicy, isPolicySource, personKey, type ApprovalPolicy, type PolicySource } from '../../src/core/approval-policy.js';
@@ -80,11 +82,17 @@ export interface HarnessOptions {
   watch?: Partial<WatchOptions>;
   /** Directory groups and e-mail links (default: none). */
   directory?: Directory;
+  /** The bot's MDE quota (default: far above what tests use). */
+  limits?: RateLimits;
+  /** How often AV scans are polled (ms; default 20). */
+  pollMs?: number;
+  settings?: ApprovalSettings;
+  bulk?: EngineDeps['bulk'];
 }
 
 export async function engineHarness(options: HarnessOptions = {}) {
   const emulator = options.emulator ?? (await startEmulator({ actionTimings: { pendingMs: 60, inProgressMs: 60 } }));
-  const { client, limiter } = await clientFor(emulator, { listCacheMs: 0, ...options.client });
+  const { client, limiter } = await clientFor(emulator, { listCacheMs: 0, ...options.client, ...(options.limits ? { limits: options.limits } : {}) });
   const opened = await openStore(options.storeUrl ?? 'sqlite::memory:');
   const store = options.wrapStore ? options.wrapStore(opened) : opened;
   const policy = options.policy ?? {
@@ -105,7 +113,7 @@ export async function engineHarness(options: HarnessOptions = {}) {
     personKey: (actor) => personKey(source.current(), actor),
     ...(options.now ? { now: options.now } : {}),
   });
-  const engine = createEngine({ mde: options.wrapMde ? options.wrapMde(client) : client, store, approvals, policy: source, ...(options.directory ? { directory: options.directory } : {}), pollMs: 20, expirySweepMs: options.expirySweepMs ?? 50, heartbeatMs: options.heartbeatMs, staleMs: options.staleMs, ...(options.log ? { log: options.log } : {}), ...(options.watch ? { watch: options.watch } : {}) });
+  const engine = createEngine({ mde: options.wrapMde ? options.wrapMde(client) : client, store, approvals, policy: source, ...(options.directory ? { directory: options.directory } : {}), pollMs: options.pollMs ?? 20, ...(options.settings ? { settings: options.settings } : {}), ...(options.bulk ? { bulk: options.bulk } : {}), expirySweepMs: options.expirySweepMs ?? 50, heartbeatMs: options.heartbeatMs, staleMs: options.staleMs, ...(options.log ? { log: options.log } : {}), ...(options.watch ? { watch: options.watch } : {}) });
   const publisher = new RecordingPublisher();
   engine.addPublisher(publisher);
   await engine.start();
@@ -115,6 +123,7 @@ export async function engineHarness(options: HarnessOptions = {}) {
     store,
     approvals,
     publisher,
+    limiter,
     async close() {
       await engine.stop();
       await limiter.stop();

@@ -3,6 +3,7 @@
  * through the real client over HTTP (a server that answers with the fixtures), and through
  * the views that show them.
  */
+import { DEFAULT_APPROVAL_SETTINGS } from '../../src/core/command.js';
 import { readdirSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -212,7 +213,7 @@ describe('history and scanner agents', () => {
 describe('machines and machine actions', () => {
   it('finds a machine by name in the documented list and describes an AV scan on it for the approver', async () => {
     server.on('GET /api/machines', { status: 200, name: 'machines-list.docs.json' });
-    const described = await avScan.approval!.describe({ kind: 'av-scan', machine: 'mymachine1.contoso.com', scanType: 'Full', reason: 'alert 3212' }, mde);
+    const described = await avScan.approval!.describe({ kind: 'av-scan', machine: 'mymachine1.contoso.com', scanType: 'Full', reason: 'alert 3212' }, mde, DEFAULT_APPROVAL_SETTINGS);
     expect(described.operation).toMatchObject({ machine: '1e5bc9d7e413ddd7902c2932e418702b84d0cc07' });
     expect(described.summary).toBe('Full antivirus scan on mymachine1.contoso.com (Windows10, Active)');
   });

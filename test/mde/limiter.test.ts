@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { SEED, startEmulator, type Emulator } from '../../src/emulator/index.js';
 import { createLimiter, type Limiter } from '../../src/mde/limiter.js';
 import { clientFor } from '../helpers/mde.js';
+import { addBulkMachines } from '../helpers/emulator.js';
 
 let emulator: Emulator | undefined;
 let limiter: Limiter | undefined;
@@ -62,5 +63,43 @@ describe('rate limiting', () => {
     await client.listScanAgents();
     const used = await limiter.inFlightWindows();
     expect(used.hour).toBe(2);
+  });
+});
+
+describe('background calls (a multi-device AV scan) leave a share of each window to commands', () => {
+  it('start only up to the background cap, and an interactive call goes ahead of every waiting one', async () => {
+    limiter = createLimiter({ perMinute: 10, perHour: 1000, minuteMs: 300, hourMs: 30_000, interactiveShare: 0.4 });
+    const order: string[] = [];
+    const background = Array.from({ length: 14 }, (_, i) => limiter!.schedule(async () => order.push(`b${i}`), { background: true }));
+    // 6 of 10 slots: 4 stay for commands.
+    expect(order).toHaveLength(6);
+    const interactive = Array.from({ length: 4 }, (_, i) => limiter!.schedule(async () => order.push(`i${i}`)));
+    expect(order.slice(6)).toEqual(['i0', 'i1', 'i2', 'i3']); // at once: the reserve was free
+    const late = limiter.schedule(async () => order.push('i-late'));
+    await Promise.all([...background, ...interactive, late]);
+    // The command that found the window full went first when a slot came back, before the waiting scans.
+    expect(order.indexOf('i-late')).toBe(10);
+    expect(order.filter((o) => o.startsWith('b'))).toEqual(Array.from({ length: 14 }, (_, i) => `b${i}`));
+  });
+
+  it('never reach the emulator faster than its quota, and interactive calls are answered while 40 scans wait', async () => {
+    const windows = { minute: 400, hour: 20_000 };
+    emulator = await startEmulator({ limits: { perMinute: 10, perHour: 500, windowMs: windows } });
+    limiter = createLimiter({ perMinute: 10, perHour: 500, minuteMs: windows.minute, hourMs: windows.hour, interactiveShare: 0.4 });
+    const { client } = await clientFor(emulator, { limiter });
+    emulator.resetStats();
+    let scansDone = 0;
+    const scans = addBulkMachines(emulator.state, 40).map((id) => client.runAntivirusScan(id, { Comment: 'bulk', ScanType: 'Quick' }, { background: true }).then(() => (scansDone += 1)));
+    const answeredWhileWaiting: number[] = [];
+    for (let i = 0; i < 4; i += 1) {
+      await client.getMachine(SEED.machines.wsHr01);
+      answeredWhileWaiting.push(40 - scansDone);
+    }
+    await Promise.all(scans);
+    expect(answeredWhileWaiting.every((left) => left >= 20)).toBe(true);
+    const stats = emulator.stats();
+    expect(stats.throttled).toBe(0);
+    expect(stats.byEndpoint['POST /api/machines/{id}/runAntiVirusScan']).toBe(40);
+    expect(stats.maxPerWindow.minute).toBeLessThanOrEqual(10);
   });
 });

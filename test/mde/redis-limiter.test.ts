@@ -150,3 +150,23 @@ describe.skipIf(!hasRedis)('one MDE quota for all replicas (Redis)', () => {
     }
   });
 });
+
+describe.skipIf(!hasRedis)('background calls through the shared quota (Redis)', () => {
+  it('take at most the background cap of a window while commands go first; the quota is never exceeded', async () => {
+    const target = parseRedisUrl(redis!.isolated());
+    const client = await connectRedis(target);
+    const limiter = createRedisLimiter(client, { ...LIMITS, interactiveShare: 0.4 }, { prefix: target.prefix, owner: 'bulk' });
+    open.push({ client, limiter });
+    const { client: mde } = await clientFor(emulator, { limiter });
+    await sleep(WINDOW.minute + 100);
+    emulator.resetStats();
+    let started = 0;
+    const scans = Array.from({ length: 14 }, () => limiter.schedule(async () => (started += 1), { background: true }));
+    await sleep(200);
+    expect(started).toBe(6); // 6 of 10: 4 stay for commands
+    await mde.getMachine(SEED.machines.wsFin01);
+    expect(started).toBe(6);
+    await Promise.all(scans);
+    expect(started).toBe(14);
+  });
+});

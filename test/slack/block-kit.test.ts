@@ -67,6 +67,15 @@ describe('Block Kit limits, for every reply type', () => {
     expect([...new Set(posts.map((p) => p.view.state))]).toEqual(expect.arrayContaining(['pending', 'rejected', 'executing', 'succeeded']));
   });
 
+  it('the progress card of a multi-device AV scan, from request to end', async () => {
+    const id = approvalIdIn(await run('operator', 'av-scan --tag Scanner quick --reason "sweep"'));
+    await h.engine.handleButton(USERS.approver, ORIGIN, { type: 'approval', approvalId: id, decision: 'approve' });
+    await h.engine.idle();
+    const posts = [...h.publisher.published, ...h.publisher.updates].filter((p) => p.view.id === id);
+    expect(posts.some((p) => p.view.facts.some((f) => f.label === 'Progress'))).toBe(true);
+    for (const post of posts) check(`bulk card ${post.view.state}`, post.card);
+  });
+
   it('replies stretched to the limits still fit', () => {
     const long = 'x'.repeat(5000);
     const defs = Array.from({ length: 10 }, (_, i) => ({

@@ -267,6 +267,30 @@ describe.each(BACKENDS)('store contract: $name', (backend) => {
     });
   });
 
+  describe('devices of multi-device AV scans', () => {
+    it('adds devices queued in order, keeps those already there, and claims each with a compare-and-set', async () => {
+      const store = await open();
+      const at = T0.toISOString();
+      await store.addBulkDevices('A2222222', [{ machineId: 'm2', name: 'b.contoso' }, { machineId: 'm1', name: 'a.contoso' }], at);
+      expect((await store.listBulkDevices('A2222222')).map((d) => [d.machineId, d.state])).toEqual([['m2', 'queued'], ['m1', 'queued']]);
+      const later = new Date(T0.getTime() + 1000).toISOString();
+      const claims = await Promise.all(Array.from({ length: 10 }, () => store.transitionBulkDevice('A2222222', 'm2', ['queued'], 'starting', { updatedAt: later })));
+      expect(claims.filter(Boolean)).toHaveLength(1);
+      // Adding again (a resume) leaves the claimed device as it is.
+      await store.addBulkDevices('A2222222', [{ machineId: 'm2', name: 'b.contoso' }, { machineId: 'm1', name: 'a.contoso' }], later);
+      const pending = await store.transitionBulkDevice('A2222222', 'm2', ['starting'], 'pending', { actionId: 'act-1', updatedAt: later });
+      expect(pending).toEqual({ approvalId: 'A2222222', machineId: 'm2', name: 'b.contoso', state: 'pending', actionId: 'act-1', updatedAt: later });
+      const failed = await store.transitionBulkDevice('A2222222', 'm2', ['pending', 'in_progress'], 'failed', { reason: 'Scan failed', updatedAt: later });
+      expect(failed).toMatchObject({ state: 'failed', actionId: 'act-1', reason: 'Scan failed' });
+      expect(await store.transitionBulkDevice('A2222222', 'm2', ['queued'], 'cancelled', { updatedAt: later })).toBeNull();
+      expect(await store.transitionBulkDevice('A2222222', 'nope', ['queued'], 'cancelled', { updatedAt: later })).toBeNull();
+      expect(await store.listBulkDevices('A9999999')).toEqual([]);
+      const reopened = await backend.reopen(store);
+      stores.push(reopened);
+      expect((await reopened.listBulkDevices('A2222222')).map((d) => d.state)).toEqual(['failed', 'queued']);
+    });
+  });
+
   describe('claims, conversations, settings, tracked actions', () => {
     it('claimOnce is true the first time within the TTL, and again once it has passed', async () => {
       const store = await open();

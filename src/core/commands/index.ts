@@ -8,7 +8,7 @@ import { agentsList } from './agents-list.js';
 import { approvalsHere } from './approvals-here.js';
 import { approvalsList } from './approvals-list.js';
 import { approve, reject } from './approvals-decide.js';
-import { avScan } from './av-scan.js';
+import { avScan, avScanCancel } from './av-scan.js';
 import { help } from './help.js';
 import { policyCheck } from './policy-check.js';
 import { policyShow } from './policy-show.js';
@@ -38,6 +38,7 @@ export const COMMANDS: readonly Command[] = [
   scansWatchHere,
   scansWatchOff,
   avScan,
+  avScanCancel,
   agentsList,
   approvalsList,
   approvalsHere,

@@ -26,6 +26,7 @@ const FILTERABLE: readonly string[] = [
 
 export const machineRoutes: Route[] = [
   { method: 'GET', path: '/machines', handler: listMachines },
+  { method: 'GET', path: '/machines/findbytag', handler: findMachinesByTag },
   { method: 'GET', path: '/machines/{id}', handler: getMachine },
   { method: 'POST', path: '/machines/{id}/runAntiVirusScan', handler: runAntivirusScan },
   { method: 'GET', path: '/machineactions', handler: listMachineActions },
@@ -40,6 +41,22 @@ function listMachines(ctx: RequestContext): ApiResult {
   const all: Json[] = [...ctx.state.machines.values()].filter((m) => matches(m)).map((m) => ({ ...m }));
   if (all.length === 0) throw new ApiError(404, 'ResourceNotFound', 'No machines found.');
   return ok(collection(odataContext(ctx, 'Machines'), pageOf(all, paging, ctx.pageSize, ctx)));
+}
+
+/**
+ * `GET /api/machines/findbytag?tag=…&useStartsWithFilter=true|false` (find-machines-by-tag.md):
+ * the machines carrying the tag (case-insensitive), or one starting with it. An empty
+ * collection when none does; 400 without a tag.
+ */
+function findMachinesByTag(ctx: RequestContext): ApiResult {
+  const tag = queryParam(ctx.query, 'tag');
+  if (tag === undefined || tag.trim() === '') throw new ApiError(400, 'MissingRequiredParameter', 'The tag parameter is required.');
+  const startsWith = (queryParam(ctx.query, 'useStartsWithFilter') ?? 'false').toLowerCase() === 'true';
+  const wanted = tag.toLowerCase();
+  const all: Json[] = [...ctx.state.machines.values()]
+    .filter((m) => m.machineTags.some((t) => (startsWith ? t.toLowerCase().startsWith(wanted) : t.toLowerCase() === wanted)))
+    .map((m) => ({ ...m }));
+  return ok(collection(odataContext(ctx, 'Machines'), { value: all }));
 }
 
 function getMachine(ctx: RequestContext): ApiResult {
