@@ -97,7 +97,7 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
 
   /** The request's audit events for its timeline (only once it was approved: before, the record says it all). */
   async function eventsOf(record: ApprovalRecord): Promise<ApprovalEvent[]> {
-    if (['pending', 'rejected', 'expired'].includes(record.state)) return [];
+    if (['pending', 'rejected', 'expired', 'withdrawn'].includes(record.state)) return [];
     try {
       return (await store.listAudit({ approvalId: record.id })).map((e) => ({ at: e.at, event: e.event, actor: e.actor, detail: e.detail }));
     } catch {

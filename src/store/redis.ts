@@ -287,6 +287,7 @@ export class RedisStore implements Store {
     if (h.result !== undefined) rec.result = parse(h.result, `result of ${id}`);
     if (h.owner !== undefined) rec.owner = h.owner;
     if (h.heartbeatAt !== undefined) rec.heartbeatAt = h.heartbeatAt;
+    if (h.breakGlass !== undefined) rec.breakGlass = parse(h.breakGlass, `breakGlass of ${id}`);
     return rec;
   }
 
@@ -318,6 +319,7 @@ export class RedisStore implements Store {
     if (rec.decidedAt) fields.decidedAt = isoOf(rec.decidedAt, 'decidedAt');
     if (rec.decisionReason !== undefined) fields.decisionReason = rec.decisionReason;
     if (rec.result !== undefined) fields.result = toJson(rec.result);
+    if (rec.breakGlass !== undefined) fields.breakGlass = JSON.stringify(rec.breakGlass);
     const created = await this.run((r) =>
       CREATE.run(r, [this.key('approval', rec.id), this.key('approvals', 'all'), this.key('approvals', 'state', rec.state), this.key('approvals', 'expiry')], [
         rec.id,
@@ -381,6 +383,7 @@ export class RedisStore implements Store {
     if (patch.result !== undefined) sets.push('result', toJson(patch.result));
     if (patch.owner !== undefined) sets.push('owner', patch.owner);
     if (patch.heartbeatAt !== undefined) sets.push('heartbeatAt', isoOf(patch.heartbeatAt, 'heartbeatAt'));
+    if (patch.breakGlass !== undefined) sets.push('breakGlass', JSON.stringify(patch.breakGlass));
     const updatedAt = patch.updatedAt ? isoOf(patch.updatedAt, 'updatedAt') : this.nowIso();
     const reply = await this.run((r) =>
       TRANSITION.run(r, [this.key('approval', id)], [
