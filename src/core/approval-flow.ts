@@ -22,6 +22,8 @@ import type { Reply } from './reply.js';
 import { fourEyesProblem, rolesOf, type RolePolicy } from './roles.js';
 import { createTracker } from './tracker.js';
 import { approvalCard, approvalList, approvalView, when, type ApprovalEvent } from './views.js';
+import { decidersText, otherDeciders } from './deciders.js';
+import { tellRequester } from './requester-notices.js';
 
 export type DecisionOutcome =
   | { type: 'decided'; approvalId: string; summary: string; card: Reply }
@@ -29,11 +31,15 @@ export type DecisionOutcome =
   | { type: 'refused'; approvalId: string; reason: string; card: Reply }
   | { type: 'unknown'; approvalId: string; reason: string };
 
-/** What commands (`approvals`, `approve`, `approvals here`) may ask of the flow. */
+/** A request the requester withdrew, or why not. */
+export type WithdrawOutcome = { ok: true; approvalId: string; summary: string } | { ok: false; reason: string };
+
+/** What commands (`approvals`, `approve`, `approvals here`, `withdraw`) may ask of the flow. */
 export interface ApprovalsApi {
   list(options: { all: boolean; page?: number }): Promise<Reply>;
   setHere(origin: Origin): Promise<void>;
   decide(actor: Actor, id: string, decision: 'approve' | 'reject', reason?: string): Promise<DecisionOutcome>;
+  withdraw(actor: Actor, id: string, reason?: string): Promise<WithdrawOutcome>;
 }
 
 export interface ApprovalFlowDeps {
@@ -125,6 +131,8 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
   const newest = new Map<string, ApprovalRecord>();
   const shown = new Map<string, number>();
   async function rerender(record: ApprovalRecord): Promise<void> {
+    // Every state change passes here (whichever path made it): the requester hears of it once.
+    inBackground(tellRequester(record, { store, notify, log }));
     const known = newest.get(record.id);
     if (!known || record.version > known.version) newest.set(record.id, record);
     if (known) return; // a loop for this request is running and will send the newest
@@ -179,6 +187,20 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
 
   async function request(actor: Actor, origin: Origin, command: Command, op: { readonly kind: string }): Promise<Reply> {
     const spec = command.approval!;
+    const deciders = otherDeciders(deps.policy, actor.id);
+    if (!deciders.everyone && deciders.names.length === 0) {
+      return {
+        visibility: 'private',
+        blocks: [
+          {
+            type: 'text',
+            tone: 'error',
+            text: `Nobody else can approve \`${command.name}\` under the current policy (${deps.policy.source ?? 'BOT_APPROVERS'}): the request was not made, since it could only expire. Ask an admin to add another approver.`,
+          },
+        ],
+        summary: 'Nobody else can approve this under the current policy',
+      };
+    }
     const described = await spec.describe(op, deps.mde);
     const record = await approvals.requestApproval({
       operation: described.operation as unknown as StoredOperation,
@@ -193,6 +215,8 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
       blocks: [
         { type: 'text', text: `Approval request ${record.id} created: ${record.summary}.`, tone: 'info' },
         { type: 'text', text: `${sentTo} Another person with the approver role must approve it before ${when(record.expiresAt)}. Reason: ${record.reason}` },
+        { type: 'text', text: `${decidersText(deciders)} You will be told here when it is decided and when it has run.` },
+        { type: 'buttons', buttons: [{ label: 'Withdraw', action: { type: 'command', command: `withdraw ${record.id}` } }] },
       ],
       summary: `Approval request ${record.id} created`,
       approvalId: record.id,
@@ -323,6 +347,23 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
     return { type: 'decided', approvalId: record.id, summary: record.summary, card: (await postOf(record)).card };
   }
 
+  async function withdraw(actor: Actor, id: string, reason?: string): Promise<WithdrawOutcome> {
+    const result = await approvals.withdraw({ id, actor: actor.id, ...(actor.name ? { actorName: actor.name } : {}), ...(reason ? { reason } : {}) });
+    if (!result.ok) return { ok: false, reason: result.message };
+    await rerender(result.record);
+    return { ok: true, approvalId: result.record.id, summary: result.record.summary };
+  }
+
+  /** A new message through the publisher of the notice's platform; false when there is none or it could not post. */
+  async function notify(notice: Notice): Promise<boolean> {
+    const publisher = publishers.get(notice.at.platform);
+    if (!publisher) return false;
+    return await publisher.notify(notice).catch((error: Error) => {
+      log?.warn({ platform: notice.at.platform, err: error.message }, 'could not post a notice');
+      return false;
+    });
+  }
+
   const api: ApprovalsApi = {
     async list({ all, page }) {
       await expireDue();
@@ -332,6 +373,7 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
       await store.setSetting(`approvals.here.${origin.platform}`, origin.location);
     },
     decide,
+    withdraw,
   };
 
   return {
@@ -341,15 +383,7 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
       publishers.set(publisher.platform, publisher);
       if (publisher.updateMinMs) pacers.set(publisher.platform, new Bottleneck({ maxConcurrent: 1, minTime: publisher.updateMinMs }));
     },
-    /** A new message through the publisher of the notice's platform; false when there is none or it could not post. */
-    async notify(notice: Notice): Promise<boolean> {
-      const publisher = publishers.get(notice.at.platform);
-      if (!publisher) return false;
-      return await publisher.notify(notice).catch((error: Error) => {
-        log?.warn({ platform: notice.at.platform, err: error.message }, 'could not post a notice');
-        return false;
-      });
-    },
+    notify,
     /** The request as adapters see it (for card refreshes), or `null` when unknown. */
     async post(approvalId: string): Promise<ApprovalPost | null> {
       const record = await approvals.get(approvalId);

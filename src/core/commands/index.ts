@@ -17,6 +17,7 @@ import { scansList } from './scans-list.js';
 import { scansShow } from './scans-show.js';
 import { scansDisable, scansEnable, scansUpdate } from './scans-update.js';
 import { whoami } from './whoami.js';
+import { withdraw } from './withdraw.js';
 
 export const COMMANDS: readonly Command[] = [
   help,
@@ -37,6 +38,7 @@ export const COMMANDS: readonly Command[] = [
   approvalsHere,
   approve,
   reject,
+  withdraw,
 ];
 
 /** Words accepted in place of a first command word. */

@@ -1,0 +1,33 @@
+/**
+ * Who, under the policy in force, can decide a request of this requester: the approvers
+ * other than the requester as a person (another account of theirs does not count, nor an
+ * account on another platform the bot cannot tell apart from them). Said on every new
+ * request, so an approver who asks knows whom to ping, or that nobody can.
+ */
+import { fourEyesProblem, type RolePolicy } from './roles.js';
+
+const PERSON_PREFIX = 'person:';
+
+export type Deciders = { everyone: true } | { everyone: false; names: string[] };
+
+export function otherDeciders(policy: RolePolicy, requester: string, approvers: Iterable<string> = policy.approver.ids): Deciders {
+  if (policy.approver.everyone) return { everyone: true };
+  const names = new Set<string>();
+  const requesterPerson = policy.people?.get(requester);
+  for (const id of approvers) {
+    if (id.startsWith(PERSON_PREFIX)) {
+      const person = id.slice(PERSON_PREFIX.length);
+      if (person !== requesterPerson) names.add(person);
+      continue;
+    }
+    if (fourEyesProblem(policy, requester, id) !== null) continue;
+    names.add(policy.people?.get(id) ?? id);
+  }
+  return { everyone: false, names: [...names].sort((a, b) => a.localeCompare(b)) };
+}
+
+/** One sentence for the requester. */
+export function decidersText(deciders: Deciders): string {
+  if (deciders.everyone) return 'Anyone with the approver role other than you can decide it.';
+  return `Who can decide it: ${deciders.names.join(', ')}.`;
+}
