@@ -22,8 +22,10 @@ import type { Reply } from './reply.js';
 import { fourEyesProblem, rolesOf, type RolePolicy } from './roles.js';
 import { createTracker } from './tracker.js';
 import { approvalCard, approvalList, approvalView, when, type ApprovalEvent } from './views.js';
-import { decidersText, otherDeciders } from './deciders.js';
+import { decidersText, otherDeciderAccounts, otherDeciders } from './deciders.js';
 import { tellRequester } from './requester-notices.js';
+import { breakGlassNotice, breakGlassProblem, unreviewedList, type PolicyWithBreakGlass } from './break-glass.js';
+import { errorReply } from './reply.js';
 
 export type DecisionOutcome =
   | { type: 'decided'; approvalId: string; summary: string; card: Reply }
@@ -40,13 +42,17 @@ export interface ApprovalsApi {
   setHere(origin: Origin): Promise<void>;
   decide(actor: Actor, id: string, decision: 'approve' | 'reject', reason?: string): Promise<DecisionOutcome>;
   withdraw(actor: Actor, id: string, reason?: string): Promise<WithdrawOutcome>;
+  /** The review of a break-glass run, by an approver other than the person who ran it. */
+  acknowledge(actor: Actor, id: string): Promise<WithdrawOutcome>;
+  /** Break-glass runs nobody acknowledged yet. */
+  unreviewed(): Promise<Reply>;
 }
 
 export interface ApprovalFlowDeps {
   mde: MdeApi;
   store: Store;
   approvals: ApprovalService;
-  policy: RolePolicy;
+  policy: PolicyWithBreakGlass;
   registry: Registry;
   log?: Logger;
   /** How often a running AV scan is polled (ms). */
@@ -236,6 +242,13 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
   async function decisionProblem(record: ApprovalRecord): Promise<string | null> {
     const decider = record.decidedBy?.actor;
     if (!decider) return 'the request has no recorded approver';
+    if (record.breakGlass) {
+      // Run without an approval: the audit log must hold the break-glass entry of the person
+      // who ran it, and the policy in force must still allow them this operation.
+      const ranBy = (await store.listAudit({ approvalId: record.id })).filter((e) => e.event === 'break_glass').map((e) => e.actor);
+      if (decider !== record.requester.actor || !ranBy.includes(decider)) return 'the audit log holds no break-glass entry from the person who ran it';
+      return breakGlassProblem(deps.policy, decider, record.operation);
+    }
     const approvedBy = (await store.listAudit({ approvalId: record.id })).filter((e) => e.event === 'approved').map((e) => e.actor);
     if (!approvedBy.includes(decider)) return 'the audit log holds no approval from the recorded approver';
     if (fourEyesProblem(deps.policy, record.requester.actor, decider) !== null) return 'the approval did not come from a second person';
@@ -274,7 +287,7 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
       result = await command.approval.execute(record.operation, deps.mde, {
         approvalId: record.id,
         requester: record.requester.name ?? record.requester.actor,
-        approver: approver.name ?? approver.id,
+        approver: record.breakGlass ? 'nobody (break-glass, to be reviewed)' : (approver.name ?? approver.id),
       });
     } catch (error) {
       await finish(record.id, 'failed', { error: failureText(error) });
@@ -347,6 +360,47 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
     return { type: 'decided', approvalId: record.id, summary: record.summary, card: (await postOf(record)).card };
   }
 
+  /** `--break-glass`: runs at once when the policy names this person for this operation; otherwise refused, and the refusal audited. */
+  async function breakGlass(actor: Actor, origin: Origin, command: Command, op: { readonly kind: string }): Promise<Reply> {
+    const problem = breakGlassProblem(deps.policy, actor.id, op);
+    if (problem) {
+      await approvals.note({ actor: actor.id, event: 'refused', detail: { command: command.name, breakGlass: true, operation: op as unknown as StoredOperation, why: problem } });
+      return errorReply(problem);
+    }
+    const described = await command.approval!.describe(op, deps.mde);
+    const record = await approvals.breakGlass({
+      operation: described.operation as unknown as StoredOperation,
+      summary: described.summary,
+      requester: { actor: actor.id, name: actor.name },
+      origin: { platform: origin.platform, location: origin.location },
+    });
+    // Execution first; then the loud part: the card and a notice where approval cards go.
+    inBackground(execute(record, actor));
+    const where = await publish(record);
+    const posted = (await approvals.get(record.id))?.cards ?? [];
+    const mention = otherDeciderAccounts(deps.policy, actor.id);
+    await Promise.all(posted.map((card) => notify({ at: card, reply: breakGlassNotice(record), mention })));
+    return {
+      visibility: 'public',
+      blocks: [
+        { type: 'text', text: `Break-glass: ${record.id} runs now, without an approval: ${record.summary}.`, tone: 'warning' },
+        {
+          type: 'text',
+          text: `${where.length ? `The notice went to ${where.join(', ')}, and the run is in the audit log.` : 'No notice could be posted; the run is in the audit log.'} An approver other than you must acknowledge it afterwards (\`approvals ack ${record.id}\`). You will be told the outcome here.`,
+        },
+      ],
+      summary: `Break-glass run ${record.id} started`,
+      approvalId: record.id,
+    };
+  }
+
+  async function acknowledge(actor: Actor, id: string): Promise<WithdrawOutcome> {
+    const result = await approvals.acknowledge({ id, actor: actor.id, ...(actor.name ? { actorName: actor.name } : {}), actorRoles: rolesOf(deps.policy, actor.id) });
+    if (!result.ok) return { ok: false, reason: result.message };
+    inBackground(rerender(result.record));
+    return { ok: true, approvalId: result.record.id, summary: result.record.summary };
+  }
+
   async function withdraw(actor: Actor, id: string, reason?: string): Promise<WithdrawOutcome> {
     const result = await approvals.withdraw({ id, actor: actor.id, ...(actor.name ? { actorName: actor.name } : {}), ...(reason ? { reason } : {}) });
     if (!result.ok) return { ok: false, reason: result.message };
@@ -374,11 +428,16 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
     },
     decide,
     withdraw,
+    acknowledge,
+    async unreviewed() {
+      return unreviewedList(await store.listApprovals({ limit: 1000 }));
+    },
   };
 
   return {
     ...api,
     request,
+    breakGlass,
     addPublisher(publisher: ApprovalPublisher) {
       publishers.set(publisher.platform, publisher);
       if (publisher.updateMinMs) pacers.set(publisher.platform, new Bottleneck({ maxConcurrent: 1, minTime: publisher.updateMinMs }));

@@ -436,8 +436,8 @@ export class ApprovalService {
   }
 
   /** An audit entry the flow writes itself (reminders, escalations, refusals). */
-  async note(entry: AuditEntry): Promise<void> {
-    await this.audit(entry);
+  async note(entry: Omit<AuditEntry, 'at'> & { at?: string }): Promise<void> {
+    await this.audit({ ...entry, at: entry.at ?? this.clock().toISOString() });
   }
 
   private refuseDecided(rec: ApprovalRecord): Refusal<DecideErrorCode> {

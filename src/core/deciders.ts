@@ -26,6 +26,26 @@ export function otherDeciders(policy: RolePolicy, requester: string, approvers: 
   return { everyone: false, names: [...names].sort((a, b) => a.localeCompare(b)) };
 }
 
+/**
+ * The accounts (`slack:U…`, `teams:<id>`) of the approvers other than the requester, to
+ * mention them: an account listed directly, and every account of a person listed by name.
+ */
+export function otherDeciderAccounts(policy: RolePolicy, requester: string, approvers: Iterable<string> = policy.approver.ids): string[] {
+  const accounts = new Set<string>();
+  const requesterPerson = policy.people?.get(requester);
+  for (const id of approvers) {
+    if (id.startsWith(PERSON_PREFIX)) {
+      const person = id.slice(PERSON_PREFIX.length);
+      if (person === requesterPerson) continue;
+      for (const [account, name] of policy.people ?? []) if (name === person) accounts.add(account);
+      continue;
+    }
+    if (fourEyesProblem(policy, requester, id) === 'self') continue;
+    accounts.add(id);
+  }
+  return [...accounts];
+}
+
 /** One sentence for the requester. */
 export function decidersText(deciders: Deciders): string {
   if (deciders.everyone) return 'Anyone with the approver role other than you can decide it.';

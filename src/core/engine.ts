@@ -94,11 +94,11 @@ export function createEngine(deps: EngineDeps): RunningEngine {
   });
 
   /** Runs a command, telling the observer how it went and how long it took. */
-  async function run(actor: Actor, origin: Origin, command: Command, op: AnyOperation): Promise<Reply> {
+  async function run(actor: Actor, origin: Origin, command: Command, op: AnyOperation, breakGlass = false): Promise<Reply> {
     const started = performance.now();
     let outcome: CommandOutcome = 'error';
     try {
-      const reply = await authorizeAndRun(actor, origin, command, op);
+      const reply = await authorizeAndRun(actor, origin, command, op, breakGlass);
       outcome = reply.blocks.some((b) => b.type === 'text' && b.tone === 'error') ? 'refused' : 'ok';
       return reply;
     } catch (error) {
@@ -110,9 +110,10 @@ export function createEngine(deps: EngineDeps): RunningEngine {
   }
 
   /** Authorizes, then runs the command or asks for approval. */
-  async function authorizeAndRun(actor: Actor, origin: Origin, command: Command, op: AnyOperation): Promise<Reply> {
+  async function authorizeAndRun(actor: Actor, origin: Origin, command: Command, op: AnyOperation, breakGlass: boolean): Promise<Reply> {
     const allowed = authorize(deps.policy, actor.id, command);
     if (!allowed.ok) return errorReply(allowed.message);
+    if (command.approval && breakGlass) return flow.breakGlass(actor, origin, command, op);
     if (command.approval) return flow.request(actor, origin, command, op);
     const ctx: CommandContext = { actor, origin, roles: rolesOf(deps.policy, actor.id), mde: deps.mde, approvals: flow, forms, registry };
     return command.run!(op, ctx);
@@ -145,7 +146,7 @@ export function createEngine(deps: EngineDeps): RunningEngine {
         const named = suggestion !== undefined && message.toLowerCase().includes(suggestion.toLowerCase());
         return errorReply(`${capitalise(message)}${suggestion && !named ? ` Did you mean \`${suggestion}\`?` : ''}`, usage);
       }
-      return run(actor, origin, parsed.command, parsed.operation);
+      return run(actor, origin, parsed.command, parsed.operation, parsed.breakGlass === true);
     });
   }
 

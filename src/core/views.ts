@@ -374,7 +374,8 @@ function timelineOf(record: ApprovalRecord, events: readonly ApprovalEvent[], no
   if (record.state === 'expired') return [...steps, step('Expired without a decision', record.expiresAt, 'warning')];
   if (record.state === 'rejected') return [...steps, step(`Rejected by ${principal(record.decidedBy)}`, record.decidedAt, 'error')];
   if (record.state === 'withdrawn') return [...steps, step(`Withdrawn by ${principal(record.decidedBy ?? record.requester)}`, record.decidedAt, 'warning')];
-  steps.push(step(`Approved by ${principal(record.decidedBy)}`, record.decidedAt, 'success'));
+  if (record.breakGlass) steps.push(step(`Run under break-glass by ${principal(record.requester)}, without an approval`, record.decidedAt, 'warning'));
+  else steps.push(step(`Approved by ${principal(record.decidedBy)}`, record.decidedAt, 'success'));
   const started = events.find((e) => e.event === 'executing');
   if (started || record.state !== 'approved') steps.push(step('Started', started?.at ?? record.decidedAt));
   const seen = new Set<string>();
@@ -395,6 +396,9 @@ function timelineOf(record: ApprovalRecord, events: readonly ApprovalEvent[], no
   } else if (record.state === 'executing') {
     steps.push({ text: 'Finished', pending: true });
   }
+  const review = record.breakGlass;
+  if (review?.acknowledgedBy) steps.push(step(`Reviewed by ${principal(review.acknowledgedBy)}`, review.acknowledgedAt, 'success'));
+  else if (review) steps.push({ text: `Waiting for an approver's review (\`approvals ack ${record.id}\`)`, pending: true });
   return steps;
 }
 

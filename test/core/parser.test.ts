@@ -120,6 +120,8 @@ const GOOD: Array<[string, unknown]> = [
   ['approve a1b2c3d4', { kind: 'approvals.decide', id: 'a1b2c3d4', decision: 'approve' }],
   ['reject a1b2c3d4', { kind: 'approvals.decide', id: 'a1b2c3d4', decision: 'reject' }],
   ['reject a1b2c3d4 --reason "wrong device"', { kind: 'approvals.decide', id: 'a1b2c3d4', decision: 'reject', reason: 'wrong device' }],
+  ['withdraw a1b2c3d4', { kind: 'approvals.withdraw', id: 'a1b2c3d4' }],
+  ['withdraw A1B2C3D --reason "wrong device"', { kind: 'approvals.withdraw', id: 'A1B2C3D', reason: 'wrong device' }],
 ];
 
 describe('parseCommand: good input', () => {

@@ -4,14 +4,14 @@ import { defineCommand } from '../command.js';
 import { echo, reasonOf, refuse } from '../args.js';
 import { avScanWarning } from '../../mde/avscan.js';
 import { resolveMachine } from '../resolve.js';
-import { REASON_REQUIRED } from './flags.js';
+import { BREAK_GLASS, REASON_REQUIRED } from './flags.js';
 import { reasonSchema } from './reason.js';
 
 export const avScan = defineCommand({
   name: 'av-scan',
   summary: 'Request an antivirus scan on a Windows, macOS or Linux device; an approver must confirm.',
-  usage: 'av-scan <machine id or DNS name> quick|full --reason "text"',
-  flags: [REASON_REQUIRED],
+  usage: 'av-scan <machine id or DNS name> quick|full --reason "text" [--break-glass]',
+  flags: [REASON_REQUIRED, BREAK_GLASS],
   examples: ['av-scan pc-042.contoso.com quick --reason "suspicious download reported"', 'av-scan 1e5bc9d7e413ddd7902c2932e418702b84d0cc07 full --reason "incident 4711"'],
   role: 'operator',
   suggested: ['personal', 'shared'],

@@ -5,6 +5,7 @@
 import type { Command, Registry } from '../command.js';
 import type { StoredOperation } from '../records.js';
 import { agentsList } from './agents-list.js';
+import { approvalsAck } from './approvals-ack.js';
 import { approvalsHere } from './approvals-here.js';
 import { approvalsList } from './approvals-list.js';
 import { approve, reject } from './approvals-decide.js';
@@ -36,6 +37,7 @@ export const COMMANDS: readonly Command[] = [
   agentsList,
   approvalsList,
   approvalsHere,
+  approvalsAck,
   approve,
   reject,
   withdraw,
