@@ -5,7 +5,8 @@
  */
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
-import { createRolePolicy, parseRoleList, type RolePolicy } from './core/roles.js';
+import type { ApprovalPolicy } from './core/approval-policy.js';
+import { createRolePolicy, parseRoleList } from './core/roles.js';
 import { DEMO_ROLES, DEMO_USERS } from './demo.js';
 import { loadPolicyFile } from './policy-file.js';
 import { ConfigError } from './errors.js';
@@ -121,7 +122,7 @@ export interface Config {
   slack?: SlackConfig;
   teams: TeamsConfig;
   /** Who holds which role (the BOT_* lists, plus the demo users in demo mode). */
-  roles: RolePolicy;
+  roles: ApprovalPolicy;
   store: { url: string };
   /** How often a running AV scan is polled (ms). */
   pollMs: number;
@@ -166,7 +167,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
  * The policy file when POLICY_FILE is set (it replaces the BOT_* lists), else the BOT_*
  * lists (each entry checked, naming the variable), plus the demo users in demo mode.
  */
-function rolesConfig(env: Env, demo: boolean): RolePolicy {
+function rolesConfig(env: Env, demo: boolean): ApprovalPolicy {
   if (env.POLICY_FILE) {
     const set = (['BOT_VIEWERS', 'BOT_OPERATORS', 'BOT_APPROVERS'] as const).filter((v) => env[v] !== '');
     if (set.length > 0) throw new ConfigError(`POLICY_FILE replaces the BOT_* lists: remove ${set.join(', ')} (or unset POLICY_FILE).`);

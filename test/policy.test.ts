@@ -56,7 +56,7 @@ describe('the policy file', () => {
   it.each([
     ['people:\n  - name: A\n    slack: "not an id!"\nroles: {}\n', /line 3 .*people\.0\.slack.*not a Slack user id/],
     ['people: []\nroles:\n  approver: [Nobody Known]\n', /line 3: "Nobody Known" is neither a person, a group/],
-    ['roles:\n  viewer: ["*"]\nrules:\n  av-scan: { quorum: 2 }\n', /rules: not supported yet/],
+    ['roles:\n  viewer: ["*"]\nrulez:\n  av-scan: { quorum: 2 }\n', /line 3 \(top level\): unknown section rulez/],
     ['roles:\n  operator: ["slack-group:S0SOC"]\n', /line 2: directory groups \(slack-group:\) are not supported yet/],
     ['people:\n  - name: A\n    slack: U1\n  - name: B\n    slack: U1\nroles: {}\n', /slack:U1 belongs to both A and B/],
     ['roles: [\n', /line \d+:/],

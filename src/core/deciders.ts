@@ -1,7 +1,6 @@
 /**
  * Who, under the policy in force, can decide a request of this requester: the approvers
- * other than the requester as a person (another account of theirs does not count, nor an
- * account on another platform the bot cannot tell apart from them). Said on every new
+ * other than the requester as a person (another account of theirs does not count). Said on every new
  * request, so an approver who asks knows whom to ping, or that nobody can.
  */
 import { fourEyesProblem, type RolePolicy } from './roles.js';
@@ -20,8 +19,11 @@ export function otherDeciders(policy: RolePolicy, requester: string, approvers: 
       if (person !== requesterPerson) names.add(person);
       continue;
     }
-    if (fourEyesProblem(policy, requester, id) !== null) continue;
-    names.add(policy.people?.get(id) ?? id);
+    const problem = fourEyesProblem(policy, requester, id);
+    if (problem === 'self') continue;
+    // An account on another platform that the file does not link may be another person, but
+    // cannot decide until it is linked: named, with what is missing.
+    names.add(problem === 'unlinked' ? `${id} (once linked to a person in the policy file)` : (policy.people?.get(id) ?? id));
   }
   return { everyone: false, names: [...names].sort((a, b) => a.localeCompare(b)) };
 }

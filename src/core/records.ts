@@ -36,6 +36,20 @@ export type PlatformLocation = {
 export type ApprovalCard = PlatformLocation;
 
 /**
+ * One person's decision on a request that needs a quorum. `person` is who they are for
+ * counting (`person:<name>` when the policy links their accounts, else the account), so a
+ * person's Slack and Teams accounts count once.
+ */
+export type Vote = {
+  actor: string;
+  name?: string;
+  person: string;
+  decision: 'approve' | 'reject';
+  at: string;
+  reason?: string;
+};
+
+/**
  * An operation as an approval request stores it: the validated operation of a command
  * that needs approval (its `kind` names the command's operation; `reason` is required).
  */
@@ -72,6 +86,10 @@ export interface ApprovalRecord {
   cards: ApprovalCard[];
   /** Run at once under break-glass (no approval before): the reason, and the review an approver gives afterwards. */
   breakGlass?: BreakGlass;
+  /** Distinct people who must approve (fixed when requested; 1 when absent). */
+  quorum?: number;
+  /** The decisions so far, oldest first (set by `decide`; absent before the first). */
+  votes?: Vote[];
   /** 1 on creation, bumped by every change. */
   version: number;
   updatedAt: string;
@@ -104,6 +122,8 @@ export interface ApprovalPatch {
   updatedAt?: string;
   /** Extra condition: apply only when the record's `version` is this (optimistic concurrency for same-state updates). */
   ifVersion?: number;
+  /** Replaces the decisions (with `ifVersion`: a vote is added to the list it was counted against, never lost). */
+  votes?: Vote[];
 }
 
 export interface ListApprovalsQuery {
@@ -229,6 +249,13 @@ export interface Store {
 export interface StoreOptions {
   /** Clock for `updatedAt` defaults and `claimOnce`; tests inject one. */
   now?: () => Date;
+}
+
+/** A stored quorum: a whole number from 1 (a bad value would let nobody, or anybody, decide). */
+export function quorumOf(value: number | undefined): number {
+  if (value === undefined) return 1;
+  if (!Number.isInteger(value) || value < 1 || value > 100) throw new StoreError(`invalid quorum ${String(value)}`);
+  return value;
 }
 
 export class StoreError extends Error {

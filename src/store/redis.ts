@@ -44,6 +44,8 @@ import {
   type StoredAuditEntry,
   type StoredTrackedAction,
   type TrackedAction,
+  type Vote,
+  quorumOf,
 } from './types.js';
 import { answerWithin, connectRedis, LuaScript, pairs, parseRedisUrl, REDIS_ANSWER_MS, redisFailure, type RedisClientOptions } from './redis-client.js';
 
@@ -287,6 +289,8 @@ export class RedisStore implements Store {
     if (h.result !== undefined) rec.result = parse(h.result, `result of ${id}`);
     if (h.owner !== undefined) rec.owner = h.owner;
     if (h.heartbeatAt !== undefined) rec.heartbeatAt = h.heartbeatAt;
+    if (h.quorum !== undefined && h.quorum !== '1') rec.quorum = Number(h.quorum);
+    if (h.votes !== undefined) rec.votes = parse(h.votes, `votes of ${id}`);
     if (h.breakGlass !== undefined) rec.breakGlass = parse(h.breakGlass, `breakGlass of ${id}`);
     return rec;
   }
@@ -319,6 +323,8 @@ export class RedisStore implements Store {
     if (rec.decidedAt) fields.decidedAt = isoOf(rec.decidedAt, 'decidedAt');
     if (rec.decisionReason !== undefined) fields.decisionReason = rec.decisionReason;
     if (rec.result !== undefined) fields.result = toJson(rec.result);
+    if (rec.quorum !== undefined) fields.quorum = String(quorumOf(rec.quorum));
+    if (rec.votes !== undefined) fields.votes = JSON.stringify(rec.votes);
     if (rec.breakGlass !== undefined) fields.breakGlass = JSON.stringify(rec.breakGlass);
     const created = await this.run((r) =>
       CREATE.run(r, [this.key('approval', rec.id), this.key('approvals', 'all'), this.key('approvals', 'state', rec.state), this.key('approvals', 'expiry')], [
@@ -383,6 +389,7 @@ export class RedisStore implements Store {
     if (patch.result !== undefined) sets.push('result', toJson(patch.result));
     if (patch.owner !== undefined) sets.push('owner', patch.owner);
     if (patch.heartbeatAt !== undefined) sets.push('heartbeatAt', isoOf(patch.heartbeatAt, 'heartbeatAt'));
+    if (patch.votes !== undefined) sets.push('votes', JSON.stringify(patch.votes));
     if (patch.breakGlass !== undefined) sets.push('breakGlass', JSON.stringify(patch.breakGlass));
     const updatedAt = patch.updatedAt ? isoOf(patch.updatedAt, 'updatedAt') : this.nowIso();
     const reply = await this.run((r) =>

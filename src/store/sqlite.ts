@@ -33,6 +33,8 @@ import {
   type StoredAuditEntry,
   type StoredTrackedAction,
   type TrackedAction,
+  type Vote,
+  quorumOf,
 } from './types.js';
 
 export const MEMORY_PATH = ':memory:';
@@ -129,12 +131,20 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 3,
+    description: 'quorum and the individual decisions of an approval request',
+    up: `
+      ALTER TABLE approvals ADD COLUMN quorum INTEGER NOT NULL DEFAULT 1;
+      ALTER TABLE approvals ADD COLUMN votes TEXT;
+    `,
+  },
+  {
+    version: 4,
     // SQLite cannot change a CHECK constraint: both tables are rebuilt once, without the
     // lists of states and events (the store checks them in code, so a new state or event
     // needs no rebuild again). Dropping a table fires no triggers: the audit rows are copied.
     description: 'withdrawn requests, new audit events, break-glass runs and their review',
     up: `
-      CREATE TABLE approvals_v3 (
+      CREATE TABLE approvals_v4 (
         id              TEXT PRIMARY KEY,
         kind            TEXT NOT NULL,
         operation_json  TEXT NOT NULL,
@@ -156,18 +166,20 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
         updated_at      TEXT NOT NULL,
         owner           TEXT,
         heartbeat_at    TEXT,
+        quorum          INTEGER NOT NULL DEFAULT 1,
+        votes           TEXT,
         break_glass     TEXT
       );
-      INSERT INTO approvals_v3 (id, kind, operation_json, operation_hash, summary, requester_actor, requester, origin, state, reason,
-          created_at, expires_at, decided_by, decided_at, decision_reason, result, cards, version, updated_at, owner, heartbeat_at)
+      INSERT INTO approvals_v4 (id, kind, operation_json, operation_hash, summary, requester_actor, requester, origin, state, reason,
+          created_at, expires_at, decided_by, decided_at, decision_reason, result, cards, version, updated_at, owner, heartbeat_at, quorum, votes)
         SELECT id, kind, operation_json, operation_hash, summary, requester_actor, requester, origin, state, reason,
-          created_at, expires_at, decided_by, decided_at, decision_reason, result, cards, version, updated_at, owner, heartbeat_at FROM approvals;
+          created_at, expires_at, decided_by, decided_at, decision_reason, result, cards, version, updated_at, owner, heartbeat_at, quorum, votes FROM approvals;
       DROP TABLE approvals;
-      ALTER TABLE approvals_v3 RENAME TO approvals;
+      ALTER TABLE approvals_v4 RENAME TO approvals;
       CREATE INDEX approvals_state_expires ON approvals (state, expires_at);
       CREATE INDEX approvals_created ON approvals (created_at);
 
-      CREATE TABLE audit_v3 (
+      CREATE TABLE audit_v4 (
         seq         INTEGER PRIMARY KEY AUTOINCREMENT,
         at          TEXT NOT NULL,
         actor       TEXT NOT NULL,
@@ -175,9 +187,9 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
         approval_id TEXT,
         detail      TEXT NOT NULL
       );
-      INSERT INTO audit_v3 (seq, at, actor, event, approval_id, detail) SELECT seq, at, actor, event, approval_id, detail FROM audit;
+      INSERT INTO audit_v4 (seq, at, actor, event, approval_id, detail) SELECT seq, at, actor, event, approval_id, detail FROM audit;
       DROP TABLE audit;
-      ALTER TABLE audit_v3 RENAME TO audit;
+      ALTER TABLE audit_v4 RENAME TO audit;
       CREATE INDEX audit_approval ON audit (approval_id, seq);
       CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
@@ -209,6 +221,8 @@ interface ApprovalRow {
   updated_at: string;
   owner: string | null;
   heartbeat_at: string | null;
+  quorum: number;
+  votes: string | null;
   break_glass: string | null;
 }
 
@@ -382,6 +396,8 @@ export class SqliteStore implements Store {
     if (row.result !== null) rec.result = parse<Json>(row.result, 'result');
     if (row.owner !== null) rec.owner = row.owner;
     if (row.heartbeat_at !== null) rec.heartbeatAt = row.heartbeat_at;
+    if (row.quorum !== 1) rec.quorum = row.quorum;
+    if (row.votes !== null) rec.votes = parse<Vote[]>(row.votes, 'votes');
     if (row.break_glass !== null) rec.breakGlass = parse<BreakGlass>(row.break_glass, 'breakGlass');
     return rec;
   }
@@ -417,14 +433,16 @@ export class SqliteStore implements Store {
       updated_at: createdAt,
       owner: null,
       heartbeat_at: null,
+      quorum: quorumOf(rec.quorum),
+      votes: rec.votes ? JSON.stringify(rec.votes) : null,
       break_glass: rec.breakGlass ? JSON.stringify(rec.breakGlass) : null,
     };
     try {
       db.prepare(
         `INSERT INTO approvals (id, kind, operation_json, operation_hash, summary, requester_actor, requester, origin, state, reason,
-           created_at, expires_at, decided_by, decided_at, decision_reason, result, cards, version, updated_at, break_glass)
+           created_at, expires_at, decided_by, decided_at, decision_reason, result, cards, version, updated_at, quorum, votes, break_glass)
          VALUES (@id, @kind, @operation_json, @operation_hash, @summary, @requester_actor, @requester, @origin, @state, @reason,
-           @created_at, @expires_at, @decided_by, @decided_at, @decision_reason, @result, @cards, @version, @updated_at, @break_glass)`,
+           @created_at, @expires_at, @decided_by, @decided_at, @decision_reason, @result, @cards, @version, @updated_at, @quorum, @votes, @break_glass)`,
       ).run(row);
     } catch (err) {
       if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
@@ -490,6 +508,10 @@ export class SqliteStore implements Store {
     if (patch.heartbeatAt !== undefined) {
       sets.push('heartbeat_at = @heartbeat_at');
       params.heartbeat_at = isoOf(patch.heartbeatAt, 'heartbeatAt');
+    }
+    if (patch.votes !== undefined) {
+      sets.push('votes = @votes');
+      params.votes = JSON.stringify(patch.votes);
     }
     if (patch.breakGlass !== undefined) {
       sets.push('break_glass = @break_glass');

@@ -191,6 +191,36 @@ describe.each(BACKENDS)('store contract: $name', (backend) => {
       expect((await a.getApproval('A5555555'))?.version).toBe(2);
     });
 
+    it('keeps the quorum and the votes; a vote added against an old version is refused, so none is lost', async () => {
+      const a = await open();
+      const b = await backend.reopen(a);
+      stores.push(b);
+      const created = await a.createApproval(newRecord('A6666666', { quorum: 3 }));
+      expect(created.quorum).toBe(3);
+      expect(created.votes).toBeUndefined();
+      expect((await a.createApproval(newRecord('A7777777'))).quorum).toBeUndefined();
+      // Twelve voters on two connections, each adding their vote to what they read (compare-and-set on the version), retrying when they lose.
+      await Promise.all(
+        Array.from({ length: 12 }, async (_, i) => {
+          const store = i % 2 ? a : b;
+          for (;;) {
+            const current = (await store.getApproval('A6666666'))!;
+            const vote = { actor: `slack:U${i}`, person: `slack:U${i}`, decision: 'approve' as const, at: T0.toISOString() };
+            const done = await store.transitionApproval('A6666666', 'pending', 'pending', { votes: [...(current.votes ?? []), vote], ifVersion: current.version });
+            if (done) return;
+          }
+        }),
+      );
+      const after = (await b.getApproval('A6666666'))!;
+      expect(after.votes?.map((v) => v.actor).sort()).toEqual(Array.from({ length: 12 }, (_, i) => `slack:U${i}`).sort());
+      expect(after.version).toBe(13);
+      expect(after.quorum).toBe(3);
+      // A stale version changes nothing.
+      expect(await a.transitionApproval('A6666666', 'pending', 'approved', { votes: [], ifVersion: 2 })).toBeNull();
+      expect((await a.getApproval('A6666666'))?.votes).toHaveLength(12);
+      await expect(a.createApproval(newRecord('A8888888', { quorum: 0 }))).rejects.toThrow(/invalid quorum/);
+    });
+
     it('records every card once', async () => {
       const store = await open();
       await store.createApproval(newRecord('A2222222'));
