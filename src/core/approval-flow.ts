@@ -24,7 +24,8 @@ import { createTracker } from './tracker.js';
 import { approvalCard, approvalList, approvalView, when, type ApprovalEvent } from './views.js';
 import { decidersText, otherDeciderAccounts, otherDeciders } from './deciders.js';
 import { tellRequester } from './requester-notices.js';
-import { breakGlassNotice, breakGlassProblem, unreviewedList, type PolicyWithBreakGlass } from './break-glass.js';
+import { breakGlassNotice, breakGlassProblem, unreviewedList } from './break-glass.js';
+import type { ApprovalPolicy } from './approval-policy.js';
 import { errorReply } from './reply.js';
 
 export type DecisionOutcome =
@@ -52,7 +53,7 @@ export interface ApprovalFlowDeps {
   mde: MdeApi;
   store: Store;
   approvals: ApprovalService;
-  policy: PolicyWithBreakGlass;
+  policy: ApprovalPolicy;
   registry: Registry;
   log?: Logger;
   /** How often a running AV scan is polled (ms). */

@@ -5,38 +5,22 @@
  * another approver acknowledges afterwards (`approvals ack <id>`); `approvals
  * --unreviewed` lists the open ones. Anyone else is refused, and the refusal is audited.
  */
+import { isMember, mayBreakGlass, policyOperationOf, type ApprovalPolicy } from './approval-policy.js';
 import type { ApprovalRecord } from './records.js';
 import type { Reply } from './reply.js';
-import { personOf, normalizeActorId, type RolePolicy } from './roles.js';
 import { when } from './views.js';
 
-/** Who may break the glass for which operations (rule keys: `av-scan`, `scans.delete`). */
-export interface BreakGlassPolicy {
-  /** Accounts (`slack:U…`, `teams:<id>`) and people (`person:<name>`). */
-  readonly people: ReadonlySet<string>;
-  readonly operations: ReadonlySet<string>;
-}
-
-export type PolicyWithBreakGlass = RolePolicy & { readonly breakGlass?: BreakGlassPolicy };
-
-/** The rule keys an operation falls under, most specific first (`av-scan.full`, `av-scan`). */
-export function operationKeys(operation: { readonly kind: string; readonly [key: string]: unknown }): string[] {
-  const keys = [operation.kind];
-  if (operation.kind === 'av-scan' && operation.scanType === 'Full') keys.unshift('av-scan.full');
-  return keys;
-}
-
-/** Why this person may not break the glass for this operation, or `null` when they may. */
-export function breakGlassProblem(policy: PolicyWithBreakGlass, actorId: string, operation: { readonly kind: string; readonly [key: string]: unknown }): string | null {
-  const bg = policy.breakGlass;
-  const what = operationKeys(operation).at(-1) ?? operation.kind;
-  if (!bg || bg.people.size === 0) return `Break-glass is not allowed under the current policy (it names nobody in break_glass); \`${what}\` needs an approval.`;
-  const id = normalizeActorId(actorId) ?? actorId;
-  const person = personOf(policy, id);
-  const named = bg.people.has(id) || (person !== undefined && bg.people.has(`person:${person}`));
-  if (!named) return `You are not named in the policy's break_glass people, so \`--break-glass\` is refused (and this refusal is in the audit log). Request it without --break-glass: an approver must approve it.`;
-  if (!operationKeys(operation).some((k) => bg.operations.has(k))) {
-    return `Break-glass is not allowed for \`${what}\` under the current policy (break_glass.operations: ${[...bg.operations].join(', ') || 'none'}); request it without --break-glass.`;
+/** Why this person may not break the glass for this operation, or `null` when they may (the policy's `break_glass`). */
+export function breakGlassProblem(policy: ApprovalPolicy, actorId: string, op: { readonly kind: string; readonly [key: string]: unknown }): string | null {
+  const operation = policyOperationOf(op);
+  const what = operation ?? op.kind;
+  const glass = policy.breakGlass;
+  if (!glass || operation === undefined) return `Break-glass is not allowed under the current policy (its break_glass names nobody); \`${what}\` needs an approval.`;
+  if (!isMember(policy, glass.people, actorId)) {
+    return "You are not named in the policy's break_glass people, so `--break-glass` is refused (and this refusal is in the audit log). Request it without --break-glass: an approver must approve it.";
+  }
+  if (!mayBreakGlass(policy, operation, actorId)) {
+    return `Break-glass is not allowed for \`${what}\` under the current policy (break_glass.operations: ${glass.operations.join(', ')}); request it without --break-glass.`;
   }
   return null;
 }

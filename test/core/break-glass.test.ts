@@ -4,8 +4,8 @@
  * Anyone else is refused, and the refusal is audited.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { PolicyWithBreakGlass } from '../../src/core/break-glass.js';
-import { createRolePolicy } from '../../src/core/roles.js';
+import type { ApprovalPolicy } from '../../src/core/approval-policy.js';
+import { parsePolicy } from '../../src/policy-file.js';
 import { startEmulator, SEED, type Emulator } from '../../src/emulator/index.js';
 import { approvalIdIn, engineHarness, ORIGIN, replyOf, tempStoreUrl, textOf, until, USERS } from '../helpers/engine.js';
 
@@ -19,17 +19,21 @@ afterAll(async () => {
 
 const BEA = { id: 'slack:UBEA', name: 'Bea' };
 
-function policy(): PolicyWithBreakGlass {
-  return {
-    ...createRolePolicy({ viewer: [USERS.viewer.id], operator: [USERS.operator.id], approver: [USERS.approver.id, BEA.id] }),
-    people: new Map([
-      [USERS.operator.id, 'Olivia'],
-      [USERS.approver.id, 'Adam'],
-      [BEA.id, 'Bea'],
-    ]),
-    breakGlass: { people: new Set(['person:Bea', USERS.operator.id]), operations: new Set(['av-scan']) },
-  };
-}
+const POLICY = `
+people:
+  - { name: Olivia, slack: UOPER }
+  - { name: Adam, slack: UAPPR }
+  - { name: Bea, slack: UBEA }
+roles:
+  viewer: ["slack:UVIEW"]
+  operator: [Olivia]
+  approver: [Adam, Bea]
+break_glass:
+  people: [Bea, Olivia]
+  operations: [av-scan]
+`;
+
+const policy = (): ApprovalPolicy => parsePolicy(POLICY, 'policy.yaml');
 
 describe('break-glass', () => {
   it('runs at once, posts a loud notice with Acknowledge where cards go, audits it, and opens a review another approver closes', async () => {
