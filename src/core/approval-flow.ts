@@ -22,10 +22,10 @@ import type { Reply } from './reply.js';
 import { fourEyesProblem, rolesOf, type RolePolicy } from './roles.js';
 import { createTracker } from './tracker.js';
 import { approvalCard, approvalList, approvalView, when, type ApprovalEvent } from './views.js';
-import { decidersText, otherDeciderAccounts, otherDeciders } from './deciders.js';
+import { decidersProblem, decidersText, otherDeciderAccounts, otherDeciders } from './deciders.js';
 import { tellRequester } from './requester-notices.js';
 import { breakGlassNotice, breakGlassProblem, unreviewedList } from './break-glass.js';
-import type { ApprovalPolicy } from './approval-policy.js';
+import { policyOperationOf, ruleFor, type ApprovalPolicy, type ResolvedRule } from './approval-policy.js';
 import { errorReply } from './reply.js';
 
 export type DecisionOutcome =
@@ -97,6 +97,12 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
   function inBackground(work: Promise<unknown>) {
     const tracked = work.catch((error) => log?.error({ err: (error as Error).message }, 'background work failed')).finally(() => background.delete(tracked));
     background.add(tracked);
+  }
+
+  /** The policy's rule for an operation (`null` for operations no rule covers). */
+  function ruleOf(op: { readonly kind: string; readonly [key: string]: unknown }): ResolvedRule | null {
+    const operation = policyOperationOf(op);
+    return operation ? ruleFor(deps.policy, operation, { ttlMinutes: 60 }) : null;
   }
 
   function commandOf(record: ApprovalRecord): Command<StoredOperation> | undefined {
@@ -194,20 +200,10 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
 
   async function request(actor: Actor, origin: Origin, command: Command, op: { readonly kind: string }): Promise<Reply> {
     const spec = command.approval!;
-    const deciders = otherDeciders(deps.policy, actor.id);
-    if (!deciders.everyone && deciders.names.length === 0) {
-      return {
-        visibility: 'private',
-        blocks: [
-          {
-            type: 'text',
-            tone: 'error',
-            text: `Nobody else can approve \`${command.name}\` under the current policy (${deps.policy.source ?? 'BOT_APPROVERS'}): the request was not made, since it could only expire. Ask an admin to add another approver.`,
-          },
-        ],
-        summary: 'Nobody else can approve this under the current policy',
-      };
-    }
+    const rule = ruleOf(op);
+    const deciders = otherDeciders(deps.policy, actor.id, rule);
+    const undecidable = decidersProblem(deciders, rule?.quorum ?? 1, command.name, deps.policy.source ?? 'BOT_APPROVERS');
+    if (undecidable) return errorReply(undecidable);
     const described = await spec.describe(op, deps.mde);
     const record = await approvals.requestApproval({
       operation: described.operation as unknown as StoredOperation,
@@ -222,7 +218,7 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
       blocks: [
         { type: 'text', text: `Approval request ${record.id} created: ${record.summary}.`, tone: 'info' },
         { type: 'text', text: `${sentTo} Another person with the approver role must approve it before ${when(record.expiresAt)}. Reason: ${record.reason}` },
-        { type: 'text', text: `${decidersText(deciders)} You will be told here when it is decided and when it has run.` },
+        { type: 'text', text: `${decidersText(deciders, rule?.quorum)} You will be told here when it is decided and when it has run.` },
         { type: 'buttons', buttons: [{ label: 'Withdraw', action: { type: 'command', command: `withdraw ${record.id}` } }] },
       ],
       summary: `Approval request ${record.id} created`,
@@ -379,7 +375,7 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
     inBackground(execute(record, actor));
     const where = await publish(record);
     const posted = (await approvals.get(record.id))?.cards ?? [];
-    const mention = otherDeciderAccounts(deps.policy, actor.id);
+    const mention = otherDeciderAccounts(deps.policy, actor.id, ruleOf(op));
     await Promise.all(posted.map((card) => notify({ at: card, reply: breakGlassNotice(record), mention })));
     return {
       visibility: 'public',

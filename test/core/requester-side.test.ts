@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRolePolicy } from '../../src/core/roles.js';
+import { parsePolicy } from '../../src/policy-file.js';
 import { tellRequester } from '../../src/core/requester-notices.js';
 import type { Notice } from '../../src/core/context.js';
 import type { Reply } from '../../src/core/reply.js';
@@ -180,6 +181,37 @@ describe('who else can decide', () => {
       const reply = await h.engine.handleText(USERS.approver, ORIGIN, `scans delete ${SEED.definitions.networkLab} --reason "old"`);
       approvalIdIn(reply);
       expect(textOf(reply)).toContain('Who can decide it: Bea, Carl.');
+    } finally {
+      await h.close();
+    }
+  });
+
+  it("the operation's rule decides who: its approver group, and a quorum that cannot be met is refused", async () => {
+    const policy = parsePolicy(
+      `
+people:
+  - { name: Olivia, slack: UOPER }
+  - { name: Adam, slack: UAPPR }
+  - { name: Bea, slack: UBEA }
+  - { name: Carl, slack: UCARL }
+groups:
+  soc-leads: [Adam, Bea]
+roles:
+  operator: [Olivia]
+  approver: [Adam, Bea, Carl]
+rules:
+  scans.delete: { approvers: [soc-leads], quorum: 2 }
+  av-scan: { approvers: [soc-leads] }
+`,
+      'policy.yaml',
+    );
+    const h = await engineHarness({ emulator, policy });
+    try {
+      expect(textOf(await h.engine.handleText(USERS.operator, ORIGIN, `scans delete ${SEED.definitions.networkLab} --reason "old"`))).toContain('Who can decide it: Adam, Bea (2 of them must approve).');
+      const adam = await h.engine.handleText(USERS.approver, ORIGIN, `scans delete ${SEED.definitions.networkLab} --reason "old"`);
+      expect(adam.approvalId).toBeUndefined();
+      expect(textOf(adam)).toContain('it needs 2 approvals from people other than you, and only 1 other person can (Bea)');
+      expect(textOf(await h.engine.handleText(USERS.approver, ORIGIN, `av-scan ${SEED.machines.wsFin01} quick --reason "check"`))).toContain('Who can decide it: Bea.');
     } finally {
       await h.close();
     }
