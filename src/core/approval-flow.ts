@@ -24,6 +24,7 @@ import { createTracker } from './tracker.js';
 import { approvalCard, approvalList, approvalView, when, type ApprovalEvent } from './views.js';
 import { decidersProblem, decidersText, otherDeciderAccounts, otherDeciders } from './deciders.js';
 import { tellRequester } from './requester-notices.js';
+import { remindDue } from './reminders.js';
 import { breakGlassNotice, breakGlassProblem, unreviewedList } from './break-glass.js';
 import { policyOperationOf, ruleFor, type ApprovalPolicy, type ResolvedRule } from './approval-policy.js';
 import { errorReply } from './reply.js';
@@ -449,7 +450,8 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
       await tracker.resume();
       await recoverInterrupted(true);
       // One process sweeps (the holder of the "sweep" lease); another takes over when it stops.
-      const sweepNow = () => inBackground(expireDue().then(() => recoverInterrupted(false)));
+      const reminders = { store, approvals, policy: () => deps.policy, ruleOf: (r: ApprovalRecord) => ruleOf(r.operation), notify, now: () => approvals.now(), log };
+      const sweepNow = () => inBackground(expireDue().then(() => recoverInterrupted(false)).then(() => remindDue(reminders)));
       const takeoverMs = deps.takeoverMs ?? 5_000;
       sweeper = await keepLease(leases, 'sweep', { retryMs: takeoverMs, onGained: sweepNow, onError: (e) => log?.debug({ err: e.message }, 'could not take the sweep lease') });
       sweep = setInterval(() => sweeper?.held() && sweepNow(), deps.expirySweepMs);

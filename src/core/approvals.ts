@@ -200,6 +200,11 @@ export class ApprovalService {
     this.fourEyes = options.fourEyes ?? ((requester, decider) => fourEyesProblem(createRolePolicy({}), requester, decider));
   }
 
+  /** The service's clock (injected in tests): what reminders and escalation measure waiting with. */
+  now(): Date {
+    return this.clock();
+  }
+
   /** The keyed hash of an operation (what a request is bound to). */
   hashOf(operation: StoredOperation): string {
     return operationHash(this.key, canonicalJson(operation));
