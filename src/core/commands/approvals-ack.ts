@@ -11,7 +11,6 @@ export const approvalsAck = defineCommand({
   flags: [],
   examples: ['approvals ack A7K3QZP', 'approvals ack a7k3qzp'],
   role: 'approver',
-  suggested: ['personal', 'shared'],
   schema: z.strictObject({ kind: z.literal('approvals.ack'), id: z.string().min(1) }),
   build: (args) => ({ kind: 'approvals.ack', id: approvalId(args.command, oneId(args.command, args, 'approval id')) }),
   async run(op, ctx) {

@@ -11,7 +11,6 @@ export const withdraw = defineCommand({
   flags: [flag('--reason', 'why (shown on the card and kept in the audit log)', '"text"')],
   examples: ['withdraw A7K3QZP', 'withdraw A7K3QZP --reason "wrong device"'],
   role: 'operator',
-  suggested: ['personal', 'shared'],
   schema: z.strictObject({ kind: z.literal('approvals.withdraw'), id: z.string().min(1), reason: z.string().trim().max(500).optional() }),
   build(args) {
     const id = approvalId(args.command, oneId(args.command, args, 'approval id'));
