@@ -11,7 +11,9 @@ import { createMdeHealth } from './health.js';
 import { createApprovalService } from './core/approvals.js';
 import { createEngine, type RunningEngine } from './core/engine.js';
 import { StoreUnavailableError } from './errors.js';
-import { fourEyesProblem, type RolePolicy } from './core/roles.js';
+import { personKey } from './core/approval-policy.js';
+import { fourEyesProblem } from './core/roles.js';
+import { createPolicyHolder, type PolicyHolder } from './policy-holder.js';
 import type { Emulator, EmulatorOptions } from './emulator/index.js';
 import type { HttpAdapter } from './http-adapter.js';
 import { createLogger } from './log.js';
@@ -46,7 +48,8 @@ export interface App {
   config: Config;
   engine: RunningEngine;
   store: Store;
-  policy: RolePolicy;
+  /** The policy in force (`current()`), reloaded from POLICY_FILE when it changes or on SIGHUP. */
+  policy: PolicyHolder;
   adapters: HttpAdapter[];
   emulator?: Emulator;
   log: Logger;
@@ -61,7 +64,15 @@ export interface App {
 export async function startApp(options: AppOptions = {}): Promise<App> {
   const config = loadConfig(options.env ?? process.env);
   const log = options.log ?? createLogger(config.env.LOG_LEVEL);
-  const policy = config.roles;
+  // Announcements (a refused policy file) go to the approvers' places once the adapters run.
+  let announce: (text: string) => void = () => undefined;
+  const policy = createPolicyHolder({
+    initial: config.roles,
+    ...(config.env.POLICY_FILE ? { file: config.env.POLICY_FILE } : {}),
+    defaults: { ttlMinutes: config.approvals.ttlMinutes },
+    log,
+    onRefused: (message) => announce(message),
+  });
   const metrics = config.metrics.enabled ? createMetrics() : undefined;
   const store = await openStore(config.store.url, { log });
   // This process, as the owner of the requests it executes and of the leases it holds.
@@ -92,7 +103,8 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
     metrics?.observeLimiter(mde.limiter, config.mde.rate);
     const approvals = createApprovalService({
       store,
-      fourEyes: (requester, decider) => fourEyesProblem(policy, requester, decider),
+      fourEyes: (requester, decider) => fourEyesProblem(policy.current(), requester, decider),
+      personKey: (actor) => personKey(policy.current(), actor),
       key: loadApprovalKey({ key: config.env.APPROVAL_KEY, keyFile: config.env.APPROVAL_KEY_FILE, storeUrl: config.store.url }),
       ttlMinutes: config.approvals.ttlMinutes,
       onAudit: (entry) => {
@@ -115,6 +127,13 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
     const adapters = await (options.adapters ?? platformAdapters)(deps);
     // Each adapter's publisher is registered here, once.
     for (const adapter of adapters) if (adapter.publisher) engine.addPublisher(adapter.publisher);
+    announce = (text) => {
+      for (const adapter of adapters) {
+        adapter.publisher?.announce?.(text).catch((error: Error) => log.warn({ platform: adapter.publisher?.platform, err: error.message }, 'could not post an announcement'));
+      }
+    };
+    policy.watch();
+    cleanup.unshift(async () => policy.close());
     for (const adapter of adapters) await adapter.start?.();
     cleanup.unshift(async () => {
       for (const adapter of adapters) await adapter.stop?.();

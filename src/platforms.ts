@@ -7,7 +7,7 @@ import { createSlackAdapter } from '../adapters/slack/index.js';
 import { createTeamsAdapter } from '../adapters/teams/index.js';
 import type { Config } from './config.js';
 import type { RunningEngine } from './core/engine.js';
-import type { RolePolicy } from './core/roles.js';
+import type { PolicySource } from './core/approval-policy.js';
 import type { HttpAdapter } from './http-adapter.js';
 import type { Store } from './store/types.js';
 
@@ -16,7 +16,7 @@ export interface AdapterDeps {
   store: Store;
   log: Logger;
   config: Config;
-  policy: RolePolicy;
+  policy: PolicySource;
 }
 
 export async function platformAdapters(deps: AdapterDeps): Promise<HttpAdapter[]> {

@@ -37,6 +37,10 @@ export function createSlackPublisher(options: SlackPublisherOptions): ApprovalPu
   const { client, log } = options;
 
   function targetFor(post: ApprovalPost): { channel: string; where: string } | null {
+    // The policy file's rule for the operation comes first (`cards: { slack: C… | none }`).
+    const routed = post.route?.slack;
+    if (routed === 'none') return null;
+    if (routed) return { channel: routed, where: `the approval channel of this operation (${channelLabel(routed)})` };
     if (options.approvalChannel) return { channel: options.approvalChannel, where: `the approval channel (${channelLabel(options.approvalChannel)})` };
     if (post.origin.platform !== SLACK_PLATFORM) return null;
     const channel = post.origin.location.channel;
@@ -64,6 +68,12 @@ export function createSlackPublisher(options: SlackPublisherOptions): ApprovalPu
         log.warn({ approvalId, channel: target.channel, err: slackError(error) }, 'could not post the slack approval card');
         return [];
       }
+    },
+
+    async announce(text: string): Promise<boolean> {
+      if (!options.approvalChannel) return false;
+      await client.chat.postMessage({ channel: options.approvalChannel, text: text.slice(0, 3500), unfurl_links: false, unfurl_media: false });
+      return true;
     },
 
     async update(card: ApprovalCard, post: ApprovalPost): Promise<void> {

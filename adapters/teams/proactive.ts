@@ -184,6 +184,8 @@ export function createTeamsPublisher(deps: ProactiveDeps): TeamsPublisher {
     continueIn,
 
     async publish(post: ApprovalPost): Promise<PublishedCard[]> {
+      // The policy file's rule for the operation may keep its cards out of Teams (`cards: { teams: none }`).
+      if (post.route?.teams === 'none') return [];
       const view = post.card;
       const posted = await Promise.all(
         (await targets(post)).map(async (target): Promise<PublishedCard | null> => {
@@ -207,6 +209,15 @@ export function createTeamsPublisher(deps: ProactiveDeps): TeamsPublisher {
         }),
       );
       return posted.filter((p): p is PublishedCard => p !== null);
+    },
+
+    async announce(text: string): Promise<boolean> {
+      const here = locationOfSetting(await store.getSetting(APPROVALS_HERE_SETTING));
+      const ref = here ? await refFor(here) : null;
+      if (!ref) return false;
+      return continueIn(ref, async (context) => {
+        await context.sendActivity({ type: 'message', text });
+      });
     },
 
     async update(card: ApprovalCard, post: ApprovalPost): Promise<void> {

@@ -13,24 +13,25 @@ import type { Logger } from 'pino';
 import type { MdeApi } from '../mde/api.js';
 import { isMdeError } from '../mde/errors.js';
 import { BOT_FAILURE_TEXT, StoreUnavailableError, UserError } from '../errors.js';
-import type { ApprovalService } from './approvals.js';
+import { eligibleApprovers, mayApproveRule, personKey, policyOperationOf, ruleFor, type PolicySource, type ResolvedRule } from './approval-policy.js';
+import { approvalsOf, type ApprovalService } from './approvals.js';
 import type { Command, Registry } from './command.js';
 import { createLocalLeases, keepLease, type KeptLease, type Leases } from './leases.js';
 import type { Actor, ApprovalPost, ApprovalPublisher, Notice, Origin } from './context.js';
 import type { ApprovalRecord, Store, StoredOperation } from './records.js';
 import type { Reply } from './reply.js';
-import { fourEyesProblem, rolesOf, type RolePolicy } from './roles.js';
+import { fourEyesProblem, rolesOf } from './roles.js';
 import { createTracker } from './tracker.js';
 import { approvalCard, approvalList, approvalView, when, type ApprovalEvent } from './views.js';
-import { decidersProblem, decidersText, otherDeciderAccounts, otherDeciders } from './deciders.js';
+import { decidersProblem, otherDeciderAccounts } from './deciders.js';
 import { tellRequester } from './requester-notices.js';
 import { remindDue } from './reminders.js';
 import { breakGlassNotice, breakGlassProblem, unreviewedList } from './break-glass.js';
-import { policyOperationOf, ruleFor, type ApprovalPolicy, type ResolvedRule } from './approval-policy.js';
 import { errorReply } from './reply.js';
 
 export type DecisionOutcome =
-  | { type: 'decided'; approvalId: string; summary: string; card: Reply }
+  /** `progress`: the approval was counted, and the request waits for more (quorum). */
+  | { type: 'decided'; approvalId: string; summary: string; card: Reply; progress?: string }
   /** The request exists but this decision was not taken (self-approval, not an approver, already decided, expired). */
   | { type: 'refused'; approvalId: string; reason: string; card: Reply }
   | { type: 'unknown'; approvalId: string; reason: string };
@@ -54,7 +55,8 @@ export interface ApprovalFlowDeps {
   mde: MdeApi;
   store: Store;
   approvals: ApprovalService;
-  policy: ApprovalPolicy;
+  /** The policy in force, read at every use (the file is reloaded). */
+  policy: PolicySource;
   registry: Registry;
   log?: Logger;
   /** How often a running AV scan is polled (ms). */
@@ -70,6 +72,16 @@ export interface ApprovalFlowDeps {
   leases?: Leases;
   /** How often a lease another process held (a replica that died) is tried again (ms). */
   takeoverMs?: number;
+}
+
+/** `14:02 UTC` of an ISO instant. */
+function clock(iso: string): string {
+  const t = Date.parse(iso);
+  return Number.isNaN(t) ? iso : `${new Date(t).toISOString().slice(11, 16)} UTC`;
+}
+
+function capitalise(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
 export function failureText(error: unknown): string {
@@ -100,19 +112,53 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
     background.add(tracked);
   }
 
-  /** The policy's rule for an operation (`null` for operations no rule covers). */
-  function ruleOf(op: { readonly kind: string; readonly [key: string]: unknown }): ResolvedRule | null {
-    const operation = policyOperationOf(op);
-    return operation ? ruleFor(deps.policy, operation, { ttlMinutes: 60 }) : null;
-  }
-
   function commandOf(record: ApprovalRecord): Command<StoredOperation> | undefined {
     return registry.forApprovalKind(record.operation.kind);
   }
 
-  /** Four eyes (by person) and roles: only a pending request, never by its requester, only by an approver. */
+  const policy = () => deps.policy.current();
+
+  /** The rule a request (or an operation) falls under, or `null` for one no rule covers. */
+  function ruleOf(operation: { readonly kind: string }): ResolvedRule | null {
+    const name = policyOperationOf(operation as { kind: string });
+    return name ? ruleFor(policy(), name, deps.policy.defaults) : null;
+  }
+
+  /** Whether the actor may approve under the request's rule (the approver role, and the rule's approvers when it names them). */
+  function approverFor(actorId: string, record: ApprovalRecord): boolean {
+    const rule = ruleOf(record.operation);
+    return rule ? mayApproveRule(policy(), rule, actorId) : rolesOf(policy(), actorId).includes('approver');
+  }
+
+  /** Whether the actor (or another account of the same person) already decided. */
+  function votedAlready(actorId: string, record: ApprovalRecord): boolean {
+    const me = personKey(policy(), actorId);
+    return (record.votes ?? []).some((v) => v.person === me || fourEyesProblem(policy(), v.actor, actorId) === 'self');
+  }
+
+  /** Four eyes (by person), the rule and the quorum: only a pending request, never by its requester, only by an approver of its rule, once per person. */
   function mayDecide(actorId: string, record: ApprovalRecord): boolean {
-    return record.state === 'pending' && fourEyesProblem(deps.policy, record.requester.actor, actorId) === null && rolesOf(deps.policy, actorId).includes('approver');
+    return record.state === 'pending' && fourEyesProblem(policy(), record.requester.actor, actorId) === null && approverFor(actorId, record) && !votedAlready(actorId, record);
+  }
+
+  /** Who else may still approve: names, `any approver`, or nobody. */
+  function othersWhoMayApprove(record: ApprovalRecord): string {
+    const rule = ruleOf(record.operation);
+    if (!rule) return 'any other approver';
+    const votes = record.votes ?? [];
+    const others = eligibleApprovers(policy(), rule, [personKey(policy(), record.requester.actor), record.requester.actor, ...votes.map((v) => v.person), ...votes.map((v) => v.actor)]);
+    if (others === 'any approver') return 'any other approver';
+    return others.length > 0 ? others.join(', ') : 'nobody else under the current policy';
+  }
+
+  /** The quorum's progress, for cards and lists ("1 of 2: Adam Approver approved 14:02 UTC; still to decide: …"); undefined without a quorum. */
+  function progressOf(record: ApprovalRecord): string | undefined {
+    const quorum = record.quorum ?? 1;
+    if (quorum <= 1) return undefined;
+    const votes = (record.votes ?? []).filter((v) => v.decision === 'approve');
+    const done = votes.map((v) => `${v.name ?? v.actor} approved ${clock(v.at)}`);
+    const head = `${approvalsOf(votes).size} of ${quorum}${done.length > 0 ? `: ${done.join(', ')}` : ''}`;
+    return record.state === 'pending' ? `${head}. Still to decide: ${othersWhoMayApprove(record)}.` : head;
   }
 
   /** The request's audit events for its timeline (only once it was approved: before, the record says it all). */
@@ -126,12 +172,15 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
   }
 
   async function postOf(record: ApprovalRecord): Promise<ApprovalPost> {
-    const view = approvalView(record, commandOf(record)?.approval?.facts(record.operation) ?? [], await eventsOf(record));
+    const progress = progressOf(record);
+    const facts = [...(commandOf(record)?.approval?.facts(record.operation) ?? []), ...(progress ? [{ label: 'Approvals', value: progress }] : [])];
+    const view = approvalView(record, facts, await eventsOf(record));
     return {
       view,
       card: approvalCard(view),
       origin: record.origin,
       cards: record.cards,
+      route: ruleOf(record.operation)?.cards ?? {},
       mayDecide: (actorId) => mayDecide(actorId, record),
     };
   }
@@ -201,25 +250,38 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
 
   async function request(actor: Actor, origin: Origin, command: Command, op: { readonly kind: string }): Promise<Reply> {
     const spec = command.approval!;
-    const rule = ruleOf(op);
-    const deciders = otherDeciders(deps.policy, actor.id, rule);
-    const undecidable = decidersProblem(deciders, rule?.quorum ?? 1, command.name, deps.policy.source ?? 'BOT_APPROVERS');
-    if (undecidable) return errorReply(undecidable);
     const described = await spec.describe(op, deps.mde);
+    const rule = ruleOf(described.operation);
+    const machines = (described.operation as { machines?: unknown }).machines;
+    const devices = Array.isArray(machines) ? machines.length : 1;
+    if (rule?.maxDevices !== undefined && devices > rule.maxDevices) {
+      throw new UserError(`That is ${devices} devices; the policy allows at most ${rule.maxDevices} in one ${rule.operation} request. Narrow the selection.`, command.usage);
+    }
+    // An approver who asks is told who else can decide; when nobody (enough) can, nothing is requested.
+    if (rule) {
+      const others = eligibleApprovers(policy(), rule, [personKey(policy(), actor.id), actor.id]);
+      const undecidable = decidersProblem(others, rule.quorum, command.name, policy().source ?? 'BOT_APPROVERS');
+      if (undecidable) return errorReply(undecidable);
+    }
     const record = await approvals.requestApproval({
       operation: described.operation as unknown as StoredOperation,
       summary: described.summary,
       requester: { actor: actor.id, name: actor.name },
       origin: { platform: origin.platform, location: origin.location },
+      ...(rule ? { ttlMs: rule.ttlMs, quorum: rule.quorum } : {}),
     });
     const where = await publish(record);
     const sentTo = where.length ? `The approval card went to ${where.join(', ')}.` : 'No approval card could be posted: an approver can decide with `approve ' + record.id + '`.';
+    const quorum = record.quorum ?? 1;
+    const who = othersWhoMayApprove(record);
+    const needed =
+      quorum > 1 ? `${quorum} approvers other than you (of: ${who}) must approve it` : who === 'any other approver' ? 'Another person with the approver role must approve it' : `Another approver (${who}) must approve it`;
     return {
       visibility: 'public',
       blocks: [
         { type: 'text', text: `Approval request ${record.id} created: ${record.summary}.`, tone: 'info' },
-        { type: 'text', text: `${sentTo} Another person with the approver role must approve it before ${when(record.expiresAt)}. Reason: ${record.reason}` },
-        { type: 'text', text: `${decidersText(deciders, rule?.quorum)} You will be told here when it is decided and when it has run.` },
+        { type: 'text', text: `${sentTo} ${capitalise(needed)} before ${when(record.expiresAt)}. Reason: ${record.reason}` },
+        { type: 'text', text: 'You will be told here when it is decided and when it has run.' },
         { type: 'buttons', buttons: [{ label: 'Withdraw', action: { type: 'command', command: `withdraw ${record.id}` } }] },
       ],
       summary: `Approval request ${record.id} created`,
@@ -245,12 +307,19 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
       // who ran it, and the policy in force must still allow them this operation.
       const ranBy = (await store.listAudit({ approvalId: record.id })).filter((e) => e.event === 'break_glass').map((e) => e.actor);
       if (decider !== record.requester.actor || !ranBy.includes(decider)) return 'the audit log holds no break-glass entry from the person who ran it';
-      return breakGlassProblem(deps.policy, decider, record.operation);
+      return breakGlassProblem(policy(), decider, record.operation);
     }
     const approvedBy = (await store.listAudit({ approvalId: record.id })).filter((e) => e.event === 'approved').map((e) => e.actor);
-    if (!approvedBy.includes(decider)) return 'the audit log holds no approval from the recorded approver';
-    if (fourEyesProblem(deps.policy, record.requester.actor, decider) !== null) return 'the approval did not come from a second person';
-    if (!rolesOf(deps.policy, decider).includes('approver')) return `${decider} does not hold the approver role`;
+    // Every approval counted (one per person, quorum many), each in the audit log, from an approver who is not the requester.
+    const votes = (record.votes ?? [{ actor: decider, person: personKey(policy(), decider), decision: 'approve' as const, at: record.decidedAt ?? '' }]).filter((v) => v.decision === 'approve');
+    if (!votes.some((v) => v.actor === decider)) return 'the recorded approver is not among the approvals';
+    for (const vote of votes) {
+      if (!approvedBy.includes(vote.actor)) return `the audit log holds no approval from ${vote.actor}`;
+      if (fourEyesProblem(policy(), record.requester.actor, vote.actor) !== null) return 'an approval did not come from a second person';
+      if (!rolesOf(policy(), vote.actor).includes('approver')) return `${vote.actor} does not hold the approver role`;
+    }
+    const people = new Set(votes.map((v) => personKey(policy(), v.actor)));
+    if (people.size < (record.quorum ?? 1)) return `${people.size} ${people.size === 1 ? 'person' : 'people'} approved, fewer than the quorum of ${record.quorum}`;
     return null;
   }
 
@@ -341,7 +410,14 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
   }
 
   async function decide(actor: Actor, id: string, decision: 'approve' | 'reject', reason?: string): Promise<DecisionOutcome> {
-    const result = await approvals.decide({ id, decision, actor: actor.id, actorName: actor.name, actorRoles: rolesOf(deps.policy, actor.id), reason });
+    // The rule may narrow who approves: an approver who is not on its list is told who is.
+    const pending = await approvals.get(id);
+    const rule = pending?.state === 'pending' ? ruleOf(pending.operation) : null;
+    if (pending && rule?.approvers && rolesOf(policy(), actor.id).includes('approver') && !approverFor(actor.id, pending) && fourEyesProblem(policy(), pending.requester.actor, actor.id) === null) {
+      const reason = `${pending.id} is a ${rule.operation} request, which the policy file lets only ${rule.approvers.entries.join(', ')} decide; you are not among them.`;
+      return { type: 'refused', approvalId: pending.id, reason, card: (await postOf(pending)).card };
+    }
+    const result = await approvals.decide({ id, decision, actor: actor.id, actorName: actor.name, actorRoles: rolesOf(policy(), actor.id), reason, person: personKey(policy(), actor.id) });
     if (!result.ok) {
       if (!result.record) return { type: 'unknown', approvalId: id, reason: result.message };
       let record = result.record;
@@ -355,12 +431,13 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
     // Execution first: card updates must never hold up the approved work.
     if (record.state === 'approved') inBackground(execute(record, actor));
     inBackground(rerender(record));
-    return { type: 'decided', approvalId: record.id, summary: record.summary, card: (await postOf(record)).card };
+    const progress = record.state === 'pending' ? progressOf(record) : undefined;
+    return { type: 'decided', approvalId: record.id, summary: record.summary, card: (await postOf(record)).card, ...(progress ? { progress } : {}) };
   }
 
   /** `--break-glass`: runs at once when the policy names this person for this operation; otherwise refused, and the refusal audited. */
   async function breakGlass(actor: Actor, origin: Origin, command: Command, op: { readonly kind: string }): Promise<Reply> {
-    const problem = breakGlassProblem(deps.policy, actor.id, op);
+    const problem = breakGlassProblem(policy(), actor.id, op);
     if (problem) {
       await approvals.note({ actor: actor.id, event: 'refused', detail: { command: command.name, breakGlass: true, operation: op as unknown as StoredOperation, why: problem } });
       return errorReply(problem);
@@ -376,7 +453,7 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
     inBackground(execute(record, actor));
     const where = await publish(record);
     const posted = (await approvals.get(record.id))?.cards ?? [];
-    const mention = otherDeciderAccounts(deps.policy, actor.id, ruleOf(op));
+    const mention = otherDeciderAccounts(policy(), actor.id, ruleOf(op));
     await Promise.all(posted.map((card) => notify({ at: card, reply: breakGlassNotice(record), mention })));
     return {
       visibility: 'public',
@@ -393,7 +470,7 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
   }
 
   async function acknowledge(actor: Actor, id: string): Promise<WithdrawOutcome> {
-    const result = await approvals.acknowledge({ id, actor: actor.id, ...(actor.name ? { actorName: actor.name } : {}), actorRoles: rolesOf(deps.policy, actor.id) });
+    const result = await approvals.acknowledge({ id, actor: actor.id, ...(actor.name ? { actorName: actor.name } : {}), actorRoles: rolesOf(policy(), actor.id) });
     if (!result.ok) return { ok: false, reason: result.message };
     inBackground(rerender(result.record));
     return { ok: true, approvalId: result.record.id, summary: result.record.summary };
@@ -419,7 +496,7 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
   const api: ApprovalsApi = {
     async list({ all, page }) {
       await expireDue();
-      return approvalList(await approvals.list({ all, limit: 1000 }), all, page);
+      return approvalList(await approvals.list({ all, limit: 1000 }), all, page, progressOf);
     },
     async setHere(origin) {
       await store.setSetting(`approvals.here.${origin.platform}`, origin.location);
@@ -450,7 +527,7 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
       await tracker.resume();
       await recoverInterrupted(true);
       // One process sweeps (the holder of the "sweep" lease); another takes over when it stops.
-      const reminders = { store, approvals, policy: () => deps.policy, ruleOf: (r: ApprovalRecord) => ruleOf(r.operation), notify, now: () => approvals.now(), log };
+      const reminders = { store, approvals, policy, ruleOf: (r: ApprovalRecord) => ruleOf(r.operation), notify, now: () => approvals.now(), log };
       const sweepNow = () => inBackground(expireDue().then(() => recoverInterrupted(false)).then(() => remindDue(reminders)));
       const takeoverMs = deps.takeoverMs ?? 5_000;
       sweeper = await keepLease(leases, 'sweep', { retryMs: takeoverMs, onGained: sweepNow, onError: (e) => log?.debug({ err: e.message }, 'could not take the sweep lease') });

@@ -229,3 +229,24 @@ export function fixedPolicy(policy: ApprovalPolicy, defaults: RuleDefaults = { t
 export function isPolicySource(value: ApprovalPolicy | PolicySource): value is PolicySource {
   return typeof (value as PolicySource).current === 'function';
 }
+
+/**
+ * The people who may approve under the rule, by name where the policy links their
+ * accounts (`'any approver'` when the approver role is everyone), leaving out the given
+ * people (`person:<name>` or accounts: the requester, those who already decided).
+ */
+export function eligibleApprovers(policy: ApprovalPolicy, rule: ResolvedRule, except: readonly string[] = []): string[] | 'any approver' {
+  const lists = [policy.approver, ...(rule.approvers ? [rule.approvers] : [])];
+  if (lists.every((l) => l.everyone)) return 'any approver';
+  const people = policy.people ?? new Map<string, string>();
+  const candidates = new Set<string>();
+  for (const list of lists) for (const id of list.ids) candidates.add(id.startsWith('person:') ? id : people.has(id) ? `person:${people.get(id)}` : id);
+  const accountsOf = (person: string) => [...people.entries()].filter(([, name]) => `person:${name}` === person).map(([account]) => account);
+  const onList = (list: RoleList, candidate: string) =>
+    list.everyone || list.ids.has(candidate) || (candidate.startsWith('person:') && accountsOf(candidate).some((a) => list.ids.has(a)));
+  const skip = new Set(except.map((e) => (people.has(e) ? `person:${people.get(e)}` : e)));
+  return [...candidates]
+    .filter((c) => !skip.has(c) && lists.every((l) => onList(l, c)))
+    .map((c) => (c.startsWith('person:') ? c.slice('person:'.length) : c))
+    .sort();
+}

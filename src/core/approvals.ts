@@ -32,6 +32,7 @@ import {
   type Store,
   type StoredAuditEntry,
   type StoredOperation,
+  type Vote,
 } from './records.js';
 import { createRolePolicy, fourEyesProblem, type Role } from './roles.js';
 
@@ -72,6 +73,10 @@ export interface RequestApprovalInput {
   /** One line for cards and lists; defaults to the operation's kind. */
   summary?: string;
   now?: Date;
+  /** How long the request may wait (the rule's TTL); default: the service's. */
+  ttlMs?: number;
+  /** Distinct people who must approve (the rule's quorum); default 1. */
+  quorum?: number;
 }
 
 /** Internal: break-glass requests are created approved by their requester. */
@@ -89,9 +94,11 @@ export interface DecideInput {
   /** Optional for both decisions (`reject <id> [--reason text]`). */
   reason?: string;
   now?: Date;
+  /** Who the actor is for the quorum (`person:<name>` when linked); default: the service's `personKey`. */
+  person?: string;
 }
 
-export type DecideErrorCode = 'not_found' | 'self_approval' | 'unlinked_accounts' | 'not_approver' | 'expired' | 'already_decided';
+export type DecideErrorCode = 'not_found' | 'self_approval' | 'unlinked_accounts' | 'not_approver' | 'expired' | 'already_decided' | 'already_voted';
 export type WithdrawErrorCode = 'not_found' | 'not_requester' | 'not_pending';
 export type AcknowledgeErrorCode = 'not_found' | 'not_break_glass' | 'self_review' | 'not_approver' | 'already_acknowledged';
 export type BeginErrorCode = 'not_found' | 'not_approved' | 'already_started' | 'operation_mismatch' | 'tampered';
@@ -131,6 +138,8 @@ export interface ApprovalServiceOptions {
    * link). Default: the role policy without people, so cross-platform decisions are refused.
    */
   fourEyes?: (requester: string, decider: string) => 'self' | 'unlinked' | null;
+  /** Who an account is for the quorum (the person, when linked); default: the account. */
+  personKey?: (actor: string) => string;
 }
 
 export interface ActorOptions {
@@ -142,6 +151,12 @@ export interface ActorOptions {
 }
 
 const REASON_MAX = 500;
+const VOTE_ATTEMPTS = 20;
+
+/** The distinct people who approved. */
+export function approvalsOf(votes: readonly Vote[]): Set<string> {
+  return new Set(votes.filter((v) => v.decision === 'approve').map((v) => v.person));
+}
 const ID_ATTEMPTS = 8;
 const EXECUTION_STARTED: readonly ApprovalState[] = ['executing', 'succeeded', 'failed'];
 
@@ -185,6 +200,7 @@ export class ApprovalService {
   private readonly registry: Registry;
   private readonly key: Uint8Array;
   private readonly fourEyes: (requester: string, decider: string) => 'self' | 'unlinked' | null;
+  private readonly personKey: (actor: string) => string;
 
   constructor(options: ApprovalServiceOptions) {
     const ttl = options.ttlMinutes ?? DEFAULT_APPROVAL_TTL_MINUTES;
@@ -198,6 +214,12 @@ export class ApprovalService {
     if (options.key.length < 32) throw new RangeError('the approval key must be at least 32 bytes');
     this.key = options.key;
     this.fourEyes = options.fourEyes ?? ((requester, decider) => fourEyesProblem(createRolePolicy({}), requester, decider));
+    this.personKey = options.personKey ?? ((actor) => actor);
+  }
+
+  /** APPROVAL_TTL_MINUTES (the TTL of requests whose rule sets none). */
+  get ttlMinutes(): number {
+    return this.ttlMs / 60_000;
   }
 
   /** The service's clock (injected in tests): what reminders and escalation measure waiting with. */
@@ -257,7 +279,8 @@ export class ApprovalService {
       state: input.state ?? ('pending' as const),
       reason: operation.reason,
       createdAt: now.toISOString(),
-      expiresAt: new Date(now.getTime() + this.ttlMs).toISOString(),
+      expiresAt: new Date(now.getTime() + (input.ttlMs ?? this.ttlMs)).toISOString(),
+      ...(input.quorum !== undefined && input.quorum !== 1 ? { quorum: input.quorum } : {}),
       ...(input.state === 'approved'
         ? { decidedBy: { ...input.requester }, decidedAt: now.toISOString(), breakGlass: { reason: operation.reason } }
         : {}),
@@ -283,12 +306,20 @@ export class ApprovalService {
         requesterName: record.requester.name,
         origin: record.origin,
         expiresAt: record.expiresAt,
+        quorum: record.quorum ?? 1,
       },
     });
     return record;
   }
 
-  async decide(input: DecideInput): Promise<DecideResult> {
+  /**
+   * One person's decision. With a quorum of N, approvals of N distinct people (a person's
+   * accounts count once) approve the request; until then it stays pending with the votes
+   * recorded. A rejection ends it at once. Each vote is a compare-and-set on the request's
+   * version, retried when another vote came first: two approvers clicking at once on two
+   * replicas both count, and only the vote that completes the quorum approves it.
+   */
+  async decide(input: DecideInput, attempt = 1): Promise<DecideResult> {
     const id = normalizeApprovalId(input.id);
     const now = input.now ?? this.clock();
     const current = await this.store.getApproval(id);
@@ -326,26 +357,57 @@ export class ApprovalService {
     }
 
     const reason = input.reason?.trim().slice(0, REASON_MAX) || undefined;
-    const to = input.decision === 'approve' ? 'approved' : 'rejected';
+    const person = input.person ?? this.personKey(input.actor);
+    const votes = current.votes ?? [];
+    const quorum = current.quorum ?? 1;
+    const mine = votes.find((v) => v.person === person || this.fourEyes(v.actor, input.actor) === 'self');
+    if (mine) {
+      const left = quorum - approvalsOf(votes).size;
+      return {
+        ok: false,
+        code: 'already_voted',
+        message: `You already approved ${id} (${mine.at}); it needs ${left} more approval${left === 1 ? '' : 's'} from other approvers.`,
+        record: current,
+      };
+    }
+    // A second approval must come from a second person: accounts the policy does not link, on two platforms, cannot be told apart.
+    const unsure = input.decision === 'approve' ? votes.find((v) => v.decision === 'approve' && this.fourEyes(v.actor, input.actor) === 'unlinked') : undefined;
+    if (unsure) {
+      return {
+        ok: false,
+        code: 'unlinked_accounts',
+        message: `${who(unsure)} already approved ${id} from ${unsure.actor.split(':')[0]}, and the bot cannot tell whether you are the same person. Ask an admin to link each person's accounts in the policy file (POLICY_FILE, people: name, slack, teams).`,
+        record: current,
+      };
+    }
+    const vote: Vote = { actor: input.actor, person, decision: input.decision, at: now.toISOString() };
+    if (input.actorName) vote.name = input.actorName;
+    if (reason !== undefined) vote.reason = reason;
+    const approvals = approvalsOf([...votes, vote]);
+    // One rejection ends the request; approvals of enough distinct people approve it.
+    const to = input.decision === 'reject' ? 'rejected' : approvals.size >= quorum ? 'approved' : 'pending';
     const decidedBy: Principal = { actor: input.actor };
     if (input.actorName) decidedBy.name = input.actorName;
     const record = await this.store.transitionApproval(id, 'pending', to, {
-      decidedBy,
-      decidedAt: now.toISOString(),
+      votes: [...votes, vote],
+      // The vote counts against the list it was added to: a concurrent vote makes this one retry.
+      ifVersion: current.version,
       updatedAt: now.toISOString(),
-      ...(reason !== undefined ? { decisionReason: reason } : {}),
+      ...(to !== 'pending' ? { decidedBy, decidedAt: now.toISOString() } : {}),
+      ...(reason !== undefined && to !== 'pending' ? { decisionReason: reason } : {}),
     });
     if (!record) {
-      // Lost the compare-and-set: someone else decided (or it expired) in between.
+      // Lost the compare-and-set: another vote, a decision or the expiry came first. Count again.
+      if (attempt < VOTE_ATTEMPTS) return this.decide(input, attempt + 1);
       const latest = await this.store.getApproval(id);
       return latest ? this.refuseDecided(latest) : { ok: false, code: 'not_found', message: `There is no approval request ${id}.` };
     }
     await this.audit({
       at: now.toISOString(),
       actor: input.actor,
-      event: to,
+      event: input.decision === 'approve' ? 'approved' : 'rejected',
       approvalId: id,
-      detail: { decidedByName: input.actorName, reason, operationHash: record.operationHash },
+      detail: { decidedByName: input.actorName, reason, operationHash: record.operationHash, approvals: approvalsOf(record.votes ?? []).size, quorum, final: to !== 'pending' },
     });
     return { ok: true, record };
   }

@@ -14,6 +14,7 @@ import type { Actor, Origin } from './context.js';
 import type { Role } from './roles.js';
 import type { ApprovalState, StoredOperation } from './records.js';
 import type { ApprovalsApi } from './approval-flow.js';
+import type { PolicySource } from './approval-policy.js';
 import type { FormsApi } from './form-flow.js';
 import type { Fact, Reply } from './reply.js';
 
@@ -58,6 +59,8 @@ export interface CommandContext {
   readonly forms: FormsApi;
   /** Every registered command (for `help`). */
   readonly registry: Registry;
+  /** The approval policy in force (read `current()` each time: it is reloaded). */
+  readonly policy: PolicySource;
 }
 
 export type ExecutionResult =

@@ -2,6 +2,7 @@
  * Who is asking and where: what an adapter hands the core with every input, and what
  * the core asks of adapters in return (posting and re-rendering approval cards).
  */
+import type { CardsRoute } from './approval-policy.js';
 import type { ApprovalCard, PlatformLocation } from './records.js';
 import type { ApprovalView, Reply } from './reply.js';
 
@@ -35,6 +36,8 @@ export interface ApprovalPost {
   origin: PlatformLocation;
   /** Every card posted for the request so far. */
   cards: readonly ApprovalCard[];
+  /** Where the policy file's rule wants this request's cards (`{}`: where the adapter puts them by default). */
+  route?: CardsRoute;
   /** Whether this person may press Approve / Reject now (four eyes, roles, state). */
   mayDecide(actorId: string): boolean;
 }
@@ -67,4 +70,10 @@ export interface ApprovalPublisher {
   update(card: ApprovalCard, post: ApprovalPost): Promise<void>;
   /** Posts a new message; false when it could not (no such place, the bot is not in it). */
   notify(notice: Notice): Promise<boolean>;
+  /**
+   * Posts a notice where approvers look (Slack: SLACK_APPROVAL_CHANNEL; Teams: the
+   * conversation set with `approvals here`): e.g. a refused policy file. Resolves false
+   * when the platform has no such place.
+   */
+  announce?(text: string): Promise<boolean>;
 }

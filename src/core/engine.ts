@@ -9,6 +9,7 @@ import type { MdeApi } from '../mde/api.js';
 import { isMdeError } from '../mde/errors.js';
 import { UserError } from '../errors.js';
 import { createApprovalFlow, failureText } from './approval-flow.js';
+import { fixedPolicy, isPolicySource, policyOperationOf, requestProblem, ruleFor, type ApprovalPolicy, type PolicySource } from './approval-policy.js';
 import type { ApprovalService } from './approvals.js';
 import type { AnyOperation, Command, CommandContext, Registry } from './command.js';
 import { REGISTRY } from './commands/index.js';
@@ -20,14 +21,15 @@ import { redactSecrets } from './forms.js';
 import { parseCommand } from './parser.js';
 import type { Store } from './records.js';
 import { errorReply, redactReply, type ButtonAction, type Reply } from './reply.js';
-import { authorize, rolesOf, type RolePolicy } from './roles.js';
+import { authorize, rolesOf } from './roles.js';
 import { welcomeView } from './views.js';
 
 export interface EngineDeps {
   mde: MdeApi;
   store: Store;
   approvals: ApprovalService;
-  policy: RolePolicy;
+  /** The policy in force: a source read at every use (the reloaded file), or a fixed policy. */
+  policy: PolicySource | ApprovalPolicy;
   registry?: Registry;
   log?: Logger;
   /** How often a running AV scan is polled (ms). */
@@ -68,11 +70,13 @@ function named(registry: Registry, name: string): Command {
 export function createEngine(deps: EngineDeps): RunningEngine {
   const registry = deps.registry ?? REGISTRY;
   const log = deps.log;
+  const source = isPolicySource(deps.policy) ? deps.policy : fixedPolicy(deps.policy, { ttlMinutes: deps.approvals.ttlMinutes });
+  const policy = () => source.current();
   const flow = createApprovalFlow({
     mde: deps.mde,
     store: deps.store,
     approvals: deps.approvals,
-    policy: deps.policy,
+    policy: source,
     registry,
     log,
     pollMs: deps.pollMs ?? 5000,
@@ -88,7 +92,7 @@ export function createEngine(deps: EngineDeps): RunningEngine {
     updateCommand: named(registry, 'scans update'),
     run: (actor, origin, command, op, secrets) => safely(() => run(actor, origin, command, op), secrets),
     refusal(actor, command) {
-      const allowed = authorize(deps.policy, actor.id, command);
+      const allowed = authorize(policy(), actor.id, command);
       return allowed.ok ? null : errorReply(allowed.message);
     },
   });
@@ -111,11 +115,19 @@ export function createEngine(deps: EngineDeps): RunningEngine {
 
   /** Authorizes, then runs the command or asks for approval. */
   async function authorizeAndRun(actor: Actor, origin: Origin, command: Command, op: AnyOperation, breakGlass: boolean): Promise<Reply> {
-    const allowed = authorize(deps.policy, actor.id, command);
-    if (!allowed.ok) return errorReply(allowed.message);
+    // A rule's `requesters` replaces the command's role for that operation.
+    const operation = policyOperationOf(op as { kind: string });
+    const rule = operation ? ruleFor(policy(), operation, source.defaults) : null;
+    if (rule?.requesters) {
+      const problem = requestProblem(policy(), rule, actor.id, command.role);
+      if (problem) return errorReply(`You may not do that: ${problem}. Your id is ${actor.id}; see \`whoami\`.`);
+    } else {
+      const allowed = authorize(policy(), actor.id, command);
+      if (!allowed.ok) return errorReply(allowed.message);
+    }
     if (command.approval && breakGlass) return flow.breakGlass(actor, origin, command, op);
     if (command.approval) return flow.request(actor, origin, command, op);
-    const ctx: CommandContext = { actor, origin, roles: rolesOf(deps.policy, actor.id), mde: deps.mde, approvals: flow, forms, registry };
+    const ctx: CommandContext = { actor, origin, roles: rolesOf(policy(), actor.id), mde: deps.mde, approvals: flow, forms, registry, policy: source };
     return command.run!(op, ctx);
   }
 
@@ -138,7 +150,7 @@ export function createEngine(deps: EngineDeps): RunningEngine {
 
   function handleText(actor: Actor, origin: Origin, text: string): Promise<Reply> {
     return safely(async () => {
-      if (GREETING.test(text)) return welcomeView(actor, rolesOf(deps.policy, actor.id));
+      if (GREETING.test(text)) return welcomeView(actor, rolesOf(policy(), actor.id));
       const parsed = parseCommand(text, registry);
       if (!parsed.ok) {
         const { message, usage, suggestion } = parsed.error;

@@ -454,7 +454,8 @@ export function approvalCard(view: ApprovalView): Reply {
 }
 
 /** Requests, 10 a page, with the total; `all` adds decided and finished ones. */
-export function approvalList(all_: ApprovalRecord[], all: boolean, page = 1): Reply {
+/** `progress`: a request's quorum progress ("1 of 2: …"), shown beside its state. */
+export function approvalList(all_: ApprovalRecord[], all: boolean, page = 1, progress: (r: ApprovalRecord) => string | undefined = () => undefined): Reply {
   const pages = Math.max(1, Math.ceil(all_.length / PAGE_SIZE));
   const current = Math.min(Math.max(1, page), pages);
   const records = all_.slice((current - 1) * PAGE_SIZE, current * PAGE_SIZE);
@@ -471,7 +472,7 @@ export function approvalList(all_: ApprovalRecord[], all: boolean, page = 1): Re
         columns: ['Id', 'State', 'What', 'Requested by', 'Reason', ...(all ? ['Decided', 'Outcome'] : ['Expires'])],
         rows: records.map((r) => [
           r.id,
-          STATE_LABEL[r.state],
+          progress(r) ? `${STATE_LABEL[r.state]} (${progress(r)})` : STATE_LABEL[r.state],
           truncate(r.summary, 80),
           principal(r.requester),
           truncate(r.reason, 60),

@@ -7,7 +7,8 @@ import type { Actor, ApprovalPost, ApprovalPublisher, Notice, Origin } from '../
 import { createEngine } from '../../src/core/engine.js';
 import type { ButtonOutcome } from '../../src/core/engine-api.js';
 import type { Reply } from '../../src/core/reply.js';
-import { createRolePolicy, fourEyesProblem, type RolePolicy } from '../../src/core/roles.js';
+import { fixedPolicy, isPolicySource, personKey, type ApprovalPolicy, type PolicySource } from '../../src/core/approval-policy.js';
+import { createRolePolicy, fourEyesProblem } from '../../src/core/roles.js';
 import { startEmulator, type Emulator } from '../../src/emulator/index.js';
 import type { Logger } from 'pino';
 import type { MdeApi } from '../../src/mde/api.js';
@@ -67,8 +68,8 @@ export interface HarnessOptions {
   /** Executing requests: heartbeat and takeover times (ms). */
   heartbeatMs?: number;
   staleMs?: number;
-  /** Who holds which role (default: USERS). */
-  policy?: RolePolicy;
+  /** Who holds which role (default: USERS): a policy, or a source read at every use (a reloaded file). */
+  policy?: ApprovalPolicy | PolicySource;
   /** MDE client options (caches, history batching); by default nothing is cached, so tests see emulator changes at once. */
   client?: Partial<MdeClientOptions>;
   /** Wraps the MDE client (to count or delay calls). */
@@ -89,14 +90,16 @@ export async function engineHarness(options: HarnessOptions = {}) {
     // Linked as a policy file would: Otto (Teams) and Adam (Slack) are told apart across platforms.
     people: new Map(Object.values(USERS).map((u) => [u.id, 'name' in u ? u.name : u.id] as const)),
   };
+  const source = isPolicySource(policy) ? policy : fixedPolicy(policy, { ttlMinutes: options.ttlMinutes ?? 60 });
   const approvals = createApprovalService({
     store,
     key: TEST_KEY,
     ttlMinutes: options.ttlMinutes ?? 60,
-    fourEyes: (requester, decider) => fourEyesProblem(policy, requester, decider),
+    fourEyes: (requester, decider) => fourEyesProblem(source.current(), requester, decider),
+    personKey: (actor) => personKey(source.current(), actor),
     ...(options.now ? { now: options.now } : {}),
   });
-  const engine = createEngine({ mde: options.wrapMde ? options.wrapMde(client) : client, store, approvals, policy, pollMs: 20, expirySweepMs: options.expirySweepMs ?? 50, heartbeatMs: options.heartbeatMs, staleMs: options.staleMs, ...(options.log ? { log: options.log } : {}) });
+  const engine = createEngine({ mde: options.wrapMde ? options.wrapMde(client) : client, store, approvals, policy: source, pollMs: 20, expirySweepMs: options.expirySweepMs ?? 50, heartbeatMs: options.heartbeatMs, staleMs: options.staleMs, ...(options.log ? { log: options.log } : {}) });
   const publisher = new RecordingPublisher();
   engine.addPublisher(publisher);
   await engine.start();

@@ -11,6 +11,8 @@ import { approvalsList } from './approvals-list.js';
 import { approve, reject } from './approvals-decide.js';
 import { avScan } from './av-scan.js';
 import { help } from './help.js';
+import { policyCheck } from './policy-check.js';
+import { policyShow } from './policy-show.js';
 import { scansCreate, scansCreateNetwork, scansCreateWindows } from './scans-create.js';
 import { scansDelete } from './scans-delete.js';
 import { scansHistory } from './scans-history.js';
@@ -41,6 +43,8 @@ export const COMMANDS: readonly Command[] = [
   approve,
   reject,
   withdraw,
+  policyShow,
+  policyCheck,
 ];
 
 /** Words accepted in place of a first command word. */
