@@ -182,6 +182,7 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
       cards: record.cards,
       route: ruleOf(record.operation)?.cards ?? {},
       mayDecide: (actorId) => mayDecide(actorId, record),
+      deciders: record.state === 'pending' ? otherDeciderAccounts(policy(), record.requester.actor, ruleOf(record.operation)).filter((a) => mayDecide(a, record)) : [],
     };
   }
 
@@ -232,9 +233,10 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
     await Promise.all(expired.map(rerender));
   }
 
-  async function publish(record: ApprovalRecord): Promise<string[]> {
+  /** Posts the request's cards; `unreachable` collects the approvers an adapter could not reach (to tell the requester). */
+  async function publish(record: ApprovalRecord, unreachable: string[] = []): Promise<string[]> {
     const where: string[] = [];
-    const post = await postOf(record);
+    const post: ApprovalPost = { ...(await postOf(record)), unreachable: (account, why) => unreachable.push(`${nameOf(account)} (${why})`) };
     for (const publisher of publishers.values()) {
       try {
         for (const posted of await publisher.publish(post)) {
@@ -246,6 +248,11 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
       }
     }
     return where;
+  }
+
+  /** A person's name for an account when the policy links it, else the account. */
+  function nameOf(account: string): string {
+    return policy().people?.get(account) ?? account;
   }
 
   async function request(actor: Actor, origin: Origin, command: Command, op: { readonly kind: string }): Promise<Reply> {
@@ -270,7 +277,8 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
       origin: { platform: origin.platform, location: origin.location },
       ...(rule ? { ttlMs: rule.ttlMs, quorum: rule.quorum } : {}),
     });
-    const where = await publish(record);
+    const unreachable: string[] = [];
+    const where = await publish(record, unreachable);
     const sentTo = where.length ? `The approval card went to ${where.join(', ')}.` : 'No approval card could be posted: an approver can decide with `approve ' + record.id + '`.';
     const quorum = record.quorum ?? 1;
     const who = othersWhoMayApprove(record);
@@ -281,6 +289,9 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
       blocks: [
         { type: 'text', text: `Approval request ${record.id} created: ${record.summary}.`, tone: 'info' },
         { type: 'text', text: `${sentTo} ${capitalise(needed)} before ${when(record.expiresAt)}. Reason: ${record.reason}` },
+        ...(unreachable.length
+          ? [{ type: 'text' as const, tone: 'warning' as const, text: `No card could reach ${unreachable.join('; ')}: they will not see it unless someone tells them, or they decide with \`approve ${record.id}\`.` }]
+          : []),
         { type: 'text', text: 'You will be told here when it is decided and when it has run.' },
         { type: 'buttons', buttons: [{ label: 'Withdraw', action: { type: 'command', command: `withdraw ${record.id}` } }] },
       ],

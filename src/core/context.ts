@@ -40,6 +40,14 @@ export interface ApprovalPost {
   route?: CardsRoute;
   /** Whether this person may press Approve / Reject now (four eyes, roles, state). */
   mayDecide(actorId: string): boolean;
+  /**
+   * The accounts (`slack:U…`, `teams:<object id>`) of the approvers who may decide it under
+   * its rule, the requester left out: an adapter reaches those it has never talked to (Teams
+   * opens a personal chat with them).
+   */
+  deciders?: readonly string[];
+  /** While publishing: an approver the adapter could not reach, with why (the requester is told). */
+  unreachable?(account: string, why: string): void;
 }
 
 /**
