@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRolePolicy } from '../../src/core/roles.js';
 import { parsePolicy } from '../../src/policy-file.js';
 import { tellRequester } from '../../src/core/requester-notices.js';
-import type { Notice } from '../../src/core/context.js';
+import type { ApprovalPost, Notice } from '../../src/core/context.js';
 import type { Reply } from '../../src/core/reply.js';
 import { startEmulator, SEED, type Emulator } from '../../src/emulator/index.js';
 import { approvalIdIn, engineHarness, ORIGIN, replyOf, tempStoreUrl, textOf, until, USERS } from '../helpers/engine.js';
@@ -212,6 +212,31 @@ rules:
       expect(adam.approvalId).toBeUndefined();
       expect(textOf(adam)).toContain('it needs 2 approvals from people other than you, and only 1 other person can (Bea)');
       expect(textOf(await h.engine.handleText(USERS.approver, ORIGIN, `av-scan ${SEED.machines.wsFin01} quick --reason "check"`))).toContain('Another approver (Bea) must approve it');
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('approvers an adapter could not reach are named to the requester plainly', async () => {
+    const h = await engineHarness({ emulator });
+    try {
+      const seen: ApprovalPost[] = [];
+      h.engine.addPublisher({
+        platform: 'teams',
+        async publish(post) {
+          seen.push(post);
+          post.unreachable?.('teams:66666666-6666-4666-8666-666666666666', 'the app is not installed for them');
+          return [];
+        },
+        async update() {},
+        async notify() {
+          return true;
+        },
+      });
+      const reply = await h.engine.handleText(USERS.operator, ORIGIN, `scans delete ${SEED.definitions.networkLab} --reason "old"`);
+      expect(textOf(reply)).toContain('No card could reach teams:66666666-6666-4666-8666-666666666666 (the app is not installed for them)');
+      // Adapters are told whom to reach: the approvers of the request, never the requester.
+      expect(seen[0]?.deciders).toEqual([USERS.approver.id]);
     } finally {
       await h.close();
     }
