@@ -20,7 +20,7 @@ export interface PolicyHolder extends PolicySource {
   readonly file?: string;
   /** Reads the file again; a bad version is refused and the old policy stays. */
   reload(): ReloadResult;
-  /** Watches the file and listens for SIGHUP (no-op without a file). */
+  /** Watches the file and listens for SIGHUP (without a file, SIGHUP is only logged). */
   watch(): void;
   close(): void;
 }
@@ -47,7 +47,12 @@ export function createPolicyHolder(options: PolicyHolderOptions): PolicyHolder {
   let watchers: FSWatcher[] = [];
   let timer: NodeJS.Timeout | undefined;
   let lastRefusal: string | undefined;
+  let watching = false;
   const onHup = () => {
+    if (!file) {
+      log?.info('SIGHUP: no POLICY_FILE, nothing to reload (the BOT_* lists are read at start)');
+      return;
+    }
     log?.info({ file }, 'SIGHUP: reloading the policy file');
     reload();
   };
@@ -99,7 +104,11 @@ export function createPolicyHolder(options: PolicyHolderOptions): PolicyHolder {
     current: () => policy,
     reload,
     watch() {
-      if (!file || watchers.length > 0) return;
+      if (watching) return;
+      watching = true;
+      // Without a handler SIGHUP ends the process: with the BOT_* lists it is only logged.
+      process.on('SIGHUP', onHup);
+      if (!file) return;
       const name = basename(file);
       const onError = (error: Error) => log?.warn({ file, err: error.message }, 'policy file watch failed; SIGHUP still reloads it');
       try {
@@ -118,12 +127,12 @@ export function createPolicyHolder(options: PolicyHolderOptions): PolicyHolder {
       } catch (error) {
         onError(error as Error);
       }
-      process.on('SIGHUP', onHup);
     },
     close() {
       if (timer) clearTimeout(timer);
       for (const w of watchers) w.close();
       watchers = [];
+      watching = false;
       process.off('SIGHUP', onHup);
     },
   };

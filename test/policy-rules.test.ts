@@ -2,11 +2,14 @@
  * The policy file's rules and break-glass: parsed whole, resolved with inheritance and
  * defaults by `ruleFor`, and every kind of mistake refused with its line.
  */
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { durationSchema, fixedPolicy, formatDuration, mayApproveRule, mayBreakGlass, policyOperationOf, requestProblem, ruleFor } from '../src/core/approval-policy.js';
+import { REGISTRY } from '../src/core/commands/index.js';
+import { policyCheckReply } from '../src/core/commands/policy-check.js';
 import { createRolePolicy } from '../src/core/roles.js';
 import { ConfigError } from '../src/errors.js';
-import { parsePolicy } from '../src/policy-file.js';
+import { loadPolicyFile, parsePolicy } from '../src/policy-file.js';
 
 const FILE = `people:
   - name: Adam Approver
@@ -150,5 +153,39 @@ describe('mistakes in the file, each named with its line', () => {
     }
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as Error).message).toMatch(message);
+  });
+});
+
+describe('examples/policy.yaml', () => {
+  it('loads, with every section, so it cannot rot', () => {
+    const policy = loadPolicyFile(join(import.meta.dirname, '..', 'examples', 'policy.yaml'));
+    expect(policy.people?.get('teams:22222222-2222-4222-8222-222222222222')).toBe('Adam Approver');
+    expect(ruleFor(policy, 'scans.delete', DEFAULTS)).toMatchObject({ quorum: 2, remindTimes: 2, cards: { slack: 'C0SOCLEADS' } });
+    expect(ruleFor(policy, 'av-scan.bulk', DEFAULTS)).toMatchObject({ quorum: 2, maxDevices: 500, ttlMs: 30 * 60_000 });
+    expect(mayBreakGlass(policy, 'av-scan', 'slack:U0BEA')).toBe(true);
+  });
+});
+
+describe('policy check', () => {
+  const policy = parsePolicy(FILE, 'policy.yaml');
+  const check = (user: string, words: string) => JSON.stringify(policyCheckReply(policy, DEFAULTS, REGISTRY, user, words.split(' ')).blocks);
+
+  it('explains requesting, approving, quorum and break-glass, for an account or a person by name', () => {
+    const bea = check('bea boss', 'av-scan pc-1 full');
+    expect(bea).toContain('Bea Boss (slack:U0BEA)');
+    expect(bea).toContain('av-scan.full (from av-scan.full ← av-scan in the policy file)');
+    expect(bea).toContain('2 distinct people');
+    expect(bea).toMatch(/May approve others' av-scan.full requests: yes \(the rule's approvers are Adam Approver, Bea Boss/);
+    expect(bea).toContain('Break-glass: yes');
+    const carl = check('teams:33333333-3333-4333-8333-333333333333', 'av-scan pc-1 quick');
+    expect(carl).toMatch(/May approve others' av-scan requests: no/);
+    expect(check('slack:U0OPS', 'scans create windows')).toMatch(/May run `scans create windows`: no: the policy file's rule for scans.create lets only Olga Operator request it/);
+    expect(check('slack:U0OLG', 'scans enable x')).toContain('scans.enable runs at once, without approval');
+    expect(check('slack:U0OLG', 'scans list')).toContain('May run `scans list`: yes (the command needs the viewer role)');
+  });
+
+  it('names what it cannot read', () => {
+    expect(check('Zed', 'scans list')).toMatch(/neither an account .* nor a person in the policy file \(Adam Approver, Bea Boss, Carl Chief, Olga Operator\)/);
+    expect(check('slack:U0OLG', 'frobnicate now')).toContain('is no command of this bot');
   });
 });

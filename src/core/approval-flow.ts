@@ -148,7 +148,8 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
     const votes = record.votes ?? [];
     const others = eligibleApprovers(policy(), rule, [personKey(policy(), record.requester.actor), record.requester.actor, ...votes.map((v) => v.person), ...votes.map((v) => v.actor)]);
     if (others === 'any approver') return 'any other approver';
-    return others.length > 0 ? others.join(', ') : 'nobody else under the current policy';
+    if (others.length === 0) return 'nobody else under the current policy';
+    return others.length > 8 ? `${others.slice(0, 8).join(', ')} and ${others.length - 8} more` : others.join(', ');
   }
 
   /** The quorum's progress, for cards and lists ("1 of 2: Adam Approver approved 14:02 UTC; still to decide: …"); undefined without a quorum. */
@@ -156,7 +157,8 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
     const quorum = record.quorum ?? 1;
     if (quorum <= 1) return undefined;
     const votes = (record.votes ?? []).filter((v) => v.decision === 'approve');
-    const done = votes.map((v) => `${v.name ?? v.actor} approved ${clock(v.at)}`);
+    // The person's name from the policy file first: platforms give short handles (`carl`).
+    const done = votes.map((v) => `${v.person.startsWith('person:') ? v.person.slice('person:'.length) : (v.name ?? v.actor)} approved ${clock(v.at)}`);
     const head = `${approvalsOf(votes).size} of ${quorum}${done.length > 0 ? `: ${done.join(', ')}` : ''}`;
     return record.state === 'pending' ? `${head}. Still to decide: ${othersWhoMayApprove(record)}.` : head;
   }

@@ -44,7 +44,6 @@ import {
   type StoredAuditEntry,
   type StoredTrackedAction,
   type TrackedAction,
-  type Vote,
   quorumOf,
 } from './types.js';
 import { answerWithin, connectRedis, LuaScript, pairs, parseRedisUrl, REDIS_ANSWER_MS, redisFailure, type RedisClientOptions } from './redis-client.js';
