@@ -10,7 +10,7 @@
  */
 import type { Logger } from 'pino';
 import type { ApprovalPolicy, ResolvedRule } from './approval-policy.js';
-import { formatDuration } from './approval-policy.js';
+import { formatDuration, personKey } from './approval-policy.js';
 import type { ApprovalService } from './approvals.js';
 import type { Notice } from './context.js';
 import { accountsOfList, otherDeciderAccounts } from './deciders.js';
@@ -84,7 +84,10 @@ async function remindOne(deps: ReminderDeps, record: ApprovalRecord, rule: Resol
   if (due < 1) return;
   // Only the latest reminder due is sent (after a pause, not a burst of old ones); its number is claimed once.
   if (!(await deps.store.claimOnce(`remind:${record.id}:${due}`, CLAIM_MS))) return;
-  const mention = otherDeciderAccounts(deps.policy(), record.requester.actor, rule);
+  const policy = deps.policy();
+  // Those who already approved (quorum) are not reminded.
+  const voted = new Set((record.votes ?? []).map((v) => v.person));
+  const mention = otherDeciderAccounts(policy, record.requester.actor, rule).filter((a) => !voted.has(personKey(policy, a)));
   const reply = reminderReply(record, due, rule.remindTimes, waited);
   const sent = await Promise.all(record.cards.map((card) => deps.notify({ at: card, inThread: true, reply, mention })));
   await deps.approvals.note({ at: now.toISOString(), actor: 'system', event: 'reminded', approvalId: record.id, detail: { n: due, of: rule.remindTimes, cards: sent.filter(Boolean).length } });
