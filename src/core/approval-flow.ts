@@ -19,7 +19,7 @@ import type { Command, Registry } from './command.js';
 import { createLocalLeases, keepLease, type KeptLease, type Leases } from './leases.js';
 import type { Actor, ApprovalPost, ApprovalPublisher, Notice, Origin } from './context.js';
 import type { ApprovalRecord, Store, StoredOperation } from './records.js';
-import type { Reply } from './reply.js';
+import { errorReply, type Reply } from './reply.js';
 import { fourEyesProblem, rolesOf } from './roles.js';
 import { createTracker } from './tracker.js';
 import { approvalCard, approvalList, approvalView, when, type ApprovalEvent } from './views.js';
@@ -27,7 +27,6 @@ import { decidersProblem, otherDeciderAccounts } from './deciders.js';
 import { tellRequester } from './requester-notices.js';
 import { remindDue } from './reminders.js';
 import { breakGlassNotice, breakGlassProblem, unreviewedList } from './break-glass.js';
-import { errorReply } from './reply.js';
 
 export type DecisionOutcome =
   /** `progress`: the approval was counted, and the request waits for more (quorum). */
