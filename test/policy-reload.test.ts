@@ -11,6 +11,7 @@ import { ruleFor } from '../src/core/approval-policy.js';
 import { startEmulator, SEED, type Emulator } from '../src/emulator/index.js';
 import { loadPolicyFile } from '../src/policy-file.js';
 import { createPolicyHolder, type PolicyHolder } from '../src/policy-holder.js';
+import { startBotProcess } from './helpers/bot-process.js';
 import { approvalIdIn, engineHarness, ORIGIN, textOf, until } from './helpers/engine.js';
 
 const version = (quorum: number, extra = '') => `people:
@@ -111,6 +112,24 @@ describe('policy reload', () => {
     } finally {
       await h.close();
       holder.close();
+    }
+  });
+
+  it('the running bot (its own process) reloads on SIGHUP, refuses a bad version and carries on', async () => {
+    const file = policyFile(version(1));
+    const bot = await startBotProcess({ POLICY_FILE: file });
+    try {
+      writeFileSync(file, version(2));
+      bot.child.kill('SIGHUP');
+      await until(() => bot.output().includes('SIGHUP: reloading the policy file') && bot.output().includes('policy file loaded'), 'the reload on SIGHUP');
+      writeFileSync(file, BAD);
+      bot.child.kill('SIGHUP');
+      await until(() => bot.output().includes('policy file refused'), 'the refusal');
+      expect(bot.output()).toContain('Nobody Known');
+      expect(bot.exited()).toBeUndefined();
+      expect(await bot.healthz()).toBe(200);
+    } finally {
+      await bot.stop();
     }
   });
 });
