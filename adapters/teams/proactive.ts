@@ -160,7 +160,7 @@ export function createTeamsPublisher(deps: ProactiveDeps): TeamsPublisher {
         const created = TurnContext.getConversationReference(context.activity);
         ref = {
           ...created,
-          user: { id: aadObjectId, name: '', aadObjectId, role: 'user' },
+          user: { id: aadObjectId, aadObjectId, role: 'user' },
           conversation: { ...created.conversation!, conversationType: 'personal', isGroup: false, ...(tenantId ? { tenantId } : {}) },
         } as StoredRef;
         delete ref.activityId;
@@ -169,6 +169,20 @@ export function createTeamsPublisher(deps: ProactiveDeps): TeamsPublisher {
     if (!ref?.conversation?.id) throw new Error('Teams did not return a conversation');
     await store.saveConversation(userKey(aadObjectId), PLATFORM, JSON.parse(JSON.stringify(ref)));
     return ref;
+  }
+
+  /** A user's personal chat with the bot (`{ user: <Entra object id> }`): the one they started, else one opened now; `null` when Teams refuses. */
+  async function personalChat(aadObjectId: string): Promise<StoredRef | null> {
+    const stored = await store.getConversation(userKey(aadObjectId));
+    if (stored) return stored.ref as StoredRef;
+    const any = (await store.listConversations(PLATFORM)).find((r) => (r.ref as StoredRef).serviceUrl);
+    if (!any) return null;
+    try {
+      return await openPersonalChat(aadObjectId, any.ref as StoredRef);
+    } catch (error) {
+      log.warn({ err: (error as Error).message }, 'teams: could not open a personal chat');
+      return null;
+    }
   }
 
   /** Any conversation of the bot to open new chats from: the request's origin, the approvals conversation, else the latest one stored. */
@@ -304,7 +318,7 @@ export function createTeamsPublisher(deps: ProactiveDeps): TeamsPublisher {
 
     async notify(notice: Notice): Promise<boolean> {
       if (notice.at.platform !== PLATFORM) return false;
-      const ref = await refFor(notice.at.location);
+      const ref = notice.at.location.user ? await personalChat(notice.at.location.user) : await refFor(notice.at.location);
       if (!ref?.conversation?.id) return false;
       const { activityId } = notice.at.location;
       // A reply to a card in a channel is a post in the card's thread (`;messageid=`); chats have no threads.

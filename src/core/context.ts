@@ -61,7 +61,11 @@ export interface ApprovalPost {
  * requester and approvers must notice: decisions, reminders, alerts.
  */
 export interface Notice {
-  /** A conversation (Slack `{ channel }`, Teams `{ conversationId, serviceUrl, … }`) or a posted card. */
+  /**
+   * A conversation (Slack `{ channel }`, Teams `{ conversationId, serviceUrl, … }`), a posted
+   * card, or a person's direct chat with the bot (Slack `{ channel: <user id> }`, Teams
+   * `{ user: <Entra object id> }`, opened when there is none yet).
+   */
   at: PlatformLocation;
   /** With a card's location: answer in its thread (Slack `thread_ts`; Teams a reply to it in a channel). */
   inThread?: boolean;

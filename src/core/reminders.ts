@@ -103,6 +103,12 @@ async function escalateOne(deps: ReminderDeps, record: ApprovalRecord, rule: Res
   const places = record.cards.map((card) => ({ platform: card.platform, location: card.location }));
   const channel = escalate.cards?.slack;
   if (channel && channel !== 'none') places.push({ platform: 'slack', location: { channel } });
+  // And each member directly (a direct message; in Teams a personal chat, opened if needed).
+  for (const account of mention) {
+    const [platform, id] = [account.slice(0, account.indexOf(':')), account.slice(account.indexOf(':') + 1)];
+    if (platform === 'slack') places.push({ platform, location: { channel: id } });
+    else if (platform === 'teams') places.push({ platform, location: { user: id } });
+  }
   const sent = await Promise.all(places.map((at) => deps.notify({ at, reply, mention })));
   await deps.approvals.note({
     at: now.toISOString(),

@@ -255,6 +255,17 @@ describe('local mode with a fake engine', () => {
     expect(await store.getConversation(`teams:user:${NEW}`)).toMatchObject({ ref: { conversation: { id: opened!.card.location.conversationId, conversationType: 'personal' } } });
     expect(unreachable).toEqual([[`teams:${REFUSED}`, expect.stringContaining('the app is probably not installed for them')]]);
     expect(await store.getConversation(`teams:user:${REFUSED}`)).toBeNull();
+
+    // A notice to a person (an escalation's members): their chat, opened when there is none.
+    const OTHER = '88888888-8888-4888-8888-888888888888';
+    const at = stub.calls.length;
+    expect(await adapter.publisher.notify({ at: { platform: 'teams', location: { user: OTHER } }, reply: textReply('Escalated: A2222222 waits'), mention: [`teams:${OTHER}`] })).toBe(true);
+    const calls = stub.since(at);
+    expect(calls.find((c) => c.kind === 'create')?.body.members).toEqual([{ id: OTHER, name: '' }]);
+    const sends = calls.filter((c) => c.kind === 'send' && c.conversationId?.startsWith('stub-conversation-'));
+    expect(sends[0]!.body.entities).toEqual([{ type: 'mention', text: '<at>approver</at>', mentioned: { id: OTHER, name: 'approver' } }]);
+    expect(cardText(cardsOf(sends[1]!)[0])).toContain('Escalated');
+    expect(await adapter.publisher.notify({ at: { platform: 'teams', location: { user: REFUSED } }, reply: textReply('Escalated') })).toBe(false);
   });
 
   it('notices: a new message in a conversation, a reply in a card\'s channel thread, mentions of users the bot knows', async () => {
