@@ -37,6 +37,8 @@ export interface AppOptions {
   emulator?: EmulatorOptions;
   /** How often running AV scans are polled. */
   pollMs?: number;
+  /** How long the scanner-agent list is reused (default 60 s; tests of a slow MDE: 0). */
+  agentsCacheMs?: number;
   /** Overrides MDE_PROBE_IDLE_MINUTES (tests: milliseconds). */
   probeIdleMs?: number;
   /** Replaces the adapters built from the configuration (tests). */
@@ -101,7 +103,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
     metrics?.mdeCall(call);
   };
   try {
-    const mde = await connectMde(config.mde, { log, emulator: options.emulator, observe, observeToken: (ok) => mdeHealth.sawToken(ok), limiter: replicas.limiter, listCacheMs: replicas.listCacheMs });
+    const mde = await connectMde(config.mde, { log, emulator: options.emulator, observe, observeToken: (ok) => mdeHealth.sawToken(ok), limiter: replicas.limiter, listCacheMs: replicas.listCacheMs, ...(options.agentsCacheMs !== undefined ? { agentsCacheMs: options.agentsCacheMs } : {}) });
     probe = () => mde.api.listScanAgents();
     cleanup.push(() => mde.close());
     metrics?.observeStore(store);

@@ -36,7 +36,7 @@ function item(i: Item): string[] {
 export function approvalLines(a: ApprovalView, printed: number): string[] {
   const reached = a.timeline.filter((s) => !s.pending);
   const lines = reached.slice(printed).map((s) => `[${a.id}] ● ${s.text}${s.at ? ` · ${s.at}${s.ago ? ` (${s.ago})` : ''}` : ''}`);
-  const final = ['succeeded', 'failed', 'rejected', 'expired'].includes(a.state);
+  const final = ['succeeded', 'failed', 'rejected', 'expired', 'withdrawn'].includes(a.state);
   if (final) lines.push(`[${a.id}] ${BADGE_MARK[a.badge.kind]} ${a.stateLabel}${a.outcome ? `: ${a.outcome.text}` : ''}${a.nextStep ? ` Next: ${a.nextStep}` : ''}`);
   return lines;
 }

@@ -417,6 +417,7 @@ const STATE_EMOJI: Record<ApprovalView['state'], string> = {
   failed: ':x:',
   rejected: ':no_entry:',
   expired: ':alarm_clock:',
+  withdrawn: ':leftwards_arrow_with_hook:',
 };
 
 /**

@@ -24,17 +24,20 @@
  *
  * Who may decide is the core's answer (`ApprovalPost.mayDecide`); this module only asks.
  */
-import type { CloudAdapter, TurnContext } from 'botbuilder';
+import { TurnContext, type CloudAdapter } from 'botbuilder';
 import type { Logger } from 'pino';
 import type { ApprovalPost, ApprovalPublisher, Notice, PublishedCard } from '../../src/core/context.js';
 import type { ApprovalCard, Store } from '../../src/store/types.js';
-import { convKey, PLATFORM, referenceFromLocation, USER_KEY_PREFIX, userKey, type StoredRef } from './conversations.js';
+import { convKey, PLATFORM, referenceFromLocation, TEAMS_CHANNEL_ID, USER_KEY_PREFIX, userKey, type StoredRef } from './conversations.js';
 import { isLoopbackServiceUrl } from './local-mode.js';
 import { attachment, MAX_REFRESH_USERS, renderReply } from './render.js';
 
 export type CardMode = 'personal' | 'shared' | 'open' | 'status';
 
 export const APPROVALS_HERE_SETTING = 'approvals.here.teams';
+
+/** The audience of the bot's calls to the Bot Framework connector (public cloud). */
+const BOT_FRAMEWORK_AUDIENCE = 'https://api.botframework.com';
 
 /** The least time between two card updates (Bot Framework: about 7 messages a second per conversation). */
 export const TEAMS_UPDATE_MIN_MS = 150;
@@ -129,6 +132,73 @@ export function createTeamsPublisher(deps: ProactiveDeps): TeamsPublisher {
     });
   }
 
+  /**
+   * Opens a personal chat with a Teams user the bot never talked to (Bot Framework
+   * createConversation with the tenant and their Entra object id; Teams allows it when the
+   * app is installed for them) and keeps its reference like one the user started.
+   * `template` is any conversation of the bot in that tenant (for the service URL, tenant, bot).
+   */
+  async function openPersonalChat(aadObjectId: string, template: StoredRef): Promise<StoredRef> {
+    const serviceUrl = template.serviceUrl;
+    const tenantId = template.conversation?.tenantId;
+    if (!serviceUrl) throw new Error('no Teams conversation of the bot to learn the service URL from');
+    if (deps.localMode && !isLoopbackServiceUrl(serviceUrl)) throw new Error('local mode posts only to a connector on this machine');
+    let ref: StoredRef | undefined;
+    await deps.adapter.createConversationAsync(
+      deps.appId,
+      TEAMS_CHANNEL_ID,
+      serviceUrl,
+      BOT_FRAMEWORK_AUDIENCE,
+      {
+        isGroup: false,
+        bot: { id: template.bot?.id ?? deps.appId, name: template.bot?.name ?? '' },
+        members: [{ id: aadObjectId, name: '' }],
+        ...(tenantId ? { tenantId } : {}),
+        channelData: tenantId ? { tenant: { id: tenantId } } : {},
+      },
+      async (context) => {
+        const created = TurnContext.getConversationReference(context.activity);
+        ref = {
+          ...created,
+          user: { id: aadObjectId, aadObjectId, role: 'user' },
+          conversation: { ...created.conversation!, conversationType: 'personal', isGroup: false, ...(tenantId ? { tenantId } : {}) },
+        } as StoredRef;
+        delete ref.activityId;
+      },
+    );
+    if (!ref?.conversation?.id) throw new Error('Teams did not return a conversation');
+    await store.saveConversation(userKey(aadObjectId), PLATFORM, JSON.parse(JSON.stringify(ref)));
+    return ref;
+  }
+
+  /** A user's personal chat with the bot (`{ user: <Entra object id> }`): the one they started, else one opened now; `null` when Teams refuses. */
+  async function personalChat(aadObjectId: string): Promise<StoredRef | null> {
+    const stored = await store.getConversation(userKey(aadObjectId));
+    if (stored) return stored.ref as StoredRef;
+    const any = (await store.listConversations(PLATFORM)).find((r) => (r.ref as StoredRef).serviceUrl);
+    if (!any) return null;
+    try {
+      return await openPersonalChat(aadObjectId, any.ref as StoredRef);
+    } catch (error) {
+      log.warn({ err: (error as Error).message }, 'teams: could not open a personal chat');
+      return null;
+    }
+  }
+
+  /** Any conversation of the bot to open new chats from: the request's origin, the approvals conversation, else the latest one stored. */
+  async function templateRef(post: ApprovalPost, here: Record<string, string> | null): Promise<StoredRef | null> {
+    if (post.origin.platform === PLATFORM) {
+      const ref = await refFor(post.origin.location);
+      if (ref?.serviceUrl) return ref;
+    }
+    if (here) {
+      const ref = await refFor(here);
+      if (ref?.serviceUrl) return ref;
+    }
+    const any = (await store.listConversations(PLATFORM)).find((r) => (r.ref as StoredRef).serviceUrl);
+    return (any?.ref as StoredRef | undefined) ?? null;
+  }
+
   function modeOf(post: ApprovalPost, activityId: string | undefined): CardMode {
     const card = post.cards.find((c) => c.platform === PLATFORM && c.location.activityId === activityId);
     const mode = card?.location.mode;
@@ -164,8 +234,24 @@ export function createTeamsPublisher(deps: ProactiveDeps): TeamsPublisher {
       const ref = await refFor(origin);
       if (ref) add({ ref, mode: sharedMode, where: 'this conversation' });
     }
-    for (const approver of await knownDeciders(post)) {
+    const known = await knownDeciders(post);
+    for (const approver of known) {
       add({ ref: approver.ref, mode: 'personal', where: `the personal chat of ${approver.ref.user?.name ?? approver.actor}` });
+    }
+    // Approvers who never wrote to the bot: a personal chat is opened with them.
+    const strangers = (post.deciders ?? []).filter((a) => a.startsWith(`${PLATFORM}:`) && !known.some((k) => k.actor === a));
+    if (strangers.length > 0) {
+      const template = await templateRef(post, here);
+      for (const account of strangers) {
+        try {
+          if (!template) throw new Error('the bot has no Teams conversation yet to learn the tenant and service URL from');
+          const ref = await openPersonalChat(account.slice(PLATFORM.length + 1), template);
+          add({ ref, mode: 'personal', where: `a new personal chat with ${account}` });
+        } catch (error) {
+          log.warn({ account, err: (error as Error).message }, 'teams: could not open a personal chat with an approver');
+          post.unreachable?.(account, `Teams would not open a chat with them: the app is probably not installed for them (${(error as Error).message.slice(0, 120)})`);
+        }
+      }
     }
     if (out.length > 0 && origin) {
       const ref = await refFor(origin);
@@ -232,7 +318,7 @@ export function createTeamsPublisher(deps: ProactiveDeps): TeamsPublisher {
 
     async notify(notice: Notice): Promise<boolean> {
       if (notice.at.platform !== PLATFORM) return false;
-      const ref = await refFor(notice.at.location);
+      const ref = notice.at.location.user ? await personalChat(notice.at.location.user) : await refFor(notice.at.location);
       if (!ref?.conversation?.id) return false;
       const { activityId } = notice.at.location;
       // A reply to a card in a channel is a post in the card's thread (`;messageid=`); chats have no threads.

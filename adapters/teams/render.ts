@@ -306,6 +306,7 @@ const STATE: Record<ApprovalState, { style: string; mark: string }> = {
   failed: { style: 'attention', mark: '✗' },
   rejected: { style: 'attention', mark: '✗' },
   expired: { style: 'emphasis', mark: '○' },
+  withdrawn: { style: 'emphasis', mark: '↩' },
 };
 
 function timelineElement(steps: readonly TimelineStep[]): CardJson {

@@ -21,11 +21,15 @@ import { APPROVAL_ID_PATTERN, normalizeApprovalId } from './approvals.js';
 import { createLocalLeases, keepLease, type KeptLease, type Leases } from './leases.js';
 import type { Actor, ApprovalPost, ApprovalPublisher, Notice, Origin } from './context.js';
 import type { ApprovalRecord, Store, StoredOperation } from './records.js';
-import type { Reply } from './reply.js';
+import { errorReply, type Reply } from './reply.js';
 import { resolvePolicy } from './directory.js';
 import { directoryList, fourEyesProblem, rolesOf } from './roles.js';
 import { createTracker } from './tracker.js';
 import { approvalCard, approvalList, approvalView, when, type ApprovalEvent } from './views.js';
+import { decidersProblem, otherDeciderAccounts } from './deciders.js';
+import { tellRequester } from './requester-notices.js';
+import { remindDue } from './reminders.js';
+import { breakGlassNotice, breakGlassProblem, unreviewedList } from './break-glass.js';
 
 export type DecisionOutcome =
   /** `progress`: the approval was counted, and the request waits for more (quorum). */
@@ -34,13 +38,21 @@ export type DecisionOutcome =
   | { type: 'refused'; approvalId: string; reason: string; card: Reply }
   | { type: 'unknown'; approvalId: string; reason: string };
 
-/** What commands (`approvals`, `approve`, `approvals here`) may ask of the flow. */
+/** A request the requester withdrew, or why not. */
+export type WithdrawOutcome = { ok: true; approvalId: string; summary: string } | { ok: false; reason: string };
+
+/** What commands (`approvals`, `approve`, `approvals here`, `withdraw`) may ask of the flow. */
 export interface ApprovalsApi {
   list(options: { all: boolean; page?: number }): Promise<Reply>;
   setHere(origin: Origin): Promise<void>;
   decide(actor: Actor, id: string, decision: 'approve' | 'reject', reason?: string): Promise<DecisionOutcome>;
   /** `av-scan cancel`: the requester or an approver cancels an AV scan request, or one machine action. */
   cancel(actor: Actor, ref: string): Promise<Reply>;
+  withdraw(actor: Actor, id: string, reason?: string): Promise<WithdrawOutcome>;
+  /** The review of a break-glass run, by an approver other than the person who ran it. */
+  acknowledge(actor: Actor, id: string): Promise<WithdrawOutcome>;
+  /** Break-glass runs nobody acknowledged yet. */
+  unreviewed(): Promise<Reply>;
 }
 
 export interface ApprovalFlowDeps {
@@ -187,7 +199,7 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
 
   /** The request's audit events for its timeline (only once it was approved: before, the record says it all). */
   async function eventsOf(record: ApprovalRecord): Promise<ApprovalEvent[]> {
-    if (['pending', 'rejected', 'expired'].includes(record.state)) return [];
+    if (['pending', 'rejected', 'expired', 'withdrawn'].includes(record.state)) return [];
     try {
       return (await store.listAudit({ approvalId: record.id })).map((e) => ({ at: e.at, event: e.event, actor: e.actor, detail: e.detail }));
     } catch {
@@ -208,6 +220,7 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
       cards: record.cards,
       route: ruleOf(record.operation, p)?.cards ?? {},
       mayDecide: (actorId) => mayDecide(actorId, record, p),
+      deciders: record.state === 'pending' ? otherDeciderAccounts(p, record.requester.actor, ruleOf(record.operation, p)).filter((a) => mayDecide(a, record, p)) : [],
     };
   }
 
@@ -220,6 +233,8 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
   const newest = new Map<string, ApprovalRecord>();
   const shown = new Map<string, number>();
   async function rerender(record: ApprovalRecord): Promise<void> {
+    // Every state change passes here (whichever path made it): the requester hears of it once.
+    inBackground(tellRequester(record, { store, notify, log }));
     const known = newest.get(record.id);
     if (!known || record.version > known.version) newest.set(record.id, record);
     if (known) return; // a loop for this request is running and will send the newest
@@ -256,9 +271,10 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
     await Promise.all(expired.map(rerender));
   }
 
-  async function publish(record: ApprovalRecord): Promise<string[]> {
+  /** Posts the request's cards; `unreachable` collects the approvers an adapter could not reach (to tell the requester). */
+  async function publish(record: ApprovalRecord, unreachable: string[] = []): Promise<string[]> {
     const where: string[] = [];
-    const post = await postOf(record);
+    const post: ApprovalPost = { ...(await postOf(record)), unreachable: (account, why) => unreachable.push(`${nameOf(account)} (${why})`) };
     for (const publisher of publishers.values()) {
       try {
         for (const posted of await publisher.publish(post)) {
@@ -272,12 +288,24 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
     return where;
   }
 
+  /** A person's name for an account when the policy links it, else the account. */
+  function nameOf(account: string): string {
+    return policy().people?.get(account) ?? account;
+  }
+
   async function request(actor: Actor, origin: Origin, command: Command, op: { readonly kind: string }): Promise<Reply> {
     const spec = command.approval!;
     // The policy file's `av-scan.bulk.max_devices`, when it sets one, overrides AV_SCAN_MAX_DEVICES.
     const policyMax = ruleFor(policy(), 'av-scan.bulk', deps.policy.defaults).maxDevices;
     const described = await spec.describe(op, deps.mde, policyMax === undefined ? settings : { ...settings, avScanMaxDevices: policyMax });
     const rule = ruleOf(described.operation);
+    // An approver who asks is told who else can decide; when nobody (enough) can, nothing is requested.
+    if (rule) {
+      const asker = await policyFor([actor.id]);
+      const others = eligibleApprovers(asker, rule, [personKey(asker, actor.id), actor.id]);
+      const undecidable = decidersProblem(others, rule.quorum, command.name, asker.source ?? 'BOT_APPROVERS');
+      if (undecidable) return errorReply(undecidable);
+    }
     const record = await approvals.requestApproval({
       operation: described.operation as unknown as StoredOperation,
       summary: described.summary,
@@ -285,7 +313,8 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
       origin: { platform: origin.platform, location: origin.location },
       ...(rule ? { ttlMs: rule.ttlMs, quorum: rule.quorum } : {}),
     });
-    const where = await publish(record);
+    const unreachable: string[] = [];
+    const where = await publish(record, unreachable);
     const sentTo = where.length ? `The approval card went to ${where.join(', ')}.` : 'No approval card could be posted: an approver can decide with `approve ' + record.id + '`.';
     const quorum = record.quorum ?? 1;
     const who = othersWhoMayApprove(record, await policyFor(involved(record)));
@@ -296,6 +325,11 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
       blocks: [
         { type: 'text', text: `Approval request ${record.id} created: ${record.summary}.`, tone: 'info' },
         { type: 'text', text: `${sentTo} ${capitalise(needed)} before ${when(record.expiresAt)}. Reason: ${record.reason}` },
+        ...(unreachable.length
+          ? [{ type: 'text' as const, tone: 'warning' as const, text: `No card could reach ${unreachable.join('; ')}: they will not see it unless someone tells them, or they decide with \`approve ${record.id}\`.` }]
+          : []),
+        { type: 'text', text: 'You will be told here when it is decided and when it has run.' },
+        { type: 'buttons', buttons: [{ label: 'Withdraw', action: { type: 'command', command: `withdraw ${record.id}` } }] },
       ],
       summary: `Approval request ${record.id} created`,
       approvalId: record.id,
@@ -315,6 +349,13 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
   async function decisionProblem(record: ApprovalRecord): Promise<string | null> {
     const decider = record.decidedBy?.actor;
     if (!decider) return 'the request has no recorded approver';
+    if (record.breakGlass) {
+      // Run without an approval: the audit log must hold the break-glass entry of the person
+      // who ran it, and the policy in force must still allow them this operation.
+      const ranBy = (await store.listAudit({ approvalId: record.id })).filter((e) => e.event === 'break_glass').map((e) => e.actor);
+      if (decider !== record.requester.actor || !ranBy.includes(decider)) return 'the audit log holds no break-glass entry from the person who ran it';
+      return breakGlassProblem(policy(), decider, record.operation);
+    }
     const approvedBy = (await store.listAudit({ approvalId: record.id })).filter((e) => e.event === 'approved').map((e) => e.actor);
     // Every approval counted (one per person, quorum many), each in the audit log, from an approver who is not the requester.
     const p = await policyFor(involved(record, decider));
@@ -363,7 +404,7 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
       result = await command.approval.execute(record.operation, deps.mde, {
         approvalId: record.id,
         requester: record.requester.name ?? record.requester.actor,
-        approver: approver.name ?? approver.id,
+        approver: record.breakGlass ? 'nobody (break-glass, to be reviewed)' : (approver.name ?? approver.id),
       });
     } catch (error) {
       await finish(record.id, 'failed', { error: failureText(error) });
@@ -550,6 +591,64 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
     return say(`${record.id}: cancelled by ${by} (machine action ${open.map((t) => t.actionId).join(', ')}).`, 'success');
   }
 
+  /** `--break-glass`: runs at once when the policy names this person for this operation; otherwise refused, and the refusal audited. */
+  async function breakGlass(actor: Actor, origin: Origin, command: Command, op: { readonly kind: string }): Promise<Reply> {
+    const problem = breakGlassProblem(policy(), actor.id, op);
+    if (problem) {
+      await approvals.note({ actor: actor.id, event: 'refused', detail: { command: command.name, breakGlass: true, operation: op as unknown as StoredOperation, why: problem } });
+      return errorReply(problem);
+    }
+    const described = await command.approval!.describe(op, deps.mde, settings);
+    const record = await approvals.breakGlass({
+      operation: described.operation as unknown as StoredOperation,
+      summary: described.summary,
+      requester: { actor: actor.id, name: actor.name },
+      origin: { platform: origin.platform, location: origin.location },
+    });
+    // Execution first; then the loud part: the card and a notice where approval cards go.
+    inBackground(execute(record, actor));
+    const where = await publish(record);
+    const posted = (await approvals.get(record.id))?.cards ?? [];
+    const mention = otherDeciderAccounts(policy(), actor.id, ruleOf(op));
+    await Promise.all(posted.map((card) => notify({ at: card, reply: breakGlassNotice(record), mention })));
+    return {
+      visibility: 'public',
+      blocks: [
+        { type: 'text', text: `Break-glass: ${record.id} runs now, without an approval: ${record.summary}.`, tone: 'warning' },
+        {
+          type: 'text',
+          text: `${where.length ? `The notice went to ${where.join(', ')}, and the run is in the audit log.` : 'No notice could be posted; the run is in the audit log.'} An approver other than you must acknowledge it afterwards (\`approvals ack ${record.id}\`). You will be told the outcome here.`,
+        },
+      ],
+      summary: `Break-glass run ${record.id} started`,
+      approvalId: record.id,
+    };
+  }
+
+  async function acknowledge(actor: Actor, id: string): Promise<WithdrawOutcome> {
+    const result = await approvals.acknowledge({ id, actor: actor.id, ...(actor.name ? { actorName: actor.name } : {}), actorRoles: rolesOf(policy(), actor.id) });
+    if (!result.ok) return { ok: false, reason: result.message };
+    inBackground(rerender(result.record));
+    return { ok: true, approvalId: result.record.id, summary: result.record.summary };
+  }
+
+  async function withdraw(actor: Actor, id: string, reason?: string): Promise<WithdrawOutcome> {
+    const result = await approvals.withdraw({ id, actor: actor.id, ...(actor.name ? { actorName: actor.name } : {}), ...(reason ? { reason } : {}) });
+    if (!result.ok) return { ok: false, reason: result.message };
+    await rerender(result.record);
+    return { ok: true, approvalId: result.record.id, summary: result.record.summary };
+  }
+
+  /** A new message through the publisher of the notice's platform; false when there is none or it could not post. */
+  async function notify(notice: Notice): Promise<boolean> {
+    const publisher = publishers.get(notice.at.platform);
+    if (!publisher) return false;
+    return await publisher.notify(notice).catch((error: Error) => {
+      log?.warn({ platform: notice.at.platform, err: error.message }, 'could not post a notice');
+      return false;
+    });
+  }
+
   const api: ApprovalsApi = {
     async list({ all, page }) {
       await expireDue();
@@ -560,24 +659,22 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
     },
     decide,
     cancel,
+    withdraw,
+    acknowledge,
+    async unreviewed() {
+      return unreviewedList(await store.listApprovals({ limit: 1000 }));
+    },
   };
 
   return {
     ...api,
     request,
+    breakGlass,
     addPublisher(publisher: ApprovalPublisher) {
       publishers.set(publisher.platform, publisher);
       if (publisher.updateMinMs) pacers.set(publisher.platform, new Bottleneck({ maxConcurrent: 1, minTime: publisher.updateMinMs }));
     },
-    /** A new message through the publisher of the notice's platform; false when there is none or it could not post. */
-    async notify(notice: Notice): Promise<boolean> {
-      const publisher = publishers.get(notice.at.platform);
-      if (!publisher) return false;
-      return await publisher.notify(notice).catch((error: Error) => {
-        log?.warn({ platform: notice.at.platform, err: error.message }, 'could not post a notice');
-        return false;
-      });
-    },
+    notify,
     /** The request as adapters see it (for card refreshes), or `null` when unknown. */
     async post(approvalId: string): Promise<ApprovalPost | null> {
       const record = await approvals.get(approvalId);
@@ -587,7 +684,8 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
       await tracker.resume();
       await recoverInterrupted(true);
       // One process sweeps (the holder of the "sweep" lease); another takes over when it stops.
-      const sweepNow = () => inBackground(expireDue().then(() => recoverInterrupted(false)));
+      const reminders = { store, approvals, policy, ruleOf: (r: ApprovalRecord) => ruleOf(r.operation), notify, now: () => approvals.now(), log };
+      const sweepNow = () => inBackground(expireDue().then(() => recoverInterrupted(false)).then(() => remindDue(reminders)));
       const takeoverMs = deps.takeoverMs ?? 5_000;
       sweeper = await keepLease(leases, 'sweep', { retryMs: takeoverMs, onGained: sweepNow, onError: (e) => log?.debug({ err: e.message }, 'could not take the sweep lease') });
       sweep = setInterval(() => sweeper?.held() && sweepNow(), deps.expirySweepMs);

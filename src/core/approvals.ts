@@ -79,6 +79,9 @@ export interface RequestApprovalInput {
   quorum?: number;
 }
 
+/** Internal: break-glass requests are created approved by their requester. */
+type CreateInput = RequestApprovalInput & { state?: 'approved' };
+
 export type Decision = 'approve' | 'reject';
 
 export interface DecideInput {
@@ -98,6 +101,8 @@ export interface DecideInput {
 }
 
 export type DecideErrorCode = 'not_found' | 'self_approval' | 'unlinked_accounts' | 'not_approver' | 'expired' | 'already_decided' | 'already_voted';
+export type WithdrawErrorCode = 'not_found' | 'not_requester' | 'not_pending';
+export type AcknowledgeErrorCode = 'not_found' | 'not_break_glass' | 'self_review' | 'not_approver' | 'already_acknowledged';
 export type BeginErrorCode = 'not_found' | 'not_approved' | 'already_started' | 'operation_mismatch' | 'tampered';
 export type FinishErrorCode = 'not_found' | 'not_executing';
 
@@ -111,6 +116,8 @@ export interface Refusal<C extends string> {
 export type ApprovalResult<C extends string> = { ok: true; record: ApprovalRecord } | Refusal<C>;
 
 export type DecideResult = ApprovalResult<DecideErrorCode>;
+export type WithdrawResult = ApprovalResult<WithdrawErrorCode>;
+export type AcknowledgeResult = ApprovalResult<AcknowledgeErrorCode>;
 export type BeginResult = ApprovalResult<BeginErrorCode>;
 export type FinishResult = ApprovalResult<FinishErrorCode>;
 
@@ -175,6 +182,8 @@ function describeDecided(rec: ApprovalRecord): string {
       return `${rec.id} was already approved by ${by} and has ${rec.state}.`;
     case 'expired':
       return `${rec.id} expired at ${rec.expiresAt} without a decision; request the operation again.`;
+    case 'withdrawn':
+      return `${rec.id} was withdrawn by ${who(rec.decidedBy ?? rec.requester)}; nothing was done.`;
     case 'pending':
       return `${rec.id} is still pending.`;
   }
@@ -215,6 +224,11 @@ export class ApprovalService {
     return this.ttlMs / 60_000;
   }
 
+  /** The service's clock (injected in tests): what reminders and escalation measure waiting with. */
+  now(): Date {
+    return this.clock();
+  }
+
   /** The keyed hash of an operation (what a request is bound to). */
   hashOf(operation: StoredOperation): string {
     return operationHash(this.key, canonicalJson(operation));
@@ -249,6 +263,10 @@ export class ApprovalService {
 
   /** Creates a pending request bound to the exact operation; the reason is the operation's `--reason`. */
   async requestApproval(input: RequestApprovalInput): Promise<ApprovalRecord> {
+    return this.create(input);
+  }
+
+  private async create(input: CreateInput): Promise<ApprovalRecord> {
     const operation = this.validOperation(input.operation);
     if (!operation) throw new TypeError(`requestApproval: not a valid operation of a command that needs approval (${String((input.operation as { kind?: unknown }).kind)})`);
     const now = input.now ?? this.clock();
@@ -260,11 +278,14 @@ export class ApprovalService {
       summary: input.summary ?? operation.kind,
       requester: { ...input.requester },
       origin: { platform: input.origin.platform, location: { ...input.origin.location } },
-      state: 'pending' as const,
+      state: input.state ?? ('pending' as const),
       reason: operation.reason,
       createdAt: now.toISOString(),
       expiresAt: new Date(now.getTime() + (input.ttlMs ?? this.ttlMs)).toISOString(),
       ...(input.quorum !== undefined && input.quorum !== 1 ? { quorum: input.quorum } : {}),
+      ...(input.state === 'approved'
+        ? { decidedBy: { ...input.requester }, decidedAt: now.toISOString(), breakGlass: { reason: operation.reason } }
+        : {}),
     };
     let record: ApprovalRecord | undefined;
     for (let attempt = 1; !record; attempt++) {
@@ -392,6 +413,101 @@ export class ApprovalService {
       detail: { decidedByName: input.actorName, reason, operationHash: record.operationHash, approvals: approvalsOf(record.votes ?? []).size, quorum, final: to !== 'pending' },
     });
     return { ok: true, record };
+  }
+
+  /**
+   * pending → withdrawn, by the requester only (the same person: another account of theirs
+   * that the policy file links counts; nobody else may withdraw a request).
+   */
+  async withdraw(input: { id: string; actor: string; actorName?: string; reason?: string; now?: Date }): Promise<WithdrawResult> {
+    const id = normalizeApprovalId(input.id);
+    const now = input.now ?? this.clock();
+    const current = await this.store.getApproval(id);
+    if (!current) return { ok: false, code: 'not_found', message: `There is no approval request ${id}.` };
+    if (this.fourEyes(current.requester.actor, input.actor) !== 'self') {
+      return {
+        ok: false,
+        code: 'not_requester',
+        message: `Only the requester (${who(current.requester)}) can withdraw ${id}. An approver can reject it instead: \`reject ${id} --reason "…"\`.`,
+        record: current,
+      };
+    }
+    const notPending = (rec: ApprovalRecord): Refusal<WithdrawErrorCode> => ({
+      ok: false,
+      code: 'not_pending',
+      message: `${id} can no longer be withdrawn: ${describeDecided(rec).replace(/^\S+ /, 'it ')}`,
+      record: rec,
+    });
+    if (current.state !== 'pending') return notPending(current);
+    const reason = input.reason?.trim().slice(0, REASON_MAX) || undefined;
+    const by: Principal = { actor: input.actor, ...(input.actorName ? { name: input.actorName } : {}) };
+    const record = await this.store.transitionApproval(id, 'pending', 'withdrawn', {
+      decidedBy: by,
+      decidedAt: now.toISOString(),
+      updatedAt: now.toISOString(),
+      ...(reason !== undefined ? { decisionReason: reason } : {}),
+    });
+    if (!record) {
+      const latest = await this.store.getApproval(id);
+      return latest ? notPending(latest) : { ok: false, code: 'not_found', message: `There is no approval request ${id}.` };
+    }
+    await this.audit({ at: now.toISOString(), actor: input.actor, event: 'withdrawn', approvalId: id, detail: { byName: input.actorName, reason } });
+    return { ok: true, record };
+  }
+
+  /**
+   * A break-glass run: the request is created already approved by its requester (no second
+   * person before; an approver reviews it afterwards), with a `break_glass` audit entry that
+   * the flow's check before executing looks for. Whether the person may do this is the
+   * caller's decision (the policy's `break_glass`).
+   */
+  async breakGlass(input: RequestApprovalInput): Promise<ApprovalRecord> {
+    const now = input.now ?? this.clock();
+    const record = await this.create({ ...input, now, state: 'approved' });
+    await this.audit({
+      at: now.toISOString(),
+      actor: record.requester.actor,
+      event: 'break_glass',
+      approvalId: record.id,
+      detail: { summary: record.summary, reason: record.reason, requesterName: record.requester.name, operationHash: record.operationHash },
+    });
+    return record;
+  }
+
+  /** The review of a break-glass run: acknowledged once, by an approver who is not the person who ran it. */
+  async acknowledge(input: { id: string; actor: string; actorName?: string; actorRoles: readonly Role[]; now?: Date }): Promise<AcknowledgeResult> {
+    const id = normalizeApprovalId(input.id);
+    const now = input.now ?? this.clock();
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const current = await this.store.getApproval(id);
+      if (!current) return { ok: false, code: 'not_found', message: `There is no approval request ${id}.` };
+      const bg = current.breakGlass;
+      if (!bg) return { ok: false, code: 'not_break_glass', message: `${id} was not a break-glass run; there is nothing to acknowledge.`, record: current };
+      if (bg.acknowledgedBy) {
+        return { ok: false, code: 'already_acknowledged', message: `${id} was already acknowledged by ${who(bg.acknowledgedBy)}${bg.acknowledgedAt ? ` at ${bg.acknowledgedAt}` : ''}.`, record: current };
+      }
+      if (this.fourEyes(current.requester.actor, input.actor) !== null) {
+        return { ok: false, code: 'self_review', message: `${id} was run by ${who(current.requester)}: another approver has to acknowledge it.`, record: current };
+      }
+      if (!input.actorRoles.includes('approver')) {
+        return { ok: false, code: 'not_approver', message: 'Only approvers can acknowledge a break-glass run, and you are not one (see whoami).', record: current };
+      }
+      const acknowledgedBy: Principal = { actor: input.actor, ...(input.actorName ? { name: input.actorName } : {}) };
+      const record = await this.store.transitionApproval(id, current.state, current.state, {
+        breakGlass: { ...bg, acknowledgedBy, acknowledgedAt: now.toISOString() },
+        updatedAt: now.toISOString(),
+        ifVersion: current.version,
+      });
+      if (!record) continue; // changed meanwhile (progress, another review): read again
+      await this.audit({ at: now.toISOString(), actor: input.actor, event: 'acknowledged', approvalId: id, detail: { byName: input.actorName } });
+      return { ok: true, record };
+    }
+    return { ok: false, code: 'already_acknowledged', message: `${id} is changing too often to acknowledge now; try again.` };
+  }
+
+  /** An audit entry the flow writes itself (reminders, escalations, refusals). */
+  async note(entry: Omit<AuditEntry, 'at'> & { at?: string }): Promise<void> {
+    await this.audit({ ...entry, at: entry.at ?? this.clock().toISOString() });
   }
 
   private refuseDecided(rec: ApprovalRecord): Refusal<DecideErrorCode> {

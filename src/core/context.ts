@@ -40,6 +40,14 @@ export interface ApprovalPost {
   route?: CardsRoute;
   /** Whether this person may press Approve / Reject now (four eyes, roles, state). */
   mayDecide(actorId: string): boolean;
+  /**
+   * The accounts (`slack:U…`, `teams:<object id>`) of the approvers who may decide it under
+   * its rule, the requester left out: an adapter reaches those it has never talked to (Teams
+   * opens a personal chat with them).
+   */
+  deciders?: readonly string[];
+  /** While publishing: an approver the adapter could not reach, with why (the requester is told). */
+  unreachable?(account: string, why: string): void;
 }
 
 /**
@@ -53,7 +61,11 @@ export interface ApprovalPost {
  * requester and approvers must notice: decisions, reminders, alerts.
  */
 export interface Notice {
-  /** A conversation (Slack `{ channel }`, Teams `{ conversationId, serviceUrl, … }`) or a posted card. */
+  /**
+   * A conversation (Slack `{ channel }`, Teams `{ conversationId, serviceUrl, … }`), a posted
+   * card, or a person's direct chat with the bot (Slack `{ channel: <user id> }`, Teams
+   * `{ user: <Entra object id> }`, opened when there is none yet).
+   */
   at: PlatformLocation;
   /** With a card's location: answer in its thread (Slack `thread_ts`; Teams a reply to it in a channel). */
   inThread?: boolean;

@@ -125,11 +125,11 @@ export function createEngine(deps: EngineDeps): RunningEngine {
   });
 
   /** Runs a command, telling the observer how it went and how long it took. */
-  async function run(actor: Actor, origin: Origin, command: Command, op: AnyOperation): Promise<Reply> {
+  async function run(actor: Actor, origin: Origin, command: Command, op: AnyOperation, breakGlass = false): Promise<Reply> {
     const started = performance.now();
     let outcome: CommandOutcome = 'error';
     try {
-      const reply = await authorizeAndRun(actor, origin, command, op);
+      const reply = await authorizeAndRun(actor, origin, command, op, breakGlass);
       outcome = reply.blocks.some((b) => b.type === 'text' && b.tone === 'error') ? 'refused' : 'ok';
       return reply;
     } catch (error) {
@@ -141,7 +141,7 @@ export function createEngine(deps: EngineDeps): RunningEngine {
   }
 
   /** Authorizes, then runs the command or asks for approval. */
-  async function authorizeAndRun(actor: Actor, origin: Origin, command: Command, op: AnyOperation): Promise<Reply> {
+  async function authorizeAndRun(actor: Actor, origin: Origin, command: Command, op: AnyOperation, breakGlass: boolean): Promise<Reply> {
     // A rule's `requesters` replaces the command's role for that operation.
     const current = await policyFor([actor.id]);
     const operation = policyOperationOf(op as { kind: string });
@@ -156,6 +156,7 @@ export function createEngine(deps: EngineDeps): RunningEngine {
       const allowed = authorize(current, actor.id, command);
       if (!allowed.ok) return errorReply(allowed.message);
     }
+    if (command.approval && breakGlass) return flow.breakGlass(actor, origin, command, op);
     if (command.approval) return flow.request(actor, origin, command, op);
     const ctx: CommandContext = { actor, origin, roles: rolesOf(current, actor.id), mde: deps.mde, approvals: flow, forms, watch: watcher, registry, policy: source, policyFor };
     return command.run!(op, ctx);
@@ -188,7 +189,7 @@ export function createEngine(deps: EngineDeps): RunningEngine {
         const named = suggestion !== undefined && message.toLowerCase().includes(suggestion.toLowerCase());
         return errorReply(`${capitalise(message)}${suggestion && !named ? ` Did you mean \`${suggestion}\`?` : ''}`, usage);
       }
-      return run(actor, origin, parsed.command, parsed.operation);
+      return run(actor, origin, parsed.command, parsed.operation, parsed.breakGlass === true);
     });
   }
 

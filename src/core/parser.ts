@@ -18,7 +18,10 @@ export { flagKey };
 
 export { echo, type ParseError };
 
-export type ParseResult = { ok: true; command: Command; operation: AnyOperation } | { ok: false; error: ParseError };
+/** `breakGlass`: `--break-glass` was given (commands that need approval; the engine decides whether it is allowed). */
+export type ParseResult = { ok: true; command: Command; operation: AnyOperation; breakGlass?: true } | { ok: false; error: ParseError };
+
+const BREAK_GLASS_FLAG = '--break-glass';
 
 /** Longer input is refused unread (Slack caps a slash command near 4,000 characters). */
 export const MAX_INPUT_CHARS = 8000;
@@ -288,10 +291,13 @@ function parseInner(registry: Registry, raw: string): ParseResult {
   if (!resolved) unknownCommand(registry, tokens);
   const { spec: command, rest } = resolved;
   checkSubcommand(registry, command, rest);
-  const input = command.build(parseArgs(command, rest), registry);
+  const args = parseArgs(command, rest);
+  // Not part of the operation (it is the same operation, run another way): taken off before build.
+  const breakGlass = command.approval !== undefined && args.flags.delete(BREAK_GLASS_FLAG);
+  const input = command.build(args, registry);
   const parsed = command.schema.safeParse(input);
   if (!parsed.success) refuse(issuesText(parsed.error, OP_FIELD_FLAGS), command);
-  return { ok: true, command, operation: parsed.data as AnyOperation };
+  return { ok: true, command, operation: parsed.data as AnyOperation, ...(breakGlass ? { breakGlass: true as const } : {}) };
 }
 
 /** Parses one chat command. Never throws. */

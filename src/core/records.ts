@@ -15,11 +15,11 @@ import { ConfigError } from '../errors.js';
 /** Any JSON value. Object members that are `undefined` are dropped when stored. */
 export type Json = null | boolean | number | string | readonly Json[] | { readonly [key: string]: Json | undefined };
 
-export const APPROVAL_STATES = ['pending', 'approved', 'rejected', 'expired', 'executing', 'succeeded', 'failed'] as const;
+export const APPROVAL_STATES = ['pending', 'approved', 'rejected', 'expired', 'executing', 'succeeded', 'failed', 'withdrawn'] as const;
 export type ApprovalState = (typeof APPROVAL_STATES)[number];
 
 /** States after which nothing more happens to a request. */
-export const FINAL_APPROVAL_STATES: readonly ApprovalState[] = ['rejected', 'expired', 'succeeded', 'failed'];
+export const FINAL_APPROVAL_STATES: readonly ApprovalState[] = ['rejected', 'expired', 'succeeded', 'failed', 'withdrawn'];
 
 /** (Type aliases, not interfaces, so they are assignable to `Json`.) A person on a platform: `actor` is `platform:id` (`slack:U0123ABC`, `teams:<object id>`). */
 export type Principal = {
@@ -84,6 +84,8 @@ export interface ApprovalRecord {
   heartbeatAt?: string;
   /** Every card posted for this request, so each can be re-rendered on any change. */
   cards: ApprovalCard[];
+  /** Run at once under break-glass (no approval before): the reason, and the review an approver gives afterwards. */
+  breakGlass?: BreakGlass;
   /** Distinct people who must approve (fixed when requested; 1 when absent). */
   quorum?: number;
   /** The decisions so far, oldest first (set by `decide`; absent before the first). */
@@ -92,6 +94,13 @@ export interface ApprovalRecord {
   version: number;
   updatedAt: string;
 }
+
+/** A break-glass run: why, and who acknowledged it afterwards (the review is open until then). */
+export type BreakGlass = {
+  reason: string;
+  acknowledgedBy?: Principal;
+  acknowledgedAt?: string;
+};
 
 /** What `createApproval` takes: the store sets `cards` (empty), `version` (1) and `updatedAt` (= `createdAt`). */
 export type NewApprovalRecord = Omit<ApprovalRecord, 'cards' | 'version' | 'updatedAt'> & { cards?: ApprovalCard[] };
@@ -108,6 +117,7 @@ export interface ApprovalPatch {
   heartbeatAt?: string;
   /** Extra condition: apply only when the record's `owner` is this. */
   ifOwner?: string;
+  breakGlass?: BreakGlass;
   /** When the change happened (ISO); defaults to the store's clock. */
   updatedAt?: string;
   /** Extra condition: apply only when the record's `version` is this (optimistic concurrency for same-state updates). */
@@ -122,7 +132,22 @@ export interface ListApprovalsQuery {
   limit?: number;
 }
 
-export const AUDIT_EVENTS = ['requested', 'approved', 'rejected', 'expired', 'executing', 'succeeded', 'failed', 'progress'] as const;
+export const AUDIT_EVENTS = [
+  'requested',
+  'approved',
+  'rejected',
+  'expired',
+  'executing',
+  'succeeded',
+  'failed',
+  'progress',
+  'withdrawn',
+  'reminded',
+  'escalated',
+  'break_glass',
+  'acknowledged',
+  'refused',
+] as const;
 export type AuditEvent = (typeof AUDIT_EVENTS)[number];
 
 export interface AuditEntry {

@@ -308,6 +308,7 @@ export const STATE_LABEL: Record<ApprovalRecord['state'], string> = {
   executing: 'Approved, running',
   succeeded: 'Succeeded',
   failed: 'Failed',
+  withdrawn: 'Withdrawn',
 };
 
 /** The state as a badge: the same word, with its kind. */
@@ -319,6 +320,7 @@ export const STATE_BADGE: Record<ApprovalRecord['state'], Badge> = {
   executing: { text: STATE_LABEL.executing, kind: 'running' },
   succeeded: { text: STATE_LABEL.succeeded, kind: 'good' },
   failed: { text: STATE_LABEL.failed, kind: 'bad' },
+  withdrawn: { text: STATE_LABEL.withdrawn, kind: 'neutral' },
 };
 
 /** A person by name; the platform id only when there is no name. */
@@ -344,6 +346,7 @@ function outcomeOf(record: ApprovalRecord): ApprovalView['outcome'] {
   const tone: Tone = record.state === 'succeeded' ? 'success' : record.state === 'failed' || record.state === 'rejected' ? 'error' : record.state === 'expired' ? 'warning' : 'info';
   if (record.state === 'rejected') return { text: `Rejected by ${principal(record.decidedBy)}${record.decisionReason ? `: ${record.decisionReason}` : ''}`, tone };
   if (record.state === 'expired') return { text: `Expired at ${when(record.expiresAt)} without a decision. Nothing was done.`, tone };
+  if (record.state === 'withdrawn') return { text: `Withdrawn by ${principal(record.decidedBy ?? record.requester)}${record.decisionReason ? `: ${record.decisionReason}` : ''}. Nothing was done.`, tone: 'warning' };
   if (text) return { text, tone };
   if (record.state === 'executing') return { text: 'Running…', tone: 'info' };
   return undefined;
@@ -370,7 +373,9 @@ function timelineOf(record: ApprovalRecord, events: readonly ApprovalEvent[], no
   }
   if (record.state === 'expired') return [...steps, step('Expired without a decision', record.expiresAt, 'warning')];
   if (record.state === 'rejected') return [...steps, step(`Rejected by ${principal(record.decidedBy)}`, record.decidedAt, 'error')];
-  steps.push(step(`Approved by ${principal(record.decidedBy)}`, record.decidedAt, 'success'));
+  if (record.state === 'withdrawn') return [...steps, step(`Withdrawn by ${principal(record.decidedBy ?? record.requester)}`, record.decidedAt, 'warning')];
+  if (record.breakGlass) steps.push(step(`Run under break-glass by ${principal(record.requester)}, without an approval`, record.decidedAt, 'warning'));
+  else steps.push(step(`Approved by ${principal(record.decidedBy)}`, record.decidedAt, 'success'));
   const started = events.find((e) => e.event === 'executing');
   if (started || record.state !== 'approved') steps.push(step('Started', started?.at ?? record.decidedAt));
   const seen = new Set<string>();
@@ -391,6 +396,9 @@ function timelineOf(record: ApprovalRecord, events: readonly ApprovalEvent[], no
   } else if (record.state === 'executing') {
     steps.push({ text: 'Finished', pending: true });
   }
+  const review = record.breakGlass;
+  if (review?.acknowledgedBy) steps.push(step(`Reviewed by ${principal(review.acknowledgedBy)}`, review.acknowledgedAt, 'success'));
+  else if (review) steps.push({ text: `Waiting for an approver's review (\`approvals ack ${record.id}\`)`, pending: true });
   return steps;
 }
 

@@ -33,6 +33,8 @@ export interface ConnectOptions {
   /** Shared by all replicas (Redis); default one per process. */
   limiter?: Limiter;
   listCacheMs?: number;
+  /** How long the scanner-agent list is reused (tests that need MDE asked every time: 0). */
+  agentsCacheMs?: number;
 }
 
 export async function connectMde(config: MdeConfig, options: ConnectOptions = {}): Promise<Mde> {
@@ -51,7 +53,7 @@ export async function connectMde(config: MdeConfig, options: ConnectOptions = {}
   const plainTokens = tokens;
   if (options.observeToken) tokens = observedTokens(tokens, options.observeToken);
   const limiter = options.limiter ?? createLimiter(config.rate);
-  const api = createMdeClient({ baseUrl, tokens, limiter, log: options.log?.child({ part: 'mde' }), observe: options.observe, ...(options.listCacheMs !== undefined ? { listCacheMs: options.listCacheMs } : {}) });
+  const api = createMdeClient({ baseUrl, tokens, limiter, log: options.log?.child({ part: 'mde' }), observe: options.observe, ...(options.listCacheMs !== undefined ? { listCacheMs: options.listCacheMs } : {}), ...(options.agentsCacheMs !== undefined ? { agentsCacheMs: options.agentsCacheMs } : {}) });
   return {
     api,
     limiter,

@@ -318,6 +318,7 @@ export class RedisStore implements Store {
     if (h.heartbeatAt !== undefined) rec.heartbeatAt = h.heartbeatAt;
     if (h.quorum !== undefined && h.quorum !== '1') rec.quorum = Number(h.quorum);
     if (h.votes !== undefined) rec.votes = parse(h.votes, `votes of ${id}`);
+    if (h.breakGlass !== undefined) rec.breakGlass = parse(h.breakGlass, `breakGlass of ${id}`);
     return rec;
   }
 
@@ -351,6 +352,7 @@ export class RedisStore implements Store {
     if (rec.result !== undefined) fields.result = toJson(rec.result);
     if (rec.quorum !== undefined) fields.quorum = String(quorumOf(rec.quorum));
     if (rec.votes !== undefined) fields.votes = JSON.stringify(rec.votes);
+    if (rec.breakGlass !== undefined) fields.breakGlass = JSON.stringify(rec.breakGlass);
     const created = await this.run((r) =>
       CREATE.run(r, [this.key('approval', rec.id), this.key('approvals', 'all'), this.key('approvals', 'state', rec.state), this.key('approvals', 'expiry')], [
         rec.id,
@@ -415,6 +417,7 @@ export class RedisStore implements Store {
     if (patch.owner !== undefined) sets.push('owner', patch.owner);
     if (patch.heartbeatAt !== undefined) sets.push('heartbeatAt', isoOf(patch.heartbeatAt, 'heartbeatAt'));
     if (patch.votes !== undefined) sets.push('votes', JSON.stringify(patch.votes));
+    if (patch.breakGlass !== undefined) sets.push('breakGlass', JSON.stringify(patch.breakGlass));
     const updatedAt = patch.updatedAt ? isoOf(patch.updatedAt, 'updatedAt') : this.nowIso();
     const reply = await this.run((r) =>
       TRANSITION.run(r, [this.key('approval', id)], [

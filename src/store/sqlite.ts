@@ -23,6 +23,7 @@ import {
   type ApprovalRecord,
   type ApprovalState,
   type AuditEntry,
+  type BreakGlass,
   type ConversationFilter,
   type ConversationRecord,
   type Json,
@@ -157,6 +158,66 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 5,
+    // SQLite cannot change a CHECK constraint: both tables are rebuilt once, without the
+    // lists of states and events (the store checks them in code, so a new state or event
+    // needs no rebuild again). Dropping a table fires no triggers: the audit rows are copied.
+    description: 'withdrawn requests, new audit events, break-glass runs and their review',
+    up: `
+      CREATE TABLE approvals_v4 (
+        id              TEXT PRIMARY KEY,
+        kind            TEXT NOT NULL,
+        operation_json  TEXT NOT NULL,
+        operation_hash  TEXT NOT NULL,
+        summary         TEXT NOT NULL,
+        requester_actor TEXT NOT NULL,
+        requester       TEXT NOT NULL,
+        origin          TEXT NOT NULL,
+        state           TEXT NOT NULL,
+        reason          TEXT NOT NULL,
+        created_at      TEXT NOT NULL,
+        expires_at      TEXT NOT NULL,
+        decided_by      TEXT,
+        decided_at      TEXT,
+        decision_reason TEXT,
+        result          TEXT,
+        cards           TEXT NOT NULL DEFAULT '[]',
+        version         INTEGER NOT NULL DEFAULT 1,
+        updated_at      TEXT NOT NULL,
+        owner           TEXT,
+        heartbeat_at    TEXT,
+        quorum          INTEGER NOT NULL DEFAULT 1,
+        votes           TEXT,
+        break_glass     TEXT
+      );
+      INSERT INTO approvals_v4 (id, kind, operation_json, operation_hash, summary, requester_actor, requester, origin, state, reason,
+          created_at, expires_at, decided_by, decided_at, decision_reason, result, cards, version, updated_at, owner, heartbeat_at, quorum, votes)
+        SELECT id, kind, operation_json, operation_hash, summary, requester_actor, requester, origin, state, reason,
+          created_at, expires_at, decided_by, decided_at, decision_reason, result, cards, version, updated_at, owner, heartbeat_at, quorum, votes FROM approvals;
+      DROP TABLE approvals;
+      ALTER TABLE approvals_v4 RENAME TO approvals;
+      CREATE INDEX approvals_state_expires ON approvals (state, expires_at);
+      CREATE INDEX approvals_created ON approvals (created_at);
+
+      CREATE TABLE audit_v4 (
+        seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+        at          TEXT NOT NULL,
+        actor       TEXT NOT NULL,
+        event       TEXT NOT NULL,
+        approval_id TEXT,
+        detail      TEXT NOT NULL
+      );
+      INSERT INTO audit_v4 (seq, at, actor, event, approval_id, detail) SELECT seq, at, actor, event, approval_id, detail FROM audit;
+      DROP TABLE audit;
+      ALTER TABLE audit_v4 RENAME TO audit;
+      CREATE INDEX audit_approval ON audit (approval_id, seq);
+      CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+      CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    `,
+  },
 ];
 
 interface BulkRow {
@@ -205,6 +266,7 @@ interface ApprovalRow {
   heartbeat_at: string | null;
   quorum: number;
   votes: string | null;
+  break_glass: string | null;
 }
 
 interface AuditRow {
@@ -379,6 +441,7 @@ export class SqliteStore implements Store {
     if (row.heartbeat_at !== null) rec.heartbeatAt = row.heartbeat_at;
     if (row.quorum !== 1) rec.quorum = row.quorum;
     if (row.votes !== null) rec.votes = parse<Vote[]>(row.votes, 'votes');
+    if (row.break_glass !== null) rec.breakGlass = parse<BreakGlass>(row.break_glass, 'breakGlass');
     return rec;
   }
 
@@ -415,13 +478,14 @@ export class SqliteStore implements Store {
       heartbeat_at: null,
       quorum: quorumOf(rec.quorum),
       votes: rec.votes ? JSON.stringify(rec.votes) : null,
+      break_glass: rec.breakGlass ? JSON.stringify(rec.breakGlass) : null,
     };
     try {
       db.prepare(
         `INSERT INTO approvals (id, kind, operation_json, operation_hash, summary, requester_actor, requester, origin, state, reason,
-           created_at, expires_at, decided_by, decided_at, decision_reason, result, cards, version, updated_at, quorum, votes)
+           created_at, expires_at, decided_by, decided_at, decision_reason, result, cards, version, updated_at, quorum, votes, break_glass)
          VALUES (@id, @kind, @operation_json, @operation_hash, @summary, @requester_actor, @requester, @origin, @state, @reason,
-           @created_at, @expires_at, @decided_by, @decided_at, @decision_reason, @result, @cards, @version, @updated_at, @quorum, @votes)`,
+           @created_at, @expires_at, @decided_by, @decided_at, @decision_reason, @result, @cards, @version, @updated_at, @quorum, @votes, @break_glass)`,
       ).run(row);
     } catch (err) {
       if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
@@ -491,6 +555,10 @@ export class SqliteStore implements Store {
     if (patch.votes !== undefined) {
       sets.push('votes = @votes');
       params.votes = JSON.stringify(patch.votes);
+    }
+    if (patch.breakGlass !== undefined) {
+      sets.push('break_glass = @break_glass');
+      params.break_glass = JSON.stringify(patch.breakGlass);
     }
     fromList.forEach((s, i) => (params[`from${i}`] = s));
     let where = `id = @id AND state IN (${fromList.map((_, i) => `@from${i}`).join(', ')})`;

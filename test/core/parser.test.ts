@@ -132,6 +132,10 @@ const GOOD: Array<[string, unknown]> = [
   ['approve a1b2c3d4', { kind: 'approvals.decide', id: 'a1b2c3d4', decision: 'approve' }],
   ['reject a1b2c3d4', { kind: 'approvals.decide', id: 'a1b2c3d4', decision: 'reject' }],
   ['reject a1b2c3d4 --reason "wrong device"', { kind: 'approvals.decide', id: 'a1b2c3d4', decision: 'reject', reason: 'wrong device' }],
+  ['withdraw a1b2c3d4', { kind: 'approvals.withdraw', id: 'a1b2c3d4' }],
+  ['approvals ack a1b2c3d4', { kind: 'approvals.ack', id: 'a1b2c3d4' }],
+  ['approvals --unreviewed', { kind: 'approvals.list', all: false, unreviewed: true, page: 1 }],
+  ['withdraw A1B2C3D --reason "wrong device"', { kind: 'approvals.withdraw', id: 'A1B2C3D', reason: 'wrong device' }],
   ['policy show', { kind: 'policy.show' }],
   ['policy check "Adam Approver" av-scan pc-042 full', { kind: 'policy.check', user: 'Adam Approver', words: ['av-scan', 'pc-042', 'full'] }],
 ];
@@ -422,5 +426,19 @@ describe('helpText and the command registry', () => {
     expect(editDistance('scnas', 'scans')).toBe(1);
     expect(editDistance('', 'abc')).toBe(3);
     expect(editDistance('kitten', 'sitting')).toBe(3);
+  });
+});
+
+describe('--break-glass', () => {
+  it('is taken off the operation of a command that needs approval, and refused on any other', () => {
+    const parsed = parseCommand('av-scan pc-042.contoso.com quick --reason "outbreak" --break-glass');
+    if (!parsed.ok) expect.fail(formatParseError(parsed.error));
+    expect(parsed.breakGlass).toBe(true);
+    expect(parsed.operation).toEqual({ kind: 'av-scan', machine: 'pc-042.contoso.com', scanType: 'Quick', reason: 'outbreak' });
+    const plain = parseCommand('av-scan pc-042.contoso.com quick --reason "outbreak"');
+    expect(plain.ok && plain.breakGlass).toBeUndefined();
+    const listed = parseCommand('scans list --break-glass');
+    expect(listed.ok).toBe(false);
+    if (!listed.ok) expect(listed.error.message).toContain('unknown flag --break-glass');
   });
 });

@@ -8,6 +8,9 @@
  *   POST /v3/conversations                                         create    → { id, activityId }
  *   GET  /v3/conversations/:conversationId/members/:userId         member    → a TeamsChannelAccount (setMember), else 404
  *
+ * `refuseCreateFor` holds member ids for which `create` answers 403, as Teams does when the
+ * app is not installed for that user.
+ *
  * A typing indicator sent or replied is recorded as kind `typing`.
  */
 import { createServer, type Server } from 'node:http';
@@ -47,6 +50,8 @@ export interface ConnectorStub {
   cards(): any[];
   /** Calls recorded after `mark` (an index from `calls.length`). */
   since(mark: number): ConnectorCall[];
+  /** Member ids (Entra object ids) whose personal chat Teams refuses to create (the app is not installed for them). */
+  refuseCreateFor: Set<string>;
   /** Resolves with the first call (from `from`) that matches, or rejects after `timeoutMs`. */
   waitFor(predicate: (call: ConnectorCall) => boolean, options?: { from?: number; timeoutMs?: number }): Promise<ConnectorCall>;
   /** Teaches the member lookup a user (found by object id or by the MRI `29:<object id>`). */
@@ -142,6 +147,7 @@ export async function startConnectorStub(): Promise<ConnectorStub> {
   const waiters = new Set<() => void>();
   const members = new Map<string, StubMember>();
   let memberFailure: { status: number; times: number } | undefined;
+  const refuseCreateFor = new Set<string>();
   let next = 1;
 
   const server: Server = createServer((req, res) => {
@@ -182,6 +188,11 @@ export async function startConnectorStub(): Promise<ConnectorStub> {
       const call: ConnectorCall = { kind, method: req.method ?? '', path, conversationId, activityId, id, authorization: req.headers.authorization, body, at: Date.now() };
       calls.push(call);
       for (const w of [...waiters]) w();
+      if (kind === 'create' && (body?.members ?? []).some((m: { id?: string }) => m?.id && refuseCreateFor.has(m.id))) {
+        res.writeHead(403, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: { code: 'Forbidden', message: 'The bot is not installed for this user.' } }));
+        return;
+      }
       res.writeHead(kind === 'other' ? 404 : 200, { 'content-type': 'application/json' });
       res.end(JSON.stringify(kind === 'create' ? { id: `stub-conversation-${next++}`, activityId: id } : kind === 'other' ? { error: 'not a connector route' } : { id }));
     });
@@ -192,6 +203,7 @@ export async function startConnectorStub(): Promise<ConnectorStub> {
   return {
     url: `http://127.0.0.1:${port}/`,
     calls,
+    refuseCreateFor,
     cards: () => calls.filter((c) => c.kind !== 'other' && c.kind !== 'member').flatMap(cardsOf),
     since: (mark) => calls.slice(mark),
     waitFor(predicate, options = {}) {

@@ -50,6 +50,7 @@ beforeAll(async () => {
     },
     emulator: { actionTimings: { pendingMs: 300, inProgressMs: 400 } },
     pollMs: 100,
+    agentsCacheMs: 0, // the form asks MDE for the scanner agents each time (the slow-MDE test needs its loading modal)
     adapters: async (deps) => {
       const config = deps.config.slack;
       if (!config) throw new Error('slack config missing');
@@ -421,8 +422,14 @@ describe('approvals', () => {
     expect(updates.length).toBeGreaterThanOrEqual(3);
     const seen = updates.map((u) => textOf(u.body));
     expect(seen.some((t) => /InProgress|Pending|running|Running/.test(t))).toBe(true);
-    // One card for the request, changed in place: never a second post.
-    expect(stub.callsTo('chat.postMessage').filter((c) => textOf(c.body).includes(id))).toHaveLength(1);
+    // One card for the request, changed in place: never a second post of it. The requester
+    // gets new messages of their own (approved, then the outcome), each once.
+    const posts = stub.callsTo('chat.postMessage').filter((c) => textOf(c.body).includes(id));
+    expect(posts.filter((c) => !textOf(c.body).includes('Your request'))).toHaveLength(1);
+    await app.engine.idle();
+    const told = stub.callsTo('chat.postMessage').filter((c) => textOf(c.body).includes(`Your request ${id}`));
+    expect(told.map((c) => /was approved|ran and succeeded/.exec(textOf(c.body))?.[0])).toEqual(['was approved', 'ran and succeeded']);
+    expect(told.every((c) => textOf(c.body).includes(`<@${OPERATOR.id}>`))).toBe(true);
   });
 
   it('the same approve click delivered twice, and once as a Slack retry, executes once', async () => {

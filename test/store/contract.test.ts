@@ -158,6 +158,27 @@ describe.each(BACKENDS)('store contract: $name', (backend) => {
       await expect(store.transitionApproval('A2222222', 'bogus' as never, 'approved')).rejects.toThrow(/unknown approval state/);
     });
 
+    it('keeps withdrawn requests and break-glass runs with their review', async () => {
+      const store = await open();
+      await store.createApproval(newRecord('A2222222'));
+      const withdrawn = await store.transitionApproval('A2222222', 'pending', 'withdrawn', { decidedBy: { actor: 'slack:U1' }, decisionReason: 'not needed' });
+      expect(withdrawn).toMatchObject({ state: 'withdrawn', version: 2, decisionReason: 'not needed' });
+      expect(await store.expireDue(new Date('2031-01-01T00:00:00.000Z'))).toEqual([]);
+      expect((await store.listApprovals({ states: ['withdrawn'] })).map((r) => r.id)).toEqual(['A2222222']);
+
+      const run = await store.createApproval(newRecord('A3333333', { state: 'approved', decidedBy: { actor: 'slack:U1' }, breakGlass: { reason: 'outbreak' } }));
+      expect(run.breakGlass).toEqual({ reason: 'outbreak' });
+      expect((await store.getApproval('A2222222'))?.breakGlass).toBeUndefined();
+      const reviewed = { reason: 'outbreak', acknowledgedBy: { actor: 'slack:U2', name: 'Bob' }, acknowledgedAt: T0.toISOString() };
+      expect(await store.transitionApproval('A3333333', 'approved', 'approved', { breakGlass: reviewed, ifVersion: 1 })).toMatchObject({ breakGlass: reviewed, version: 2 });
+      expect(await store.transitionApproval('A3333333', 'approved', 'approved', { breakGlass: reviewed, ifVersion: 1 })).toBeNull();
+      expect((await store.getApproval('A3333333'))?.breakGlass).toEqual(reviewed);
+      for (const event of ['withdrawn', 'reminded', 'escalated', 'break_glass', 'acknowledged', 'refused'] as const) {
+        await store.appendAudit({ at: T0.toISOString(), actor: 'slack:U1', event, approvalId: 'A3333333', detail: null });
+      }
+      expect((await store.listAudit({ approvalId: 'A3333333' })).map((e) => e.event)).toEqual(['withdrawn', 'reminded', 'escalated', 'break_glass', 'acknowledged', 'refused']);
+    });
+
     it('of concurrent transitions from one state, exactly one wins, also across two connections', async () => {
       const a = await open();
       const b = await backend.reopen(a);
@@ -429,6 +450,36 @@ describe('SqliteStore: files and migrations', () => {
     const reopened = await openStore(`sqlite:${file}`);
     expect((await reopened.getApproval('A2222222'))?.state).toBe('pending');
     await reopened.close();
+  });
+
+  it('migrates a version 2 database: its requests and audit log kept, new states and events accepted, still append-only', async () => {
+    const file = join(dir, 'v2.db');
+    const raw = new Database(file);
+    raw.exec('CREATE TABLE schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)');
+    for (const m of SQLITE_MIGRATIONS.filter((x) => x.version <= 2)) {
+      // The v1 text is built from today's lists: without the newer names it is what an old file has.
+      raw.exec(m.up.replace(/, '(withdrawn|reminded|escalated|break_glass|acknowledged|refused)'/g, ''));
+      raw.prepare('INSERT INTO schema_version VALUES (?, ?, ?)').run(m.version, m.description, T0.toISOString());
+    }
+    expect(() =>
+      raw.prepare("INSERT INTO approvals (id, kind, operation_json, operation_hash, summary, requester_actor, requester, origin, state, reason, created_at, expires_at, updated_at) VALUES ('A', 'k', '{}', 'h', 's', 'a', '{}', '{}', 'withdrawn', 'r', 't', 't', 't')").run(),
+    ).toThrow(/CHECK/);
+    raw.close();
+    const store = openSqliteStore(file);
+    expect(store.schemaVersion()).toBe(SQLITE_MIGRATIONS.at(-1)!.version);
+    await store.createApproval(newRecord('A2222222'));
+    await store.appendAudit({ at: T0.toISOString(), actor: 'slack:U1', event: 'requested', approvalId: 'A2222222', detail: {} });
+    expect(await store.transitionApproval('A2222222', 'pending', 'withdrawn')).toMatchObject({ state: 'withdrawn' });
+    await store.appendAudit({ at: T0.toISOString(), actor: 'slack:U1', event: 'withdrawn', approvalId: 'A2222222', detail: {} });
+    expect((await store.listAudit()).map((e) => [e.seq, e.event])).toEqual([
+      [1, 'requested'],
+      [2, 'withdrawn'],
+    ]);
+    await store.close();
+    const check = new Database(file);
+    expect(() => check.prepare("UPDATE audit SET actor = 'x'").run()).toThrow(/append-only/);
+    expect(() => check.prepare('DELETE FROM audit').run()).toThrow(/append-only/);
+    check.close();
   });
 
   it('migrates once: reopening applies nothing again', async () => {

@@ -11,6 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { textReply } from '../../src/core/reply.js';
+import type { ApprovalPost } from '../../src/core/context.js';
+import type { ApprovalRecord } from '../../src/core/records.js';
+import { approvalCard, approvalView } from '../../src/core/views.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createTeamsAdapter, type TeamsHttpAdapter } from '../../adapters/teams/index.js';
 import { createRolePolicy, hasRole, normalizeActorId } from '../../src/core/roles.js';
@@ -219,6 +222,64 @@ describe('local mode with a fake engine', () => {
   it('only POST', async () => {
     const res = await fetch(url);
     expect(res.status).toBe(405);
+  });
+
+  it('an approver who never wrote to the bot: a personal chat is opened (createConversation) and gets the card; a refusal is reported', async () => {
+    const NEW = '66666666-6666-4666-8666-666666666666';
+    const REFUSED = '77777777-7777-4777-8777-777777777777';
+    stub.refuseCreateFor.add(REFUSED);
+    const now = new Date();
+    const record: ApprovalRecord = {
+      id: 'A2222222',
+      operation: { kind: 'scans.delete', ids: ['def-1'], reason: 'old' },
+      operationJson: '{}',
+      operationHash: 'h',
+      summary: 'Delete 1 scan definition: def-1',
+      requester: { actor: 'slack:UREQ', name: 'Ann' },
+      origin: { platform: 'teams', location: { conversationId: 'a:adapter-test', serviceUrl: stub.url, conversationType: 'personal' } },
+      state: 'pending',
+      reason: 'old',
+      createdAt: now.toISOString(),
+      expiresAt: new Date(now.getTime() + 3_600_000).toISOString(),
+      cards: [],
+      version: 1,
+      updatedAt: now.toISOString(),
+    };
+    const view = approvalView(record, []);
+    const unreachable: Array<[string, string]> = [];
+    const post: ApprovalPost = {
+      view,
+      card: approvalCard(view),
+      origin: record.origin,
+      cards: [],
+      mayDecide: (actor) => actor !== record.requester.actor,
+      deciders: [`teams:${NEW}`, `teams:${REFUSED}`],
+      unreachable: (account, why) => void unreachable.push([account, why]),
+    };
+    const mark = stub.calls.length;
+    const posted = await adapter.publisher.publish(post);
+    const creates = stub.since(mark).filter((c) => c.kind === 'create');
+    expect(creates.map((c) => c.body.members.map((m: { id: string }) => m.id))).toEqual(expect.arrayContaining([[NEW], [REFUSED]]));
+    expect(creates.every((c) => c.body.isGroup === false)).toBe(true);
+    const opened = posted.find((p) => p.where === `a new personal chat with teams:${NEW}`);
+    expect(opened?.card.location.mode).toBe('personal');
+    const sent = stub.since(mark).find((c) => c.kind === 'send' && c.conversationId === opened!.card.location.conversationId);
+    expect(cardText(cardsOf(sent!)[0])).toContain('Delete 1 scan definition');
+    // Kept like a chat the user started: reminders and later cards reach them there.
+    expect(await store.getConversation(`teams:user:${NEW}`)).toMatchObject({ ref: { conversation: { id: opened!.card.location.conversationId, conversationType: 'personal' } } });
+    expect(unreachable).toEqual([[`teams:${REFUSED}`, expect.stringContaining('the app is probably not installed for them')]]);
+    expect(await store.getConversation(`teams:user:${REFUSED}`)).toBeNull();
+
+    // A notice to a person (an escalation's members): their chat, opened when there is none.
+    const OTHER = '88888888-8888-4888-8888-888888888888';
+    const at = stub.calls.length;
+    expect(await adapter.publisher.notify({ at: { platform: 'teams', location: { user: OTHER } }, reply: textReply('Escalated: A2222222 waits'), mention: [`teams:${OTHER}`] })).toBe(true);
+    const calls = stub.since(at);
+    expect(calls.find((c) => c.kind === 'create')?.body.members).toEqual([{ id: OTHER, name: '' }]);
+    const sends = calls.filter((c) => c.kind === 'send' && c.conversationId?.startsWith('stub-conversation-'));
+    expect(sends[0]!.body.entities).toEqual([{ type: 'mention', text: '<at>approver</at>', mentioned: { id: OTHER, name: 'approver' } }]);
+    expect(cardText(cardsOf(sends[1]!)[0])).toContain('Escalated');
+    expect(await adapter.publisher.notify({ at: { platform: 'teams', location: { user: REFUSED } }, reply: textReply('Escalated') })).toBe(false);
   });
 
   it('notices: a new message in a conversation, a reply in a card\'s channel thread, mentions of users the bot knows', async () => {

@@ -4,7 +4,7 @@ import { defineCommand, flag } from '../command.js';
 import { echo, reasonOf, refuse, str } from '../args.js';
 import { avScanWarning } from '../../mde/avscan.js';
 import { resolveDevices, resolveMachine, selectionText, type DeviceSelection } from '../resolve.js';
-import { REASON_REQUIRED } from './flags.js';
+import { BREAK_GLASS, REASON_REQUIRED } from './flags.js';
 import { reasonSchema } from './reason.js';
 
 /** The most names one comma list may give (each costs an MDE lookup before asking); tags and groups go further. */
@@ -65,8 +65,8 @@ function typeOf(text: string | undefined, s: Parameters<typeof refuse>[1]): 'Qui
 export const avScan = defineCommand({
   name: 'av-scan',
   summary: 'Request an antivirus scan on devices (names, a tag or a device group); an approver must confirm.',
-  usage: 'av-scan <machine id or DNS name>[,<…>] | --tag TAG | --tag-starts-with PREFIX | --group "GROUP"  quick|full --reason "text"',
-  flags: [TAG, TAG_STARTS_WITH, GROUP, REASON_REQUIRED],
+  usage: 'av-scan <machine id or DNS name>[,<…>] | --tag TAG | --tag-starts-with PREFIX | --group "GROUP"  quick|full --reason "text" [--break-glass]',
+  flags: [TAG, TAG_STARTS_WITH, GROUP, REASON_REQUIRED, BREAK_GLASS],
   examples: [
     'av-scan pc-042.contoso.com quick --reason "suspicious download reported"',
     'av-scan 1e5bc9d7e413ddd7902c2932e418702b84d0cc07 full --reason "incident 4711"',

@@ -11,4 +11,5 @@ export const KEY_VAULT_URL = flag('--key-vault-url', 'Azure Key Vault URL holdin
 export const KEY_VAULT_SECRET = flag('--key-vault-secret', 'the name of the Key Vault secret (the name, never the secret itself)', 'NAME');
 /** The flags every inline create takes, whatever the scan type. */
 export const DEFINITION_FLAGS = [NAME, TARGET, INTERVAL, AGENT, TARGET_TYPE, INACTIVE];
+export const BREAK_GLASS = flag('--break-glass', "run at once, without approval: only people named in the policy's break_glass; an approver reviews it afterwards");
 export const REASON_REQUIRED = flag('--reason', 'why (required; shown to the approver and kept in the audit log)', '"text"');

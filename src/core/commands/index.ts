@@ -5,6 +5,7 @@
 import type { Command, Registry } from '../command.js';
 import type { StoredOperation } from '../records.js';
 import { agentsList } from './agents-list.js';
+import { approvalsAck } from './approvals-ack.js';
 import { approvalsHere } from './approvals-here.js';
 import { approvalsList } from './approvals-list.js';
 import { approve, reject } from './approvals-decide.js';
@@ -20,6 +21,7 @@ import { scansShow } from './scans-show.js';
 import { scansDisable, scansEnable, scansUpdate } from './scans-update.js';
 import { scansWatch, scansWatchHere, scansWatchOff } from './scans-watch.js';
 import { whoami } from './whoami.js';
+import { withdraw } from './withdraw.js';
 
 export const COMMANDS: readonly Command[] = [
   help,
@@ -42,8 +44,10 @@ export const COMMANDS: readonly Command[] = [
   agentsList,
   approvalsList,
   approvalsHere,
+  approvalsAck,
   approve,
   reject,
+  withdraw,
   policyShow,
   policyCheck,
 ];

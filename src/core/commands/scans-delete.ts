@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { defineCommand } from '../command.js';
 import { definitionIds, reasonOf } from '../args.js';
 import { resolveDefinitions } from '../resolve.js';
-import { REASON_REQUIRED } from './flags.js';
+import { BREAK_GLASS, REASON_REQUIRED } from './flags.js';
 import { reasonSchema } from './reason.js';
 
 const plural = (n: number) => `${n} scan definition${n === 1 ? '' : 's'}`;
@@ -10,8 +10,8 @@ const plural = (n: number) => `${n} scan definition${n === 1 ? '' : 's'}`;
 export const scansDelete = defineCommand({
   name: 'scans delete',
   summary: 'Request the deletion of scan definitions; an approver must confirm.',
-  usage: 'scans delete <id>... --reason "text"',
-  flags: [REASON_REQUIRED],
+  usage: 'scans delete <id>... --reason "text" [--break-glass]',
+  flags: [REASON_REQUIRED, BREAK_GLASS],
   examples: ['scans delete 289224fb-1686-472c-9751-5555960854ca --reason "replaced by the new subnet scan"', 'scans delete 289224fb-1686-472c-9751-5555960854ca 60c4aa57-1290-4a92-9e2d-09f014792a92 --reason "lab closed"'],
   role: 'operator',
   suggested: ['personal', 'shared'],
