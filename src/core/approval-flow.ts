@@ -14,6 +14,7 @@ import type { MdeApi } from '../mde/api.js';
 import { isMdeError } from '../mde/errors.js';
 import { BOT_FAILURE_TEXT, StoreUnavailableError, UserError } from '../errors.js';
 import type { ApprovalService } from './approvals.js';
+import { recordMdeWrites, type MdeAnswer } from './audit.js';
 import type { Command, Registry } from './command.js';
 import { createLocalLeases, keepLease, type KeptLease, type Leases } from './leases.js';
 import type { Actor, ApprovalPost, ApprovalPublisher, Origin } from './context.js';
@@ -33,7 +34,8 @@ export type DecisionOutcome =
 export interface ApprovalsApi {
   list(options: { all: boolean; page?: number }): Promise<Reply>;
   setHere(origin: Origin): Promise<void>;
-  decide(actor: Actor, id: string, decision: 'approve' | 'reject', reason?: string): Promise<DecisionOutcome>;
+  /** `origin`: where the decision was made (for the audit log). */
+  decide(actor: Actor, id: string, decision: 'approve' | 'reject', reason?: string, origin?: Origin): Promise<DecisionOutcome>;
 }
 
 export interface ApprovalFlowDeps {
@@ -199,8 +201,8 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
     };
   }
 
-  async function finish(id: string, outcome: 'succeeded' | 'failed', result: { text?: string; error?: string }) {
-    const finished = await approvals.finish(id, outcome, result);
+  async function finish(id: string, outcome: 'succeeded' | 'failed', result: { text?: string; error?: string }, answers?: MdeAnswer[]) {
+    const finished = await approvals.finish(id, outcome, result, answers ? { auditDetail: { mde: answers } } : {});
     if (finished.ok) await rerender(finished.record);
   }
 
@@ -243,23 +245,24 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
       return;
     }
     let result;
+    const recorder = recordMdeWrites(deps.mde);
     // While it runs, this process says it is alive: another one starting on the same store
     // (a restart, a second replica) leaves it alone until that stops.
     const alive = setInterval(() => void approvals.heartbeat(record.id, owner).catch(() => undefined), heartbeatMs);
     try {
-      result = await command.approval.execute(record.operation, deps.mde, {
+      result = await command.approval.execute(record.operation, recorder.mde, {
         approvalId: record.id,
         requester: record.requester.name ?? record.requester.actor,
         approver: approver.name ?? approver.id,
       });
     } catch (error) {
-      await finish(record.id, 'failed', { error: failureText(error) });
+      await finish(record.id, 'failed', { error: failureText(error) }, recorder.answers);
       return;
     } finally {
       clearInterval(alive);
     }
     if (result.done) {
-      await finish(record.id, result.ok ? 'succeeded' : 'failed', { text: result.text });
+      await finish(record.id, result.ok ? 'succeeded' : 'failed', { text: result.text }, recorder.answers);
       return;
     }
     try {
@@ -305,8 +308,9 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
     }
   }
 
-  async function decide(actor: Actor, id: string, decision: 'approve' | 'reject', reason?: string): Promise<DecisionOutcome> {
-    const result = await approvals.decide({ id, decision, actor: actor.id, actorName: actor.name, actorRoles: rolesOf(deps.policy, actor.id), reason });
+  async function decide(actor: Actor, id: string, decision: 'approve' | 'reject', reason?: string, origin?: Origin): Promise<DecisionOutcome> {
+    const place = origin ? { platform: origin.platform, location: origin.location } : undefined;
+    const result = await approvals.decide({ id, decision, actor: actor.id, actorName: actor.name, actorRoles: rolesOf(deps.policy, actor.id), reason, ...(place ? { origin: place } : {}) });
     if (!result.ok) {
       if (!result.record) return { type: 'unknown', approvalId: id, reason: result.message };
       let record = result.record;

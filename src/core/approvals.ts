@@ -18,6 +18,7 @@
  * app logs it as a JSON line).
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createAuditWriter, type AuditWriter } from './audit.js';
 import { canonicalJson } from './canonical.js';
 import type { Registry } from './command.js';
 import { REGISTRY } from './commands/index.js';
@@ -83,6 +84,8 @@ export interface DecideInput {
   actor: string;
   actorName?: string;
   actorRoles: readonly Role[];
+  /** Where the decision was made (for the audit log). */
+  origin?: PlatformLocation;
   /** Optional for both decisions (`reject <id> [--reason text]`). */
   reason?: string;
   now?: Date;
@@ -132,9 +135,12 @@ export interface ActorOptions {
   now?: Date;
   /** `beginExecution`: the process that will run it (it then sends heartbeats). */
   owner?: string;
+  /** `finish`: more for the audit entry only (MDE's answers), not the request's result. */
+  auditDetail?: { readonly [key: string]: Json };
 }
 
 const REASON_MAX = 500;
+const OUTCOMES: Partial<Record<AuditEntry['event'], AuditEntry['outcome']>> = { requested: 'pending', approved: 'pending', executing: 'pending', succeeded: 'ok', failed: 'failed' };
 const ID_ATTEMPTS = 8;
 const EXECUTION_STARTED: readonly ApprovalState[] = ['executing', 'succeeded', 'failed'];
 
@@ -171,7 +177,7 @@ export class ApprovalService {
   private readonly store: Store;
   private readonly ttlMs: number;
   private readonly clock: () => Date;
-  private readonly onAudit: ((entry: StoredAuditEntry) => void) | undefined;
+  private readonly writer: AuditWriter;
   private readonly newId: () => string;
   private readonly registry: Registry;
   private readonly key: Uint8Array;
@@ -183,12 +189,17 @@ export class ApprovalService {
     this.store = options.store;
     this.ttlMs = ttl * 60_000;
     this.clock = options.now ?? (() => new Date());
-    this.onAudit = options.onAudit;
+    this.writer = createAuditWriter({ store: options.store, onAudit: options.onAudit });
     this.newId = options.newId ?? newApprovalId;
     this.registry = options.registry ?? REGISTRY;
     if (options.key.length < 32) throw new RangeError('the approval key must be at least 32 bytes');
     this.key = options.key;
     this.fourEyes = options.fourEyes ?? ((requester, decider) => fourEyesProblem(createRolePolicy({}), requester, decider));
+  }
+
+  /** The service's clock (tests inject one). */
+  now(): Date {
+    return this.clock();
   }
 
   /** The keyed hash of an operation (what a request is bound to). */
@@ -204,14 +215,29 @@ export class ApprovalService {
     return parsed?.success ? (parsed.data as StoredOperation) : null;
   }
 
-  private async audit(entry: AuditEntry): Promise<StoredAuditEntry> {
-    const stored = await this.store.appendAudit(entry);
-    try {
-      this.onAudit?.(stored);
-    } catch {
-      // logging must never break a state change that already happened
-    }
-    return stored;
+  /**
+   * Appends an entry to the audit log (secret-named fields and the given secret values
+   * removed) and hands it to `onAudit`: the one way in, for the engine's writes too.
+   */
+  record(entry: AuditEntry, secrets?: readonly string[]): Promise<StoredAuditEntry> {
+    return this.writer(entry, secrets);
+  }
+
+  /** An entry about a request, with who (by name), what (command, definitions, devices) and how it ended. */
+  private async audit(entry: AuditEntry, rec: ApprovalRecord, place?: PlatformLocation): Promise<StoredAuditEntry> {
+    const command = this.registry.forApprovalKind(rec.operation.kind);
+    const subjects = command?.audit?.subjects?.(rec.operation) ?? {};
+    const actorName = entry.actorName ?? (entry.actor === rec.requester.actor ? rec.requester.name : entry.actor === rec.decidedBy?.actor ? rec.decidedBy.name : undefined);
+    const outcome = OUTCOMES[entry.event];
+    return this.writer({
+      ...entry,
+      ...(actorName ? { actorName } : {}),
+      ...(command ? { command: command.name } : {}),
+      ...(place ? { place } : {}),
+      ...(subjects.definitions?.length ? { definitions: subjects.definitions } : {}),
+      ...(subjects.devices?.length ? { devices: subjects.devices } : {}),
+      ...(outcome ? { outcome } : {}),
+    });
   }
 
   async get(id: string): Promise<ApprovalRecord | null> {
@@ -263,7 +289,7 @@ export class ApprovalService {
         origin: record.origin,
         expiresAt: record.expiresAt,
       },
-    });
+    }, record, record.origin);
     return record;
   }
 
@@ -273,6 +299,18 @@ export class ApprovalService {
     const current = await this.store.getApproval(id);
     if (!current) return { ok: false, code: 'not_found', message: `There is no approval request ${id}.` };
 
+    const refused = await this.refusalOf(input, current);
+    if (refused) {
+      await this.audit({ at: now.toISOString(), actor: input.actor, event: 'refused', approvalId: id, outcome: 'refused', ...(input.actorName ? { actorName: input.actorName } : {}), detail: { decision: input.decision, code: refused.code, message: refused.message } }, current, input.origin);
+      return refused;
+    }
+    if (current.state !== 'pending') return this.refuseDecided(current);
+    return this.decideNow(input, id, now, current);
+  }
+
+  /** A refusal on policy grounds (four eyes, role), or `null`. */
+  private async refusalOf(input: DecideInput, current: ApprovalRecord): Promise<Refusal<DecideErrorCode> | null> {
+    const id = current.id;
     // Four eyes, by person: the requester may neither approve nor reject their own request.
     const problem = this.fourEyes(current.requester.actor, input.actor);
     if (problem === 'self') {
@@ -297,7 +335,10 @@ export class ApprovalService {
     if (!input.actorRoles.includes('approver')) {
       return { ok: false, code: 'not_approver', message: `Only approvers can approve or reject requests, and you are not one (see whoami).`, record: current };
     }
-    if (current.state !== 'pending') return this.refuseDecided(current);
+    return null;
+  }
+
+  private async decideNow(input: DecideInput, id: string, now: Date, current: ApprovalRecord): Promise<DecideResult> {
 
     if (now.getTime() > Date.parse(current.expiresAt)) {
       // Overdue but not yet swept: the caller expires it (expireDue) and re-renders its cards.
@@ -325,7 +366,7 @@ export class ApprovalService {
       event: to,
       approvalId: id,
       detail: { decidedByName: input.actorName, reason, operationHash: record.operationHash },
-    });
+    }, record, input.origin);
     return { ok: true, record };
   }
 
@@ -334,7 +375,7 @@ export class ApprovalService {
   }
 
   private async auditExpired(rec: ApprovalRecord, now: Date): Promise<void> {
-    await this.audit({ at: now.toISOString(), actor: SYSTEM_ACTOR, event: 'expired', approvalId: rec.id, detail: { expiresAt: rec.expiresAt } });
+    await this.audit({ at: now.toISOString(), actor: SYSTEM_ACTOR, event: 'expired', approvalId: rec.id, detail: { expiresAt: rec.expiresAt } }, rec);
   }
 
   /** Moves every overdue pending request to expired (with audit entries); returns them. */
@@ -370,7 +411,7 @@ export class ApprovalService {
     const result = { error: problem };
     const failed = await this.store.transitionApproval(rec.id, from, 'failed', { result, updatedAt: now.toISOString() });
     if (failed) {
-      await this.audit({ at: now.toISOString(), actor, event: 'failed', approvalId: rec.id, detail: { ...result, operationHash: rec.operationHash } });
+      await this.audit({ at: now.toISOString(), actor, event: 'failed', approvalId: rec.id, detail: { ...result, operationHash: rec.operationHash } }, failed);
     }
     return { ok: false, code: 'tampered', message: `${rec.id} cannot be executed: ${problem}. Request the operation again.`, record: failed ?? rec };
   }
@@ -424,7 +465,7 @@ export class ApprovalService {
     const after = this.integrityProblem(record);
     if (after || record.operationHash !== expectedHash) return this.failTampered(record, 'executing', after ?? 'the operation changed while starting', actor, now);
 
-    await this.audit({ at: now.toISOString(), actor, event: 'executing', approvalId, detail: { operationHash: record.operationHash } });
+    await this.audit({ at: now.toISOString(), actor, event: 'executing', approvalId, detail: { operationHash: record.operationHash } }, record);
     return { ok: true, record };
   }
 
@@ -444,7 +485,8 @@ export class ApprovalService {
       if (!latest) return { ok: false, code: 'not_found', message: `There is no approval request ${approvalId}.` };
       return { ok: false, code: 'not_executing', message: `${approvalId} is ${latest.state}, not executing.`, record: latest };
     }
-    await this.audit({ at: now.toISOString(), actor: options.actor ?? SYSTEM_ACTOR, event: outcome, approvalId, detail: result });
+    const detail: Json = options.auditDetail ? { ...(isObject(result) ? result : { result }), ...options.auditDetail } : result;
+    await this.audit({ at: now.toISOString(), actor: options.actor ?? SYSTEM_ACTOR, event: outcome, approvalId, detail }, record);
     return { ok: true, record };
   }
 
@@ -467,7 +509,7 @@ export class ApprovalService {
         ifVersion: current.version,
       });
       if (record) {
-        await this.audit({ at: now.toISOString(), actor: options.actor ?? SYSTEM_ACTOR, event: 'progress', approvalId, detail });
+        await this.audit({ at: now.toISOString(), actor: options.actor ?? SYSTEM_ACTOR, event: 'progress', approvalId, detail }, record);
         return record;
       }
     }

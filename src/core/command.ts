@@ -10,6 +10,7 @@ import type { z } from 'zod';
 import type { MdeApi } from '../mde/api.js';
 import type { MachineAction } from '../mde/entities.js';
 import type { Args } from './args.js';
+import type { AuditSpec } from './audit.js';
 import type { Actor, Origin } from './context.js';
 import type { Role } from './roles.js';
 import type { ApprovalState, StoredOperation } from './records.js';
@@ -94,6 +95,12 @@ export interface Command<Op extends { readonly kind: string } = { readonly kind:
   run?(op: Op, ctx: CommandContext): Promise<Reply>;
   /** Present when a second person must approve the operation before it runs. */
   readonly approval?: ApprovalSpec<Op>;
+  /**
+   * Marks the command as a write: every run and every refusal goes to the audit log with
+   * who, where, what changed and MDE's answer (`audit: {}` is enough). Commands with
+   * `approval` are audited through their request's life cycle and use its `subjects`.
+   */
+  readonly audit?: AuditSpec<Op>;
 }
 
 export interface Registry {

@@ -9,6 +9,8 @@ import type { MdeApi } from '../mde/api.js';
 import { isMdeError } from '../mde/errors.js';
 import { UserError } from '../errors.js';
 import { createApprovalFlow, failureText } from './approval-flow.js';
+import { recordMdeWrites } from './audit.js';
+import type { ScanDefinition } from '../mde/entities.js';
 import type { ApprovalService } from './approvals.js';
 import type { AnyOperation, Command, CommandContext, Registry } from './command.js';
 import { REGISTRY } from './commands/index.js';
@@ -18,7 +20,7 @@ import type { Leases } from './leases.js';
 import { createFormFlow } from './form-flow.js';
 import { redactSecrets } from './forms.js';
 import { parseCommand } from './parser.js';
-import type { Store } from './records.js';
+import type { AuditEntry, Store } from './records.js';
 import { errorReply, redactReply, type ButtonAction, type Reply } from './reply.js';
 import { authorize, rolesOf, type RolePolicy } from './roles.js';
 import { welcomeView } from './views.js';
@@ -86,7 +88,7 @@ export function createEngine(deps: EngineDeps): RunningEngine {
     mde: deps.mde,
     createCommand: named(registry, 'scans create'),
     updateCommand: named(registry, 'scans update'),
-    run: (actor, origin, command, op, secrets) => safely(() => run(actor, origin, command, op), secrets),
+    run: (actor, origin, command, op, secrets) => safely(() => run(actor, origin, command, op, secrets), secrets),
     refusal(actor, command) {
       const allowed = authorize(deps.policy, actor.id, command);
       return allowed.ok ? null : errorReply(allowed.message);
@@ -94,11 +96,11 @@ export function createEngine(deps: EngineDeps): RunningEngine {
   });
 
   /** Runs a command, telling the observer how it went and how long it took. */
-  async function run(actor: Actor, origin: Origin, command: Command, op: AnyOperation): Promise<Reply> {
+  async function run(actor: Actor, origin: Origin, command: Command, op: AnyOperation, secrets: readonly string[] = []): Promise<Reply> {
     const started = performance.now();
     let outcome: CommandOutcome = 'error';
     try {
-      const reply = await authorizeAndRun(actor, origin, command, op);
+      const reply = await authorizeAndRun(actor, origin, command, op, secrets);
       outcome = reply.blocks.some((b) => b.type === 'text' && b.tone === 'error') ? 'refused' : 'ok';
       return reply;
     } catch (error) {
@@ -110,12 +112,82 @@ export function createEngine(deps: EngineDeps): RunningEngine {
   }
 
   /** Authorizes, then runs the command or asks for approval. */
-  async function authorizeAndRun(actor: Actor, origin: Origin, command: Command, op: AnyOperation): Promise<Reply> {
+  async function authorizeAndRun(actor: Actor, origin: Origin, command: Command, op: AnyOperation, secrets: readonly string[]): Promise<Reply> {
     const allowed = authorize(deps.policy, actor.id, command);
-    if (!allowed.ok) return errorReply(allowed.message);
+    if (!allowed.ok) {
+      await audit(actor, origin, command, op, { event: 'refused', outcome: 'refused', detail: { reason: allowed.message } }, secrets);
+      return errorReply(allowed.message);
+    }
     if (command.approval) return flow.request(actor, origin, command, op);
     const ctx: CommandContext = { actor, origin, roles: rolesOf(deps.policy, actor.id), mde: deps.mde, approvals: flow, forms, registry };
-    return command.run!(op, ctx);
+    const spec = command.audit;
+    if (!spec || spec.when?.(op) === false) return command.run!(op, ctx);
+    return auditedRun(ctx, command, op, secrets);
+  }
+
+  /**
+   * Runs a write and audits it: the definition before (from the MDE client's cache, which
+   * the command then reads too), what the command changes, and MDE's answer to each write.
+   */
+  async function auditedRun(ctx: CommandContext, command: Command, op: AnyOperation, secrets: readonly string[]): Promise<Reply> {
+    const spec = command.audit!;
+    const named = spec.subjects?.(op) ?? {};
+    let before: ScanDefinition | undefined;
+    const first = named.definitions?.[0]?.toLowerCase();
+    if (spec.changes && first !== undefined) {
+      const all = await deps.mde.listDefinitions({ freshness: 'lookup' }).catch(() => []);
+      before = all.find((d) => d.id.toLowerCase() === first) ?? all.find((d) => d.scanName?.toLowerCase() === first);
+    }
+    const recorder = recordMdeWrites(deps.mde);
+    let reply: Reply | undefined;
+    let failure: unknown;
+    try {
+      reply = await command.run!(op, { ...ctx, mde: recorder.mde });
+    } catch (error) {
+      failure = error;
+    }
+    const answers = recorder.answers;
+    const definitions = new Set(named.definitions ?? []);
+    if (before) (definitions.add(before.id), before.scanName && definitions.add(before.scanName));
+    for (const a of answers) if (a.ok && a.id && /definition/i.test(a.call)) definitions.add(a.id);
+    const failed = failure !== undefined || answers.some((a) => !a.ok);
+    await audit(ctx.actor, ctx.origin, command, op, {
+      event: 'write',
+      outcome: failed ? 'failed' : answers.length === 0 ? 'unchanged' : 'ok',
+      definitions: [...definitions],
+      detail: {
+        changes: spec.changes?.(op, before) ?? {},
+        mde: answers,
+        ...(failure !== undefined ? { error: failureText(failure) } : {}),
+      },
+    }, secrets);
+    if (failure !== undefined) throw failure;
+    return reply!;
+  }
+
+  /** One entry: who (id and name), where, which command; an audit that cannot be written is logged, and the reply still goes. */
+  async function audit(actor: Actor, origin: Origin, command: Command, op: AnyOperation, entry: Pick<AuditEntry, 'event' | 'outcome' | 'detail' | 'definitions'>, secrets: readonly string[]) {
+    const named = command.audit?.subjects?.(op) ?? {};
+    const definitions = entry.definitions ?? named.definitions ?? [];
+    try {
+      await deps.approvals.record(
+        {
+          at: deps.approvals.now().toISOString(),
+          actor: actor.id,
+          ...(actor.name ? { actorName: actor.name } : {}),
+          command: command.name,
+          place: { platform: origin.platform, location: origin.location },
+          ...(definitions.length ? { definitions } : {}),
+          ...(named.devices?.length ? { devices: named.devices } : {}),
+          event: entry.event,
+          ...(entry.outcome ? { outcome: entry.outcome } : {}),
+          detail: entry.detail,
+        },
+        secrets,
+      );
+    } catch (error) {
+      log?.error({ err: (error as Error).message, command: command.name, actor: actor.id }, 'could not write the audit log');
+    }
   }
 
   /**
@@ -163,7 +235,7 @@ export function createEngine(deps: EngineDeps): RunningEngine {
       }
       case 'approval':
         try {
-          const outcome = await flow.decide(actor, action.approvalId, action.decision);
+          const outcome = await flow.decide(actor, action.approvalId, action.decision, undefined, origin);
           return outcome.type === 'decided' ? { type: 'decided', approvalId: outcome.approvalId, card: outcome.card } : outcome;
         } catch (error) {
           log?.error({ err: (error as Error).message }, 'approval decision failed');

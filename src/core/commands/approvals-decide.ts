@@ -12,7 +12,7 @@ const schema = z.strictObject({
 });
 
 async function run(op: z.output<typeof schema>, ctx: CommandContext) {
-  const outcome = await ctx.approvals.decide(ctx.actor, op.id, op.decision, op.reason);
+  const outcome = await ctx.approvals.decide(ctx.actor, op.id, op.decision, op.reason, ctx.origin);
   if (outcome.type !== 'decided') return errorReply(outcome.reason);
   const verb = op.decision === 'approve' ? 'Approved' : 'Rejected';
   const next = op.decision === 'approve' ? ' Running it now; the card shows the outcome.' : '';

@@ -22,6 +22,7 @@ export const avScan = defineCommand({
     scanType: z.enum(AV_SCAN_TYPES),
     reason: reasonSchema,
   }),
+  audit: { subjects: (op) => ({ devices: [op.machine] }) },
   build(args) {
     const s = args.command;
     const [machineText, typeText, extra] = args.positionals;
