@@ -13,7 +13,7 @@ import type { Args } from './args.js';
 import type { AuditSpec } from './audit.js';
 import type { Actor, Origin } from './context.js';
 import type { Role } from './roles.js';
-import type { ApprovalState, StoredOperation } from './records.js';
+import type { ApprovalState, ListAuditQuery, StoredAuditEntry, StoredOperation } from './records.js';
 import type { ApprovalsApi } from './approval-flow.js';
 import type { FormsApi } from './form-flow.js';
 import type { Fact, Reply } from './reply.js';
@@ -59,6 +59,23 @@ export interface CommandContext {
   readonly forms: FormsApi;
   /** Every registered command (for `help`). */
   readonly registry: Registry;
+  /** Reading the audit log (approvers' `audit` commands). */
+  readonly auditLog: AuditLogApi;
+}
+
+/** An export a download link serves: the same query, run again when the link is fetched. */
+export interface ExportSpec {
+  query: ListAuditQuery;
+  format: 'jsonl' | 'csv';
+  name: string;
+}
+
+export interface AuditLogApi {
+  list(query: ListAuditQuery): Promise<StoredAuditEntry[]>;
+  /** The clock `--since` counts back from. */
+  now(): Date;
+  /** A short-lived, single-use-purpose download link for an export; `null` when the bot serves none. */
+  link(spec: ExportSpec): Promise<{ url: string; expiresAt: string } | null>;
 }
 
 export type ExecutionResult =

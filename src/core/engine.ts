@@ -12,7 +12,7 @@ import { createApprovalFlow, failureText } from './approval-flow.js';
 import { recordMdeWrites } from './audit.js';
 import type { ScanDefinition } from '../mde/entities.js';
 import type { ApprovalService } from './approvals.js';
-import type { AnyOperation, Command, CommandContext, Registry } from './command.js';
+import type { AnyOperation, AuditLogApi, Command, CommandContext, ExportSpec, Registry } from './command.js';
 import { REGISTRY } from './commands/index.js';
 import type { Actor, Origin } from './context.js';
 import type { ButtonOutcome, Engine, FormOutcome, FormSubmission } from './engine-api.js';
@@ -42,6 +42,8 @@ export interface EngineDeps {
   staleMs?: number;
   /** Who runs background work (followed scans, the expiry sweep): in-process by default, Redis leases with replicas. */
   leases?: Leases;
+  /** Download links for exports (Teams); without it `audit export` in Teams gives the file inline only. */
+  downloads?: { issue(spec: ExportSpec): Promise<{ url: string; expiresAt: string }> };
   /** Observer (metrics): each command run, by name, with its outcome and duration. */
   onCommand?: (command: string, outcome: CommandOutcome, seconds: number) => void;
 }
@@ -95,6 +97,12 @@ export function createEngine(deps: EngineDeps): RunningEngine {
     },
   });
 
+  const auditLog: AuditLogApi = {
+    list: (query) => deps.store.listAudit(query),
+    now: () => deps.approvals.now(),
+    link: async (spec) => (deps.downloads ? deps.downloads.issue(spec) : null),
+  };
+
   /** Runs a command, telling the observer how it went and how long it took. */
   async function run(actor: Actor, origin: Origin, command: Command, op: AnyOperation, secrets: readonly string[] = []): Promise<Reply> {
     const started = performance.now();
@@ -119,7 +127,7 @@ export function createEngine(deps: EngineDeps): RunningEngine {
       return errorReply(allowed.message);
     }
     if (command.approval) return flow.request(actor, origin, command, op);
-    const ctx: CommandContext = { actor, origin, roles: rolesOf(deps.policy, actor.id), mde: deps.mde, approvals: flow, forms, registry };
+    const ctx: CommandContext = { actor, origin, roles: rolesOf(deps.policy, actor.id), mde: deps.mde, approvals: flow, forms, registry, auditLog };
     const spec = command.audit;
     if (!spec || spec.when?.(op) === false) return command.run!(op, ctx);
     return auditedRun(ctx, command, op, secrets);

@@ -8,6 +8,7 @@ import { agentsList } from './agents-list.js';
 import { approvalsHere } from './approvals-here.js';
 import { approvalsList } from './approvals-list.js';
 import { approve, reject } from './approvals-decide.js';
+import { auditExport, auditList } from './audit.js';
 import { avScan } from './av-scan.js';
 import { help } from './help.js';
 import { scansCreate, scansCreateNetwork, scansCreateWindows } from './scans-create.js';
@@ -37,6 +38,8 @@ export const COMMANDS: readonly Command[] = [
   approvalsHere,
   approve,
   reject,
+  auditList,
+  auditExport,
 ];
 
 /** Words accepted in place of a first command word. */
