@@ -20,6 +20,8 @@ import { createMetrics, type MdeCallEvent, type Metrics } from './metrics.js';
 import { platformAdapters, type AdapterDeps } from './platforms.js';
 import { replicationFor } from './replicas.js';
 import { startHttpServer, type HttpServer } from './server.js';
+import { openAuditStream } from './audit-stream.js';
+import { createDownloads } from './downloads.js';
 import { openStore } from './store/index.js';
 import type { Store } from './store/types.js';
 
@@ -34,6 +36,10 @@ export interface AppOptions {
   pollMs?: number;
   /** Overrides MDE_PROBE_IDLE_MINUTES (tests: milliseconds). */
   probeIdleMs?: number;
+  /** The clock of approvals, the audit log and download links (tests). */
+  now?: () => Date;
+  /** How long an export's download link works (default 15 min). */
+  downloadTtlMs?: number;
   /** Replaces the adapters built from the configuration (tests). */
   adapters?: (deps: AdapterDeps) => Promise<HttpAdapter[]>;
 }
@@ -90,16 +96,22 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
     cleanup.push(() => mde.close());
     metrics?.observeStore(store);
     metrics?.observeLimiter(mde.limiter, config.mde.rate);
+    const auditStream = config.auditStream ? openAuditStream(config.auditStream, log) : undefined;
+    if (auditStream) cleanup.push(() => auditStream.close());
     const approvals = createApprovalService({
       store,
       fourEyes: (requester, decider) => fourEyesProblem(policy, requester, decider),
       key: loadApprovalKey({ key: config.env.APPROVAL_KEY, keyFile: config.env.APPROVAL_KEY_FILE, storeUrl: config.store.url }),
       ttlMinutes: config.approvals.ttlMinutes,
+      ...(options.now ? { now: options.now } : {}),
       onAudit: (entry) => {
         log.info({ audit: entry }, 'audit');
-        metrics?.approvalEvent(entry.event);
+        auditStream?.write(entry);
+        if (entry.approvalId) metrics?.approvalEvent(entry.event);
       },
     });
+    let serverUrl = '';
+    const downloads = createDownloads({ store, baseUrl: () => config.publicUrl ?? serverUrl, ...(options.now ? { now: options.now } : {}), ...(options.downloadTtlMs ? { ttlMs: options.downloadTtlMs } : {}) });
     const engine = createEngine({
       mde: replicas.wrapMde(mde.api),
       store,
@@ -109,6 +121,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
       owner,
       leases: replicas.leases,
       pollMs: options.pollMs ?? config.pollMs,
+      downloads,
       onCommand: metrics ? (command, outcome, seconds) => metrics.commandDone(command, outcome, seconds) : undefined,
     });
     const deps: AdapterDeps = { engine, store, log, config, policy };
@@ -143,7 +156,8 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
       },
     );
     const separateMetrics = metrics && config.metrics.port !== undefined;
-    const server = await startHttpServer({ host: config.host, port: options.port ?? config.port, adapters, log, ready, metrics: separateMetrics ? undefined : render });
+    const server = await startHttpServer({ host: config.host, port: options.port ?? config.port, adapters, log, ready, metrics: separateMetrics ? undefined : render, downloads: downloads.handle });
+    serverUrl = server.url;
     servers.push(server);
     const metricsServer = separateMetrics ? await startHttpServer({ host: config.host, port: config.metrics.port!, adapters: [], log, ready, metrics: render }) : undefined;
     if (metricsServer) servers.push(metricsServer);

@@ -3,7 +3,8 @@
  * platform stops start-up with a message naming the variable. Secrets stay in this
  * object and are never logged (see log.ts for the redaction list).
  */
-import { existsSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { createRolePolicy, parseRoleList, type RolePolicy } from './core/roles.js';
 import { DEMO_ROLES, DEMO_USERS } from './demo.js';
@@ -79,6 +80,8 @@ export const envSchema = z.object({
   ),
   METRICS_PORT: z.preprocess(blankToUndefined, z.coerce.number({ error: 'METRICS_PORT must be a number' }).int({ error: 'METRICS_PORT must be a whole number' }).min(0).max(65535, { error: 'METRICS_PORT must be 0-65535' }).optional()),
   SHUTDOWN_TIMEOUT_SECONDS: positiveInt('SHUTDOWN_TIMEOUT_SECONDS', 10),
+  AUDIT_FILE: optionalText,
+  PUBLIC_URL: httpsUrl('PUBLIC_URL'),
   LOG_LEVEL: z.preprocess(blankToUndefined, z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent' }).default('info')),
 });
 
@@ -132,6 +135,10 @@ export interface Config {
   shutdownTimeoutMs: number;
   /** `/readyz`: MDE is probed only after this long without an MDE call (MDE_PROBE_IDLE_MINUTES). */
   health: { probeIdleMs: number };
+  /** AUDIT_FILE: every new audit entry as a JSON line, appended to a file or written to standard output. */
+  auditStream?: { kind: 'stdout' } | { kind: 'file'; path: string };
+  /** PUBLIC_URL: the bot's address as users reach it (download links); default the server's own. */
+  publicUrl?: string;
 }
 
 export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
@@ -159,7 +166,24 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     metrics: metricsConfig(env),
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_SECONDS * 1000,
     health: { probeIdleMs: env.MDE_PROBE_IDLE_MINUTES * 60_000 },
+    ...auditStreamConfig(env.AUDIT_FILE),
+    ...(env.PUBLIC_URL ? { publicUrl: env.PUBLIC_URL } : {}),
   };
+}
+
+/** `-` or `stdout`: standard output; else a file whose folder exists (created on first entry, then appended to). */
+function auditStreamConfig(value: string | undefined): Pick<Config, 'auditStream'> {
+  if (value === undefined) return {};
+  if (value === '-' || value.toLowerCase() === 'stdout') return { auditStream: { kind: 'stdout' } };
+  const path = resolve(value);
+  if (existsSync(path) && statSync(path).isDirectory()) throw new ConfigError(`AUDIT_FILE names a folder (${value}): give a file path, or - for standard output.`);
+  if (!existsSync(dirname(path))) throw new ConfigError(`AUDIT_FILE: the folder ${dirname(value)} does not exist.`);
+  try {
+    accessSync(existsSync(path) ? path : dirname(path), constants.W_OK);
+  } catch {
+    throw new ConfigError(`AUDIT_FILE: ${value} cannot be written by this process.`);
+  }
+  return { auditStream: { kind: 'file', path } };
 }
 
 /**
