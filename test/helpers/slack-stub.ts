@@ -66,6 +66,15 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
   });
 }
 
+/** The file in an upload: the first part of a multipart body (as @slack/web-api sends it), else the body itself. */
+function fileBytes(body: Buffer, contentType: string | undefined): Buffer {
+  const boundary = /multipart\/form-data;.*boundary=("?)([^";]+)\1/i.exec(contentType ?? '')?.[2];
+  if (!boundary) return body;
+  const start = body.indexOf('\r\n\r\n', body.indexOf(`--${boundary}`));
+  const end = body.indexOf(`\r\n--${boundary}`, start);
+  return start < 0 || end < 0 ? body : body.subarray(start + 4, end);
+}
+
 function decode(raw: string, contentType: string | undefined): Record<string, any> {
   if (contentType?.includes('application/json')) {
     try {
@@ -155,7 +164,7 @@ export async function startSlackStub(): Promise<SlackStub> {
         const upload = uploads.get(path.slice('/upload/'.length));
         res.writeHead(upload ? 200 : 404, { 'content-type': 'text/plain' });
         res.end(upload ? 'OK' : 'no such upload');
-        if (upload) upload.bytes = bytes;
+        if (upload) upload.bytes = fileBytes(bytes, req.headers['content-type']);
         notify();
         return;
       }

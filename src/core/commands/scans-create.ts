@@ -60,7 +60,7 @@ const CREATE_AUDIT: AuditSpec<z.output<typeof schema>> = {
       intervalInHours: { to: op.intervalHours },
       scannerAgent: { to: op.agent },
       isActive: { to: op.active },
-      credentials: { to: describeCredentials(op.auth) ?? null },
+      authentication: { to: describeCredentials(op.auth) ?? null },
     };
   },
 };

@@ -42,7 +42,7 @@ function changesOf(op: UpdateOperation, before: ScanDefinition | undefined): Aud
   put('isActive', before?.isActive, op.active);
   put('scannerAgent', before?.scannerAgent?.machineName ?? before?.scannerAgent?.machineId, op.agent);
   const credentials = describeCredentials(op.auth);
-  if (credentials) changes.credentials = { to: `replaced: ${credentials}` };
+  if (credentials) changes.authentication = { to: `replaced: ${credentials}` };
   return changes;
 }
 
