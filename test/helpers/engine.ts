@@ -7,6 +7,7 @@ import type { Actor, ApprovalPost, ApprovalPublisher, Origin } from '../../src/c
 import { createEngine } from '../../src/core/engine.js';
 import type { ButtonOutcome } from '../../src/core/engine-api.js';
 import type { Reply } from '../../src/core/reply.js';
+import type { Registry } from '../../src/core/command.js';
 import { createRolePolicy, fourEyesProblem, type RolePolicy } from '../../src/core/roles.js';
 import { startEmulator, type Emulator } from '../../src/emulator/index.js';
 import type { Logger } from 'pino';
@@ -68,6 +69,8 @@ export interface HarnessOptions {
   client?: Partial<MdeClientOptions>;
   /** Wraps the MDE client (to count or delay calls). */
   wrapMde?: (mde: MdeApi) => MdeApi;
+  /** The commands (default: the bot's). */
+  registry?: Registry;
 }
 
 export async function engineHarness(options: HarnessOptions = {}) {
@@ -91,7 +94,7 @@ export async function engineHarness(options: HarnessOptions = {}) {
     fourEyes: (requester, decider) => fourEyesProblem(policy, requester, decider),
     ...(options.now ? { now: options.now } : {}),
   });
-  const engine = createEngine({ mde: options.wrapMde ? options.wrapMde(client) : client, store, approvals, policy, pollMs: 20, expirySweepMs: options.expirySweepMs ?? 50, heartbeatMs: options.heartbeatMs, staleMs: options.staleMs, ...(options.log ? { log: options.log } : {}) });
+  const engine = createEngine({ mde: options.wrapMde ? options.wrapMde(client) : client, store, approvals, policy, ...(options.registry ? { registry: options.registry } : {}), pollMs: 20, expirySweepMs: options.expirySweepMs ?? 50, heartbeatMs: options.heartbeatMs, staleMs: options.staleMs, ...(options.log ? { log: options.log } : {}) });
   const publisher = new RecordingPublisher();
   engine.addPublisher(publisher);
   await engine.start();
