@@ -179,10 +179,25 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
     return where;
   }
 
+  /**
+   * For the audit log: what the request names as typed (a definition's name, a device's DNS
+   * name) and the names of the definitions it resolved to, from the cached list describe read.
+   */
+  async function namesOf(command: Command, typed: { readonly kind: string }, bound: { readonly kind: string }) {
+    const subjects = command.audit?.subjects;
+    if (!subjects) return {};
+    const asTyped = subjects(typed);
+    const ids = subjects(bound).definitions ?? [];
+    const known = ids.length ? await deps.mde.listDefinitions({ freshness: 'lookup' }).catch(() => []) : [];
+    const names = ids.map((id) => known.find((d) => d.id === id)?.scanName).filter((n): n is string => typeof n === 'string');
+    return { definitions: [...(asTyped.definitions ?? []), ...names], devices: asTyped.devices ?? [] };
+  }
+
   async function request(actor: Actor, origin: Origin, command: Command, op: { readonly kind: string }): Promise<Reply> {
     const spec = command.approval!;
     const described = await spec.describe(op, deps.mde);
     const record = await approvals.requestApproval({
+      subjects: await namesOf(command, op, described.operation),
       operation: described.operation as unknown as StoredOperation,
       summary: described.summary,
       requester: { actor: actor.id, name: actor.name },

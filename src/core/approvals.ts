@@ -72,6 +72,8 @@ export interface RequestApprovalInput {
   origin: PlatformLocation;
   /** One line for cards and lists; defaults to the operation's kind. */
   summary?: string;
+  /** Names of what it concerns besides the ids in the operation (definition names, a device as typed), for audit filters. */
+  subjects?: { definitions?: string[]; devices?: string[] };
   now?: Date;
 }
 
@@ -224,20 +226,43 @@ export class ApprovalService {
   }
 
   /** An entry about a request, with who (by name), what (command, definitions, devices) and how it ended. */
-  private async audit(entry: AuditEntry, rec: ApprovalRecord, place?: PlatformLocation): Promise<StoredAuditEntry> {
+  private async audit(entry: AuditEntry, rec: ApprovalRecord, place?: PlatformLocation, names?: RequestApprovalInput['subjects']): Promise<StoredAuditEntry> {
     const command = this.registry.forApprovalKind(rec.operation.kind);
-    const subjects = command?.audit?.subjects?.(rec.operation) ?? {};
+    const own = command?.audit?.subjects?.(rec.operation) ?? {};
+    // Every entry of a request names what its request named (ids and names), so a filter by name finds them all.
+    const first = names ? undefined : await this.subjectsOf(rec.id);
+    const merge = (...lists: Array<string[] | undefined>) => [...new Set(lists.flatMap((l) => l ?? []))];
+    const definitions = merge(own.definitions, names?.definitions, first?.definitions);
+    const devices = merge(own.devices, names?.devices, first?.devices);
     const actorName = entry.actorName ?? (entry.actor === rec.requester.actor ? rec.requester.name : entry.actor === rec.decidedBy?.actor ? rec.decidedBy.name : undefined);
     const outcome = OUTCOMES[entry.event];
-    return this.writer({
+    const stored = await this.writer({
       ...entry,
       ...(actorName ? { actorName } : {}),
       ...(command ? { command: command.name } : {}),
       ...(place ? { place } : {}),
-      ...(subjects.definitions?.length ? { definitions: subjects.definitions } : {}),
-      ...(subjects.devices?.length ? { devices: subjects.devices } : {}),
+      ...(definitions.length ? { definitions } : {}),
+      ...(devices.length ? { devices } : {}),
       ...(outcome ? { outcome } : {}),
     });
+    if (entry.event === 'requested') this.remember(rec.id, { definitions, devices });
+    return stored;
+  }
+
+  /** What a request's `requested` entry named: remembered, else read back (after a restart, on another replica). */
+  private readonly subjectsByRequest = new Map<string, { definitions?: string[]; devices?: string[] }>();
+  private remember(id: string, subjects: { definitions?: string[]; devices?: string[] }) {
+    this.subjectsByRequest.set(id, subjects);
+    if (this.subjectsByRequest.size > 1000) this.subjectsByRequest.delete(this.subjectsByRequest.keys().next().value as string);
+  }
+  private async subjectsOf(id: string): Promise<{ definitions?: string[]; devices?: string[] } | undefined> {
+    const known = this.subjectsByRequest.get(id);
+    if (known) return known;
+    const requested = (await this.store.listAudit({ approvalId: id, limit: 10_000 })).find((e) => e.event === 'requested');
+    if (!requested) return undefined;
+    const subjects = { ...(requested.definitions ? { definitions: requested.definitions } : {}), ...(requested.devices ? { devices: requested.devices } : {}) };
+    this.remember(id, subjects);
+    return subjects;
   }
 
   async get(id: string): Promise<ApprovalRecord | null> {
@@ -289,7 +314,7 @@ export class ApprovalService {
         origin: record.origin,
         expiresAt: record.expiresAt,
       },
-    }, record, record.origin);
+    }, record, record.origin, input.subjects ?? {});
     return record;
   }
 
