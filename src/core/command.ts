@@ -74,7 +74,7 @@ export interface AuditLogApi {
   list(query: ListAuditQuery): Promise<StoredAuditEntry[]>;
   /** The clock `--since` counts back from. */
   now(): Date;
-  /** A short-lived, single-use-purpose download link for an export; `null` when the bot serves none. */
+  /** A short-lived download link for this one export; `null` when the bot serves none. */
   link(spec: ExportSpec): Promise<{ url: string; expiresAt: string } | null>;
 }
 

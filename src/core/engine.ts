@@ -91,9 +91,11 @@ export function createEngine(deps: EngineDeps): RunningEngine {
     createCommand: named(registry, 'scans create'),
     updateCommand: named(registry, 'scans update'),
     run: (actor, origin, command, op, secrets) => safely(() => run(actor, origin, command, op, secrets), secrets),
-    refusal(actor, command) {
+    async refusal(actor, origin, command) {
       const allowed = authorize(deps.policy, actor.id, command);
-      return allowed.ok ? null : errorReply(allowed.message);
+      if (allowed.ok) return null;
+      await audit(actor, origin, command, { kind: 'form' }, { event: 'refused', outcome: 'refused', detail: { reason: allowed.message } }, []);
+      return errorReply(allowed.message);
     },
   });
 
@@ -175,8 +177,15 @@ export function createEngine(deps: EngineDeps): RunningEngine {
 
   /** One entry: who (id and name), where, which command; an audit that cannot be written is logged, and the reply still goes. */
   async function audit(actor: Actor, origin: Origin, command: Command, op: AnyOperation, entry: Pick<AuditEntry, 'event' | 'outcome' | 'detail' | 'definitions'>, secrets: readonly string[]) {
-    const named = command.audit?.subjects?.(op) ?? {};
-    const definitions = entry.definitions ?? named.definitions ?? [];
+    let named: { definitions?: string[]; devices?: string[] } = {};
+    try {
+      named = command.audit?.subjects?.(op) ?? {};
+    } catch {
+      // an operation the describer does not know (a refused form): no subjects
+    }
+    const strings = (list: unknown[] | undefined) => (list ?? []).filter((v): v is string => typeof v === 'string' && v !== '');
+    const definitions = strings(entry.definitions ?? named.definitions);
+    named = { devices: strings(named.devices) };
     try {
       await deps.approvals.record(
         {

@@ -59,6 +59,10 @@ describe('the engine audits a command from its record', () => {
       // reads are not audited
       await h.engine.handleText(USERS.viewer, ORIGIN, 'scans list');
       expect(await h.store.listAudit()).toHaveLength(3);
+      // a form submitted by someone without the role is refused and recorded
+      await h.engine.handleForm(USERS.viewer, ORIGIN, { kind: 'update', definitionId: id, values: { intervalInHours: '7' } });
+      expect((await h.store.listAudit()).at(-1)).toMatchObject({ actor: USERS.viewer.id, event: 'refused', command: 'scans update', outcome: 'refused' });
+      expect((await h.store.listAudit()).at(-1)?.definitions).toBeUndefined();
     } finally {
       await h.close();
     }
