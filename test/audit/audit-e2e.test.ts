@@ -16,6 +16,10 @@ import type { StoredAuditEntry } from '../../src/core/records.js';
 import { SlackDriver } from '../helpers/slack-driver.js';
 import { startSlackStub, type SlackCall, type SlackStub } from '../helpers/slack-stub.js';
 import { modalFieldPayload, type UserRef } from '../helpers/slack-requests.js';
+import { createTeamsAdapter } from '../../adapters/teams/index.js';
+import { startConnectorStub, type ConnectorStub } from '../helpers/teams-connector.js';
+import { TeamsDriver } from '../helpers/teams-driver.js';
+import type { TeamsUser } from '../helpers/teams.js';
 
 const SECRET = 'audit-signing-secret-0123456789';
 const APPROVALS = 'C0APPROVE';
@@ -30,6 +34,8 @@ let app: App;
 let drive: SlackDriver;
 let auditFile: string;
 let clockOffsetMs = 0;
+let connector: ConnectorStub;
+let teams: TeamsDriver;
 const logLines: string[] = [];
 
 beforeAll(async () => {
@@ -50,14 +56,20 @@ beforeAll(async () => {
       AUDIT_FILE: auditFile,
     },
     pollMs: 100,
-    adapters: async (deps) => [await createSlackAdapter({ engine: deps.engine, store: deps.store, log: deps.log, config: { ...deps.config.slack!, retries: 0, timing: { cardUpdateMinMs: 50 } } })],
+    adapters: async (deps) => [
+      await createSlackAdapter({ engine: deps.engine, store: deps.store, log: deps.log, config: { ...deps.config.slack!, retries: 0, timing: { cardUpdateMinMs: 50 } } }),
+      await createTeamsAdapter({ engine: deps.engine, store: deps.store, log: deps.log, config: { mode: 'local' } }),
+    ],
   });
   drive = new SlackDriver(`${app.url}/slack/events`, stub, SECRET, APPROVALS);
+  connector = await startConnectorStub();
+  teams = new TeamsDriver(`${app.url}/api/messages`, connector);
 }, 30_000);
 
 afterAll(async () => {
   await app?.close();
   await stub?.close();
+  await connector?.close();
 });
 
 const textOf = (body: Record<string, any>) => JSON.stringify([body.text, body.blocks]);
@@ -199,15 +211,13 @@ describe('the audit trail of a definition: create → update → disable → del
 });
 
 describe('Teams: the export as a download link', () => {
-  const teamsApprover = { id: DEMO_USERS.approver.teams, name: 'Adam Approver' };
-  const teamsOrigin = { platform: 'teams', location: { conversationId: '19:audit@thread.tacv2' }, scope: 'channel' as const };
+  const approver: TeamsUser = { aad: DEMO_USERS.approver.teams.slice('teams:'.length), name: 'Adam Approver' };
 
-  it('serves the file to its link (GET only), 404 with a wrong token and after expiry', async () => {
-    const reply = await app.engine.handleText(teamsApprover, teamsOrigin, 'audit export --since 1h --format csv');
-    const file = reply.blocks.find((b) => b.type === 'file');
-    expect(file?.type).toBe('file');
-    const link = file!.type === 'file' ? file!.file.link! : undefined;
-    expect(link?.url).toMatch(new RegExp(`^${app.url}/downloads/[A-Za-z0-9_-]{43}$`));
+  it('the card links to the file (GET only), 404 with a wrong token and after expiry', async () => {
+    const { card } = await teams.say(approver, 'audit export --since 1h --format csv');
+    const open = JSON.stringify(card).match(/\{"type":"Action\.OpenUrl"[^}]*\}/)?.[0];
+    const link = { url: (JSON.parse(open!) as { url: string }).url };
+    expect(link.url).toMatch(new RegExp(`^${app.url}/downloads/[A-Za-z0-9_-]{43}$`));
 
     const got = await fetch(link!.url);
     expect(got.status).toBe(200);
