@@ -219,7 +219,7 @@ describe('Teams: the export as a download link', () => {
     const link = { url: (JSON.parse(open!) as { url: string }).url };
     expect(link.url).toMatch(new RegExp(`^${app.url}/downloads/[A-Za-z0-9_-]{43}$`));
 
-    const got = await fetch(link!.url);
+    const got = await fetch(link.url);
     expect(got.status).toBe(200);
     expect(got.headers.get('content-type')).toContain('text/csv');
     expect(got.headers.get('content-disposition')).toMatch(/^attachment; filename="mde-chatops-audit-.*\.csv"$/);
@@ -228,17 +228,17 @@ describe('Teams: the export as a download link', () => {
     expect(body).toContain('scans update');
     // the file the link serves is the one asked for: later entries are not in it
     await ask(VIEWER, 'scans disable whatever');
-    expect(await (await fetch(link!.url)).text()).toBe(body);
+    expect(await (await fetch(link.url)).text()).toBe(body);
 
-    const token = link!.url.split('/').pop()!;
+    const token = link.url.split('/').pop()!;
     const wrong = `${app.url}/downloads/${token.slice(0, -1)}${token.endsWith('A') ? 'B' : 'A'}`;
     expect((await fetch(wrong)).status).toBe(404);
     expect((await fetch(`${app.url}/downloads/short`)).status).toBe(404);
-    expect((await fetch(link!.url, { method: 'POST' })).status).toBe(405);
+    expect((await fetch(link.url, { method: 'POST' })).status).toBe(405);
 
     clockOffsetMs = LINK_TTL_MS + 1000;
     try {
-      expect((await fetch(link!.url)).status).toBe(404);
+      expect((await fetch(link.url)).status).toBe(404);
     } finally {
       clockOffsetMs = 0;
     }
