@@ -25,6 +25,8 @@ import { createMetrics, type MdeCallEvent, type Metrics } from './metrics.js';
 import { platformAdapters, type AdapterDeps } from './platforms.js';
 import { replicationFor } from './replicas.js';
 import { startHttpServer, type HttpServer } from './server.js';
+import { openAuditStream } from './audit-stream.js';
+import { createDownloads } from './downloads.js';
 import { openStore } from './store/index.js';
 import type { Store } from './store/types.js';
 
@@ -41,6 +43,10 @@ export interface AppOptions {
   agentsCacheMs?: number;
   /** Overrides MDE_PROBE_IDLE_MINUTES (tests: milliseconds). */
   probeIdleMs?: number;
+  /** The clock of approvals, the audit log and download links (tests). */
+  now?: () => Date;
+  /** How long an export's download link works (default 15 min). */
+  downloadTtlMs?: number;
   /** Replaces the adapters built from the configuration (tests). */
   adapters?: (deps: AdapterDeps) => Promise<HttpAdapter[]>;
 }
@@ -108,15 +114,19 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
     cleanup.push(() => mde.close());
     metrics?.observeStore(store);
     metrics?.observeLimiter(mde.limiter, config.mde.rate);
+    const auditStream = config.auditStream ? openAuditStream(config.auditStream, log) : undefined;
+    if (auditStream) cleanup.push(() => auditStream.close());
     const approvals = createApprovalService({
       store,
       fourEyes: (requester, decider) => fourEyesProblem(policy.current(), requester, decider),
       personKey: (actor) => personKey(policy.current(), actor),
       key: loadApprovalKey({ key: config.env.APPROVAL_KEY, keyFile: config.env.APPROVAL_KEY_FILE, storeUrl: config.store.url }),
       ttlMinutes: config.approvals.ttlMinutes,
+      ...(options.now ? { now: options.now } : {}),
       onAudit: (entry) => {
         log.info({ audit: entry }, 'audit');
-        metrics?.approvalEvent(entry.event);
+        auditStream?.write(entry);
+        if (entry.approvalId) metrics?.approvalEvent(entry.event);
       },
     });
     // Entra groups through Microsoft Graph with the MDE app registration (the emulator's Graph in demo mode).
@@ -132,6 +142,8 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
       ...(graphGroups ? { sources: { entraGroupMembers: (id: string) => graphGroups.transitiveUsers(id) } } : {}),
       onError: (name, detail) => log.warn({ directory: name, err: detail }, 'directory lookup failed (nobody gains a role through it)'),
     });
+    let serverUrl = '';
+    const downloads = createDownloads({ store, baseUrl: () => config.publicUrl ?? serverUrl, ...(options.now ? { now: options.now } : {}), ...(options.downloadTtlMs ? { ttlMs: options.downloadTtlMs } : {}) });
     const engine = createEngine({
       mde: replicas.wrapMde(mde.api),
       store,
@@ -145,6 +157,7 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
       watch: { ...config.watch, perHour: config.mde.rate.perHour, hourMs: config.mde.rate.hourMs },
       settings: { avScanMaxDevices: config.avScan.maxDevices },
       bulk: { quota: config.mde.rate },
+      downloads,
       onCommand: metrics ? (command, outcome, seconds) => metrics.commandDone(command, outcome, seconds) : undefined,
     });
     const deps: AdapterDeps = { engine, store, log, config, policy, directory };
@@ -186,7 +199,8 @@ export async function startApp(options: AppOptions = {}): Promise<App> {
       },
     );
     const separateMetrics = metrics && config.metrics.port !== undefined;
-    const server = await startHttpServer({ host: config.host, port: options.port ?? config.port, adapters, log, ready, metrics: separateMetrics ? undefined : render });
+    const server = await startHttpServer({ host: config.host, port: options.port ?? config.port, adapters, log, ready, metrics: separateMetrics ? undefined : render, downloads: downloads.handle });
+    serverUrl = server.url;
     servers.push(server);
     const metricsServer = separateMetrics ? await startHttpServer({ host: config.host, port: config.metrics.port!, adapters: [], log, ready, metrics: render }) : undefined;
     if (metricsServer) servers.push(metricsServer);

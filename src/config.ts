@@ -3,7 +3,8 @@
  * platform stops start-up with a message naming the variable. Secrets stay in this
  * object and are never logged (see log.ts for the redaction list).
  */
-import { existsSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import type { ApprovalPolicy } from './core/approval-policy.js';
 import { createRolePolicy, parseRoleList } from './core/roles.js';
@@ -119,6 +120,8 @@ export const envSchema = z.object({
   ),
   METRICS_PORT: z.preprocess(blankToUndefined, z.coerce.number({ error: 'METRICS_PORT must be a number' }).int({ error: 'METRICS_PORT must be a whole number' }).min(0).max(65535, { error: 'METRICS_PORT must be 0-65535' }).optional()),
   SHUTDOWN_TIMEOUT_SECONDS: positiveInt('SHUTDOWN_TIMEOUT_SECONDS', 10),
+  AUDIT_FILE: optionalText,
+  PUBLIC_URL: httpsUrl('PUBLIC_URL'),
   LOG_LEVEL: z.preprocess(blankToUndefined, z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent' }).default('info')),
 });
 
@@ -183,6 +186,10 @@ export interface Config {
    * and Microsoft Graph for Entra groups (demo mode without GRAPH_API_URL: the emulator's).
    */
   directory: { cacheMs: number; graph: { mode: 'emulator' } | { mode: 'live'; apiUrl: string; scope: string } };
+  /** AUDIT_FILE: every new audit entry as a JSON line, appended to a file or written to standard output. */
+  auditStream?: { kind: 'stdout' } | { kind: 'file'; path: string };
+  /** PUBLIC_URL: the bot's address as users reach it (download links); default the server's own. */
+  publicUrl?: string;
 }
 
 export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
@@ -213,6 +220,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     health: { probeIdleMs: env.MDE_PROBE_IDLE_MINUTES * 60_000 },
     watch: { intervalMs: env.WATCH_INTERVAL_MINUTES * 60_000, quotaShare: env.WATCH_QUOTA_PERCENT / 100 },
     directory: { cacheMs: env.DIRECTORY_CACHE_SECONDS * 1000, graph: graphConfig(env, demo) },
+    ...auditStreamConfig(env.AUDIT_FILE),
+    ...(env.PUBLIC_URL ? { publicUrl: env.PUBLIC_URL } : {}),
   };
 }
 
@@ -225,6 +234,21 @@ function graphConfig(env: Env, demo: boolean): Config['directory']['graph'] {
   const apiUrl = env.GRAPH_API_URL ?? 'https://graph.microsoft.com';
   const url = new URL(apiUrl);
   return { mode: 'live', apiUrl, scope: url.protocol === 'https:' && !isLoopback(url.hostname) ? `${url.origin}/.default` : 'https://graph.microsoft.com/.default' };
+}
+
+/** `-` or `stdout`: standard output; else a file whose folder exists (created on first entry, then appended to). */
+function auditStreamConfig(value: string | undefined): Pick<Config, 'auditStream'> {
+  if (value === undefined) return {};
+  if (value === '-' || value.toLowerCase() === 'stdout') return { auditStream: { kind: 'stdout' } };
+  const path = resolve(value);
+  if (existsSync(path) && statSync(path).isDirectory()) throw new ConfigError(`AUDIT_FILE names a folder (${value}): give a file path, or - for standard output.`);
+  if (!existsSync(dirname(path))) throw new ConfigError(`AUDIT_FILE: the folder ${dirname(value)} does not exist.`);
+  try {
+    accessSync(existsSync(path) ? path : dirname(path), constants.W_OK);
+  } catch {
+    throw new ConfigError(`AUDIT_FILE: ${value} cannot be written by this process.`);
+  }
+  return { auditStream: { kind: 'file', path } };
 }
 
 /**

@@ -23,6 +23,8 @@ export interface HttpServerOptions {
   ready: HealthCheck;
   /** Serves `/metrics` when given. */
   metrics?: MetricsRender;
+  /** Serves `/downloads/<token>` (audit export links) when given. */
+  downloads?: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
   log: Logger;
 }
 
@@ -57,6 +59,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       res.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-store' });
       return res.end(req.method === 'HEAD' ? undefined : body);
     }
+    if (options.downloads && path.startsWith('/downloads/')) return options.downloads(req, res);
     const adapter = routes.get(path);
     if (!adapter) return send(res, 404, { error: 'not found' });
     if (req.method !== 'POST') return send(res, 405, { error: 'POST only' }, { allow: 'POST' });

@@ -78,6 +78,8 @@ function block(b: Block): string[] {
       return approval(b.approval);
     case 'form':
       return [`${b.form.title}: forms open in Slack or Teams. In the console, use the flags (see \`help scans create\`).`];
+    case 'file':
+      return [`-- ${b.file.name} (${b.file.entries} entries, ${b.file.mimeType})`, ...b.file.content.replace(/\r?\n$/, '').split(/\r?\n/)];
   }
 }
 

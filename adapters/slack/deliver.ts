@@ -4,7 +4,7 @@
  * Forms open as modals, fast enough for the 3-second trigger id.
  */
 import type { RespondArguments } from '@slack/bolt';
-import type { Reply } from '../../src/core/reply.js';
+import type { FileView, Reply } from '../../src/core/reply.js';
 import { buildFormModal, loadingModal, messageModal, type ModalMeta } from './modal.js';
 import { formOf, renderReply } from './render.js';
 import { slackErrorCode, within, type SlackRuntime } from './runtime.js';
@@ -34,6 +34,29 @@ export function respondVia(responseUrl: string | undefined): Respond | undefined
  * channel. `replaceOriginal` changes the message a button was on (paging).
  */
 export async function sendReply(rt: SlackRuntime, target: ReplyTarget, reply: Reply, options: { replaceOriginal?: boolean } = {}): Promise<void> {
+  await sendMessage(rt, target, reply, options);
+  for (const b of reply.blocks) if (b.type === 'file') await uploadFile(rt, target, b.file);
+}
+
+/**
+ * A file (an audit export) uploaded to the conversation (`files.uploadV2`: an upload URL,
+ * the bytes, then `files.completeUploadExternal`; needs the `files:write` scope).
+ */
+async function uploadFile(rt: SlackRuntime, target: ReplyTarget, file: FileView): Promise<void> {
+  try {
+    await rt.client.files.uploadV2({
+      channel_id: target.channel ?? target.user,
+      file: Buffer.from(file.content, 'utf8'),
+      filename: file.name,
+      title: file.name,
+    });
+  } catch (error) {
+    rt.log.error({ err: slackErrorCode(error), channel: target.channel }, 'could not upload a file to slack');
+    await sendMessage(rt, target, { visibility: 'private', blocks: [{ type: 'text', text: `Slack did not take the file ${file.name} (${slackErrorCode(error)}): the app needs the files:write scope and to be in this channel. The console (\`npm run console\`) prints exports too.`, tone: 'error' }], summary: 'Upload failed' }, {});
+  }
+}
+
+async function sendMessage(rt: SlackRuntime, target: ReplyTarget, reply: Reply, options: { replaceOriginal?: boolean }): Promise<void> {
   const message = renderReply(reply);
   const isPublic = reply.visibility === 'public';
   if (target.respond) {

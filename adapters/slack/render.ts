@@ -480,6 +480,9 @@ function renderBlock(block: Block, ids: ButtonIds, tableBudget: number): KnownBl
       return renderApproval(block.approval, ids);
     case 'form':
       return renderFormInvite(block.form, ids);
+    case 'file':
+      // The file itself is uploaded beside the message (deliver.ts).
+      return [context(`:paperclip: \`${fitMrkdwn(block.file.name, 200)}\` · ${block.file.entries} entries · uploaded to this conversation`)];
   }
 }
 

@@ -273,6 +273,12 @@ function blockElement(block: Block): CardJson {
         ...pagingData,
       });
     }
+    case 'file': {
+      const { file } = block;
+      const text = textElement(`${file.name} · ${file.entries} entries${file.link ? ` · the link works until ${file.link.expiresAt.slice(0, 16).replace('T', ' ')} UTC` : ''}`);
+      if (!file.link) return text;
+      return { type: 'Container', items: [text, { type: 'ActionSet', actions: [{ type: 'Action.OpenUrl', title: `Download ${file.name.split('.').pop()?.toUpperCase() ?? ''}`, url: file.link.url }] }] };
+    }
     case 'approval':
     case 'form':
       // Only reached for a second approval / form in one reply: show its summary line.

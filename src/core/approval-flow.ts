@@ -18,6 +18,7 @@ import { approvalsOf, type ApprovalService } from './approvals.js';
 import { DEFAULT_APPROVAL_SETTINGS, type ApprovalSettings, type Command, type FanOutPlan, type Registry } from './command.js';
 import { createBulkScanner, type BulkQuota } from './bulk-scan.js';
 import { APPROVAL_ID_PATTERN, normalizeApprovalId } from './approvals.js';
+import { recordMdeWrites, type MdeAnswer } from './audit.js';
 import { createLocalLeases, keepLease, type KeptLease, type Leases } from './leases.js';
 import type { Actor, ApprovalPost, ApprovalPublisher, Notice, Origin } from './context.js';
 import type { ApprovalRecord, Store, StoredOperation } from './records.js';
@@ -45,7 +46,8 @@ export type WithdrawOutcome = { ok: true; approvalId: string; summary: string } 
 export interface ApprovalsApi {
   list(options: { all: boolean; page?: number }): Promise<Reply>;
   setHere(origin: Origin): Promise<void>;
-  decide(actor: Actor, id: string, decision: 'approve' | 'reject', reason?: string): Promise<DecisionOutcome>;
+  /** `origin`: where the decision was made (for the audit log). */
+  decide(actor: Actor, id: string, decision: 'approve' | 'reject', reason?: string, origin?: Origin): Promise<DecisionOutcome>;
   /** `av-scan cancel`: the requester or an approver cancels an AV scan request, or one machine action. */
   cancel(actor: Actor, ref: string): Promise<Reply>;
   withdraw(actor: Actor, id: string, reason?: string): Promise<WithdrawOutcome>;
@@ -293,6 +295,20 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
     return policy().people?.get(account) ?? account;
   }
 
+  /**
+   * For the audit log: what the request names as typed (a definition's name, a device's DNS
+   * name) and the names of the definitions it resolved to, from the cached list describe read.
+   */
+  async function namesOf(command: Command, typed: { readonly kind: string }, bound: { readonly kind: string }) {
+    const subjects = command.audit?.subjects;
+    if (!subjects) return {};
+    const asTyped = subjects(typed);
+    const ids = subjects(bound).definitions ?? [];
+    const known = ids.length ? await deps.mde.listDefinitions({ freshness: 'lookup' }).catch(() => []) : [];
+    const names = ids.map((id) => known.find((d) => d.id === id)?.scanName).filter((n): n is string => typeof n === 'string');
+    return { definitions: [...(asTyped.definitions ?? []), ...names], devices: asTyped.devices ?? [] };
+  }
+
   async function request(actor: Actor, origin: Origin, command: Command, op: { readonly kind: string }): Promise<Reply> {
     const spec = command.approval!;
     // The policy file's `av-scan.bulk.max_devices`, when it sets one, overrides AV_SCAN_MAX_DEVICES.
@@ -307,6 +323,7 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
       if (undecidable) return errorReply(undecidable);
     }
     const record = await approvals.requestApproval({
+      subjects: await namesOf(command, op, described.operation),
       operation: described.operation as unknown as StoredOperation,
       summary: described.summary,
       requester: { actor: actor.id, name: actor.name },
@@ -336,8 +353,8 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
     };
   }
 
-  async function finish(id: string, outcome: 'succeeded' | 'failed', result: { text?: string; error?: string }) {
-    const finished = await approvals.finish(id, outcome, result);
+  async function finish(id: string, outcome: 'succeeded' | 'failed', result: { text?: string; error?: string }, answers?: MdeAnswer[]) {
+    const finished = await approvals.finish(id, outcome, result, answers ? { auditDetail: { mde: answers } } : {});
     if (finished.ok) await rerender(finished.record);
   }
 
@@ -397,23 +414,24 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
       return;
     }
     let result;
+    const recorder = recordMdeWrites(deps.mde);
     // While it runs, this process says it is alive: another one starting on the same store
     // (a restart, a second replica) leaves it alone until that stops.
     const alive = setInterval(() => void approvals.heartbeat(record.id, owner).catch(() => undefined), heartbeatMs);
     try {
-      result = await command.approval.execute(record.operation, deps.mde, {
+      result = await command.approval.execute(record.operation, recorder.mde, {
         approvalId: record.id,
         requester: record.requester.name ?? record.requester.actor,
         approver: record.breakGlass ? 'nobody (break-glass, to be reviewed)' : (approver.name ?? approver.id),
       });
     } catch (error) {
-      await finish(record.id, 'failed', { error: failureText(error) });
+      await finish(record.id, 'failed', { error: failureText(error) }, recorder.answers);
       return;
     } finally {
       clearInterval(alive);
     }
     if (result.done) {
-      await finish(record.id, result.ok ? 'succeeded' : 'failed', { text: result.text });
+      await finish(record.id, result.ok ? 'succeeded' : 'failed', { text: result.text }, recorder.answers);
       return;
     }
     if ('fanOut' in result) {
@@ -503,7 +521,8 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
     }
   }
 
-  async function decide(actor: Actor, id: string, decision: 'approve' | 'reject', reason?: string): Promise<DecisionOutcome> {
+  async function decide(actor: Actor, id: string, decision: 'approve' | 'reject', reason?: string, origin?: Origin): Promise<DecisionOutcome> {
+    const place = origin ? { platform: origin.platform, location: origin.location } : undefined;
     // The rule may narrow who approves: an approver who is not on its list is told who is.
     const pending = await approvals.get(id);
     // The directories' word on everyone involved (groups, e-mail links) is read before the synchronous checks.
@@ -526,6 +545,7 @@ export function createApprovalFlow(deps: ApprovalFlowDeps) {
       reason,
       person: personKey(p, actor.id),
       fourEyes: (requester, decider) => fourEyesProblem(p, requester, decider),
+      ...(place ? { origin: place } : {}),
     });
     if (!result.ok) {
       if (!result.record) return { type: 'unknown', approvalId: id, reason: result.message };

@@ -18,6 +18,7 @@
  * app logs it as a JSON line).
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createAuditWriter, type AuditWriter } from './audit.js';
 import { canonicalJson } from './canonical.js';
 import type { Registry } from './command.js';
 import { REGISTRY } from './commands/index.js';
@@ -72,6 +73,8 @@ export interface RequestApprovalInput {
   origin: PlatformLocation;
   /** One line for cards and lists; defaults to the operation's kind. */
   summary?: string;
+  /** Names of what it concerns besides the ids in the operation (definition names, a device as typed), for audit filters. */
+  subjects?: { definitions?: string[]; devices?: string[] };
   now?: Date;
   /** How long the request may wait (the rule's TTL); default: the service's. */
   ttlMs?: number;
@@ -93,6 +96,8 @@ export interface DecideInput {
   actorRoles: readonly Role[];
   /** Four eyes as the caller resolved it (e-mail links from the directory); default the service's own. */
   fourEyes?: (requester: string, decider: string) => 'self' | 'unlinked' | null;
+  /** Where the decision was made (for the audit log). */
+  origin?: PlatformLocation;
   /** Optional for both decisions (`reject <id> [--reason text]`). */
   reason?: string;
   now?: Date;
@@ -150,6 +155,8 @@ export interface ActorOptions {
   now?: Date;
   /** `beginExecution`: the process that will run it (it then sends heartbeats). */
   owner?: string;
+  /** `finish`: more for the audit entry only (MDE's answers), not the request's result. */
+  auditDetail?: { readonly [key: string]: Json };
 }
 
 const REASON_MAX = 500;
@@ -159,6 +166,8 @@ const VOTE_ATTEMPTS = 20;
 export function approvalsOf(votes: readonly Vote[]): Set<string> {
   return new Set(votes.filter((v) => v.decision === 'approve').map((v) => v.person));
 }
+
+const OUTCOMES: Partial<Record<AuditEntry['event'], AuditEntry['outcome']>> = { requested: 'pending', approved: 'pending', executing: 'pending', succeeded: 'ok', failed: 'failed' };
 const ID_ATTEMPTS = 8;
 const EXECUTION_STARTED: readonly ApprovalState[] = ['executing', 'succeeded', 'failed'];
 
@@ -197,7 +206,7 @@ export class ApprovalService {
   private readonly store: Store;
   private readonly ttlMs: number;
   private readonly clock: () => Date;
-  private readonly onAudit: ((entry: StoredAuditEntry) => void) | undefined;
+  private readonly writer: AuditWriter;
   private readonly newId: () => string;
   private readonly registry: Registry;
   private readonly key: Uint8Array;
@@ -210,7 +219,7 @@ export class ApprovalService {
     this.store = options.store;
     this.ttlMs = ttl * 60_000;
     this.clock = options.now ?? (() => new Date());
-    this.onAudit = options.onAudit;
+    this.writer = createAuditWriter({ store: options.store, onAudit: options.onAudit });
     this.newId = options.newId ?? newApprovalId;
     this.registry = options.registry ?? REGISTRY;
     if (options.key.length < 32) throw new RangeError('the approval key must be at least 32 bytes');
@@ -242,14 +251,52 @@ export class ApprovalService {
     return parsed?.success ? (parsed.data as StoredOperation) : null;
   }
 
-  private async audit(entry: AuditEntry): Promise<StoredAuditEntry> {
-    const stored = await this.store.appendAudit(entry);
-    try {
-      this.onAudit?.(stored);
-    } catch {
-      // logging must never break a state change that already happened
-    }
+  /**
+   * Appends an entry to the audit log (secret-named fields and the given secret values
+   * removed) and hands it to `onAudit`: the one way in, for the engine's writes too.
+   */
+  record(entry: AuditEntry, secrets?: readonly string[]): Promise<StoredAuditEntry> {
+    return this.writer(entry, secrets);
+  }
+
+  /** An entry about a request, with who (by name), what (command, definitions, devices) and how it ended. */
+  private async audit(entry: AuditEntry, rec: ApprovalRecord, place?: PlatformLocation, names?: RequestApprovalInput['subjects']): Promise<StoredAuditEntry> {
+    const command = this.registry.forApprovalKind(rec.operation.kind);
+    const own = command?.audit?.subjects?.(rec.operation) ?? {};
+    // Every entry of a request names what its request named (ids and names), so a filter by name finds them all.
+    const first = names ? undefined : await this.subjectsOf(rec.id);
+    const merge = (...lists: Array<string[] | undefined>) => [...new Set(lists.flatMap((l) => l ?? []))];
+    const definitions = merge(own.definitions, names?.definitions, first?.definitions);
+    const devices = merge(own.devices, names?.devices, first?.devices);
+    const actorName = entry.actorName ?? (entry.actor === rec.requester.actor ? rec.requester.name : entry.actor === rec.decidedBy?.actor ? rec.decidedBy.name : undefined);
+    const outcome = OUTCOMES[entry.event];
+    const stored = await this.writer({
+      ...entry,
+      ...(actorName ? { actorName } : {}),
+      ...(command ? { command: command.name } : {}),
+      ...(place ? { place } : {}),
+      ...(definitions.length ? { definitions } : {}),
+      ...(devices.length ? { devices } : {}),
+      ...(outcome ? { outcome } : {}),
+    });
+    if (entry.event === 'requested') this.remember(rec.id, { definitions, devices });
     return stored;
+  }
+
+  /** What a request's `requested` entry named: remembered, else read back (after a restart, on another replica). */
+  private readonly subjectsByRequest = new Map<string, { definitions?: string[]; devices?: string[] }>();
+  private remember(id: string, subjects: { definitions?: string[]; devices?: string[] }) {
+    this.subjectsByRequest.set(id, subjects);
+    if (this.subjectsByRequest.size > 1000) this.subjectsByRequest.delete(this.subjectsByRequest.keys().next().value as string);
+  }
+  private async subjectsOf(id: string): Promise<{ definitions?: string[]; devices?: string[] } | undefined> {
+    const known = this.subjectsByRequest.get(id);
+    if (known) return known;
+    const requested = (await this.store.listAudit({ approvalId: id, limit: 10_000 })).find((e) => e.event === 'requested');
+    if (!requested) return undefined;
+    const subjects = { ...(requested.definitions ? { definitions: requested.definitions } : {}), ...(requested.devices ? { devices: requested.devices } : {}) };
+    this.remember(id, subjects);
+    return subjects;
   }
 
   async get(id: string): Promise<ApprovalRecord | null> {
@@ -310,7 +357,7 @@ export class ApprovalService {
         expiresAt: record.expiresAt,
         quorum: record.quorum ?? 1,
       },
-    });
+    }, record, record.origin, input.subjects ?? {});
     return record;
   }
 
@@ -327,6 +374,18 @@ export class ApprovalService {
     const current = await this.store.getApproval(id);
     if (!current) return { ok: false, code: 'not_found', message: `There is no approval request ${id}.` };
 
+    const refused = await this.refusalOf(input, current);
+    if (refused) {
+      await this.audit({ at: now.toISOString(), actor: input.actor, event: 'refused', approvalId: id, outcome: 'refused', ...(input.actorName ? { actorName: input.actorName } : {}), detail: { decision: input.decision, code: refused.code, message: refused.message } }, current, input.origin);
+      return refused;
+    }
+    if (current.state !== 'pending') return this.refuseDecided(current);
+    return this.decideNow(input, id, now, current, attempt);
+  }
+
+  /** A refusal on policy grounds (four eyes, role), or `null`. */
+  private async refusalOf(input: DecideInput, current: ApprovalRecord): Promise<Refusal<DecideErrorCode> | null> {
+    const id = current.id;
     // Four eyes, by person: the requester may neither approve nor reject their own request.
     const problem = (input.fourEyes ?? this.fourEyes)(current.requester.actor, input.actor);
     if (problem === 'self') {
@@ -351,8 +410,10 @@ export class ApprovalService {
     if (!input.actorRoles.includes('approver')) {
       return { ok: false, code: 'not_approver', message: `Only approvers can approve or reject requests, and you are not one (see whoami).`, record: current };
     }
-    if (current.state !== 'pending') return this.refuseDecided(current);
+    return null;
+  }
 
+  private async decideNow(input: DecideInput, id: string, now: Date, current: ApprovalRecord, attempt: number): Promise<DecideResult> {
     if (now.getTime() > Date.parse(current.expiresAt)) {
       // Overdue but not yet swept: the caller expires it (expireDue) and re-renders its cards.
       return { ok: false, code: 'expired', message: `${id} expired at ${current.expiresAt} without a decision; request the operation again.`, record: current };
@@ -411,7 +472,7 @@ export class ApprovalService {
       event: input.decision === 'approve' ? 'approved' : 'rejected',
       approvalId: id,
       detail: { decidedByName: input.actorName, reason, operationHash: record.operationHash, approvals: approvalsOf(record.votes ?? []).size, quorum, final: to !== 'pending' },
-    });
+    }, record, input.origin);
     return { ok: true, record };
   }
 
@@ -451,7 +512,7 @@ export class ApprovalService {
       const latest = await this.store.getApproval(id);
       return latest ? notPending(latest) : { ok: false, code: 'not_found', message: `There is no approval request ${id}.` };
     }
-    await this.audit({ at: now.toISOString(), actor: input.actor, event: 'withdrawn', approvalId: id, detail: { byName: input.actorName, reason } });
+    await this.audit({ at: now.toISOString(), actor: input.actor, event: 'withdrawn', approvalId: id, ...(input.actorName ? { actorName: input.actorName } : {}), detail: { byName: input.actorName, reason } }, record);
     return { ok: true, record };
   }
 
@@ -470,7 +531,7 @@ export class ApprovalService {
       event: 'break_glass',
       approvalId: record.id,
       detail: { summary: record.summary, reason: record.reason, requesterName: record.requester.name, operationHash: record.operationHash },
-    });
+    }, record, input.origin);
     return record;
   }
 
@@ -499,7 +560,7 @@ export class ApprovalService {
         ifVersion: current.version,
       });
       if (!record) continue; // changed meanwhile (progress, another review): read again
-      await this.audit({ at: now.toISOString(), actor: input.actor, event: 'acknowledged', approvalId: id, detail: { byName: input.actorName } });
+      await this.audit({ at: now.toISOString(), actor: input.actor, event: 'acknowledged', approvalId: id, ...(input.actorName ? { actorName: input.actorName } : {}), detail: { byName: input.actorName } }, record);
       return { ok: true, record };
     }
     return { ok: false, code: 'already_acknowledged', message: `${id} is changing too often to acknowledge now; try again.` };
@@ -507,7 +568,9 @@ export class ApprovalService {
 
   /** An audit entry the flow writes itself (reminders, escalations, refusals). */
   async note(entry: Omit<AuditEntry, 'at'> & { at?: string }): Promise<void> {
-    await this.audit({ ...entry, at: entry.at ?? this.clock().toISOString() });
+    const full = { ...entry, at: entry.at ?? this.clock().toISOString() };
+    const rec = entry.approvalId ? await this.store.getApproval(entry.approvalId) : null;
+    await (rec ? this.audit(full, rec) : this.record(full));
   }
 
   private refuseDecided(rec: ApprovalRecord): Refusal<DecideErrorCode> {
@@ -515,7 +578,7 @@ export class ApprovalService {
   }
 
   private async auditExpired(rec: ApprovalRecord, now: Date): Promise<void> {
-    await this.audit({ at: now.toISOString(), actor: SYSTEM_ACTOR, event: 'expired', approvalId: rec.id, detail: { expiresAt: rec.expiresAt } });
+    await this.audit({ at: now.toISOString(), actor: SYSTEM_ACTOR, event: 'expired', approvalId: rec.id, detail: { expiresAt: rec.expiresAt } }, rec);
   }
 
   /** Moves every overdue pending request to expired (with audit entries); returns them. */
@@ -551,7 +614,7 @@ export class ApprovalService {
     const result = { error: problem };
     const failed = await this.store.transitionApproval(rec.id, from, 'failed', { result, updatedAt: now.toISOString() });
     if (failed) {
-      await this.audit({ at: now.toISOString(), actor, event: 'failed', approvalId: rec.id, detail: { ...result, operationHash: rec.operationHash } });
+      await this.audit({ at: now.toISOString(), actor, event: 'failed', approvalId: rec.id, detail: { ...result, operationHash: rec.operationHash } }, failed);
     }
     return { ok: false, code: 'tampered', message: `${rec.id} cannot be executed: ${problem}. Request the operation again.`, record: failed ?? rec };
   }
@@ -605,7 +668,7 @@ export class ApprovalService {
     const after = this.integrityProblem(record);
     if (after || record.operationHash !== expectedHash) return this.failTampered(record, 'executing', after ?? 'the operation changed while starting', actor, now);
 
-    await this.audit({ at: now.toISOString(), actor, event: 'executing', approvalId, detail: { operationHash: record.operationHash } });
+    await this.audit({ at: now.toISOString(), actor, event: 'executing', approvalId, detail: { operationHash: record.operationHash } }, record);
     return { ok: true, record };
   }
 
@@ -625,7 +688,8 @@ export class ApprovalService {
       if (!latest) return { ok: false, code: 'not_found', message: `There is no approval request ${approvalId}.` };
       return { ok: false, code: 'not_executing', message: `${approvalId} is ${latest.state}, not executing.`, record: latest };
     }
-    await this.audit({ at: now.toISOString(), actor: options.actor ?? SYSTEM_ACTOR, event: outcome, approvalId, detail: result });
+    const detail: Json = options.auditDetail ? { ...(isObject(result) ? result : { result }), ...options.auditDetail } : result;
+    await this.audit({ at: now.toISOString(), actor: options.actor ?? SYSTEM_ACTOR, event: outcome, approvalId, detail }, record);
     return { ok: true, record };
   }
 
@@ -648,7 +712,7 @@ export class ApprovalService {
         ifVersion: current.version,
       });
       if (record) {
-        await this.audit({ at: now.toISOString(), actor: options.actor ?? SYSTEM_ACTOR, event: 'progress', approvalId, detail });
+        await this.audit({ at: now.toISOString(), actor: options.actor ?? SYSTEM_ACTOR, event: 'progress', approvalId, detail }, record);
         return record;
       }
     }

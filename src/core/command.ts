@@ -10,9 +10,10 @@ import type { z } from 'zod';
 import type { MdeApi } from '../mde/api.js';
 import type { MachineAction } from '../mde/entities.js';
 import type { Args } from './args.js';
+import type { AuditSpec } from './audit.js';
 import type { Actor, Origin } from './context.js';
 import type { Role } from './roles.js';
-import type { ApprovalState, StoredOperation } from './records.js';
+import type { ApprovalState, ListAuditQuery, StoredAuditEntry, StoredOperation } from './records.js';
 import type { ApprovalsApi } from './approval-flow.js';
 import type { ApprovalPolicy, PolicySource } from './approval-policy.js';
 import type { FormsApi } from './form-flow.js';
@@ -66,6 +67,23 @@ export interface CommandContext {
   readonly policy: PolicySource;
   /** The policy in force as it stands for these accounts: directory groups and e-mail links resolved (core/directory.ts). */
   readonly policyFor?: (accounts: readonly string[]) => Promise<ApprovalPolicy>;
+  /** Reading the audit log (approvers' `audit` commands). */
+  readonly auditLog: AuditLogApi;
+}
+
+/** An export a download link serves: the same query, run again when the link is fetched. */
+export interface ExportSpec {
+  query: ListAuditQuery;
+  format: 'jsonl' | 'csv';
+  name: string;
+}
+
+export interface AuditLogApi {
+  list(query: ListAuditQuery): Promise<StoredAuditEntry[]>;
+  /** The clock `--since` counts back from. */
+  now(): Date;
+  /** A short-lived download link for this one export; `null` when the bot serves none. */
+  link(spec: ExportSpec): Promise<{ url: string; expiresAt: string } | null>;
 }
 
 export type ExecutionResult =
@@ -123,6 +141,12 @@ export interface Command<Op extends { readonly kind: string } = { readonly kind:
   run?(op: Op, ctx: CommandContext): Promise<Reply>;
   /** Present when a second person must approve the operation before it runs. */
   readonly approval?: ApprovalSpec<Op>;
+  /**
+   * Marks the command as a write: every run and every refusal goes to the audit log with
+   * who, where, what changed and MDE's answer (`audit: {}` is enough). Commands with
+   * `approval` are audited through their request's life cycle and use its `subjects`.
+   */
+  readonly audit?: AuditSpec<Op>;
 }
 
 export interface Registry {

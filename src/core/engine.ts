@@ -10,8 +10,10 @@ import { isMdeError } from '../mde/errors.js';
 import { UserError } from '../errors.js';
 import { createApprovalFlow, failureText, type ApprovalFlowDeps } from './approval-flow.js';
 import { fixedPolicy, isPolicySource, policyOperationOf, requestProblem, ruleFor, type ApprovalPolicy, type PolicySource } from './approval-policy.js';
+import { recordMdeWrites } from './audit.js';
+import type { ScanDefinition } from '../mde/entities.js';
 import type { ApprovalService } from './approvals.js';
-import type { AnyOperation, ApprovalSettings, Command, CommandContext, Registry } from './command.js';
+import type { AnyOperation, ApprovalSettings, AuditLogApi, Command, CommandContext, ExportSpec, Registry } from './command.js';
 import { REGISTRY } from './commands/index.js';
 import type { Actor, Origin } from './context.js';
 import type { ButtonOutcome, Engine, FormOutcome, FormSubmission } from './engine-api.js';
@@ -19,7 +21,7 @@ import type { Leases } from './leases.js';
 import { createFormFlow } from './form-flow.js';
 import { redactSecrets } from './forms.js';
 import { parseCommand } from './parser.js';
-import type { Store } from './records.js';
+import type { AuditEntry, Store } from './records.js';
 import { errorReply, redactReply, type ButtonAction, type Reply } from './reply.js';
 import { resolvePolicy, type Directory } from './directory.js';
 import { authorize, directoryList, rolesOf } from './roles.js';
@@ -52,6 +54,8 @@ export interface EngineDeps {
   settings?: ApprovalSettings;
   /** Multi-device AV scans: the quota they share and how often their card is updated. */
   bulk?: ApprovalFlowDeps['bulk'];
+  /** Download links for exports (Teams); without it `audit export` in Teams gives the file inline only. */
+  downloads?: { issue(spec: ExportSpec): Promise<{ url: string; expiresAt: string }> };
   /** Observer (metrics): each command run, by name, with its outcome and duration. */
   onCommand?: (command: string, outcome: CommandOutcome, seconds: number) => void;
 }
@@ -117,19 +121,27 @@ export function createEngine(deps: EngineDeps): RunningEngine {
     mde: deps.mde,
     createCommand: named(registry, 'scans create'),
     updateCommand: named(registry, 'scans update'),
-    run: (actor, origin, command, op, secrets) => safely(() => run(actor, origin, command, op), secrets),
-    async refusal(actor, command) {
+    run: (actor, origin, command, op, secrets) => safely(() => run(actor, origin, command, op, { secrets }), secrets),
+    async refusal(actor, origin, command) {
       const allowed = authorize(await policyFor([actor.id]), actor.id, command);
-      return allowed.ok ? null : errorReply(allowed.message);
+      if (allowed.ok) return null;
+      await audit(actor, origin, command, { kind: 'form' }, { event: 'refused', outcome: 'refused', detail: { reason: allowed.message } }, []);
+      return errorReply(allowed.message);
     },
   });
 
+  const auditLog: AuditLogApi = {
+    list: (query) => deps.store.listAudit(query),
+    now: () => deps.approvals.now(),
+    link: async (spec) => (deps.downloads ? deps.downloads.issue(spec) : null),
+  };
+
   /** Runs a command, telling the observer how it went and how long it took. */
-  async function run(actor: Actor, origin: Origin, command: Command, op: AnyOperation, breakGlass = false): Promise<Reply> {
+  async function run(actor: Actor, origin: Origin, command: Command, op: AnyOperation, options: { breakGlass?: boolean; secrets?: readonly string[] } = {}): Promise<Reply> {
     const started = performance.now();
     let outcome: CommandOutcome = 'error';
     try {
-      const reply = await authorizeAndRun(actor, origin, command, op, breakGlass);
+      const reply = await authorizeAndRun(actor, origin, command, op, options.breakGlass === true, options.secrets ?? []);
       outcome = reply.blocks.some((b) => b.type === 'text' && b.tone === 'error') ? 'refused' : 'ok';
       return reply;
     } catch (error) {
@@ -141,25 +153,105 @@ export function createEngine(deps: EngineDeps): RunningEngine {
   }
 
   /** Authorizes, then runs the command or asks for approval. */
-  async function authorizeAndRun(actor: Actor, origin: Origin, command: Command, op: AnyOperation, breakGlass: boolean): Promise<Reply> {
+  async function authorizeAndRun(actor: Actor, origin: Origin, command: Command, op: AnyOperation, breakGlass: boolean, secrets: readonly string[]): Promise<Reply> {
     // A rule's `requesters` replaces the command's role for that operation.
     const current = await policyFor([actor.id]);
     const operation = policyOperationOf(op as { kind: string });
     const rule = operation ? ruleFor(current, operation, source.defaults) : null;
+    let refusal: string | null = null;
     if (rule?.requesters) {
       const problem = requestProblem(current, rule, actor.id, command.role);
       if (problem && current.unreachable?.length) {
-        return errorReply(`You may not do that yet: the bot could not check your group memberships (${directoryList(current.unreachable)} could not be reached). Nobody gains a right through a directory the bot cannot read; try again in a few minutes.`);
+        refusal = `You may not do that yet: the bot could not check your group memberships (${directoryList(current.unreachable)} could not be reached). Nobody gains a right through a directory the bot cannot read; try again in a few minutes.`;
+      } else if (problem) {
+        refusal = `You may not do that: ${problem}. Your id is ${actor.id}; see \`whoami\`.`;
       }
-      if (problem) return errorReply(`You may not do that: ${problem}. Your id is ${actor.id}; see \`whoami\`.`);
     } else {
       const allowed = authorize(current, actor.id, command);
-      if (!allowed.ok) return errorReply(allowed.message);
+      if (!allowed.ok) refusal = allowed.message;
+    }
+    if (refusal !== null) {
+      await audit(actor, origin, command, op, { event: 'refused', outcome: 'refused', detail: { reason: refusal } }, secrets);
+      return errorReply(refusal);
     }
     if (command.approval && breakGlass) return flow.breakGlass(actor, origin, command, op);
     if (command.approval) return flow.request(actor, origin, command, op);
-    const ctx: CommandContext = { actor, origin, roles: rolesOf(current, actor.id), mde: deps.mde, approvals: flow, forms, watch: watcher, registry, policy: source, policyFor };
-    return command.run!(op, ctx);
+    const ctx: CommandContext = { actor, origin, roles: rolesOf(current, actor.id), mde: deps.mde, approvals: flow, forms, watch: watcher, registry, policy: source, policyFor, auditLog };
+    const spec = command.audit;
+    if (!spec || spec.when?.(op) === false) return command.run!(op, ctx);
+    return auditedRun(ctx, command, op, secrets);
+  }
+
+  /**
+   * Runs a write and audits it: the definition before (from the MDE client's cache, which
+   * the command then reads too), what the command changes, and MDE's answer to each write.
+   */
+  async function auditedRun(ctx: CommandContext, command: Command, op: AnyOperation, secrets: readonly string[]): Promise<Reply> {
+    const spec = command.audit!;
+    const named = spec.subjects?.(op) ?? {};
+    let before: ScanDefinition | undefined;
+    const first = named.definitions?.[0]?.toLowerCase();
+    if (spec.changes && first !== undefined) {
+      const all = await deps.mde.listDefinitions({ freshness: 'lookup' }).catch(() => []);
+      before = all.find((d) => d.id.toLowerCase() === first) ?? all.find((d) => d.scanName?.toLowerCase() === first);
+    }
+    const recorder = recordMdeWrites(deps.mde);
+    let reply: Reply | undefined;
+    let failure: unknown;
+    try {
+      reply = await command.run!(op, { ...ctx, mde: recorder.mde });
+    } catch (error) {
+      failure = error;
+    }
+    const answers = recorder.answers;
+    const definitions = new Set(named.definitions ?? []);
+    if (before) (definitions.add(before.id), before.scanName && definitions.add(before.scanName));
+    for (const a of answers) if (a.ok && a.id && /definition/i.test(a.call)) definitions.add(a.id);
+    const failed = failure !== undefined || answers.some((a) => !a.ok);
+    await audit(ctx.actor, ctx.origin, command, op, {
+      event: 'write',
+      outcome: failed ? 'failed' : answers.length === 0 ? 'unchanged' : 'ok',
+      definitions: [...definitions],
+      detail: {
+        changes: spec.changes?.(op, before) ?? {},
+        mde: answers,
+        ...(failure !== undefined ? { error: failureText(failure) } : {}),
+      },
+    }, secrets);
+    if (failure !== undefined) throw failure;
+    return reply!;
+  }
+
+  /** One entry: who (id and name), where, which command; an audit that cannot be written is logged, and the reply still goes. */
+  async function audit(actor: Actor, origin: Origin, command: Command, op: AnyOperation, entry: Pick<AuditEntry, 'event' | 'outcome' | 'detail' | 'definitions'>, secrets: readonly string[]) {
+    let named: { definitions?: string[]; devices?: string[] } = {};
+    try {
+      named = command.audit?.subjects?.(op) ?? {};
+    } catch {
+      // an operation the describer does not know (a refused form): no subjects
+    }
+    const strings = (list: unknown[] | undefined) => (list ?? []).filter((v): v is string => typeof v === 'string' && v !== '');
+    const definitions = strings(entry.definitions ?? named.definitions);
+    named = { devices: strings(named.devices) };
+    try {
+      await deps.approvals.record(
+        {
+          at: deps.approvals.now().toISOString(),
+          actor: actor.id,
+          ...(actor.name ? { actorName: actor.name } : {}),
+          command: command.name,
+          place: { platform: origin.platform, location: origin.location },
+          ...(definitions.length ? { definitions } : {}),
+          ...(named.devices?.length ? { devices: named.devices } : {}),
+          event: entry.event,
+          ...(entry.outcome ? { outcome: entry.outcome } : {}),
+          detail: entry.detail,
+        },
+        secrets,
+      );
+    } catch (error) {
+      log?.error({ err: (error as Error).message, command: command.name, actor: actor.id }, 'could not write the audit log');
+    }
   }
 
   /**
@@ -189,7 +281,7 @@ export function createEngine(deps: EngineDeps): RunningEngine {
         const named = suggestion !== undefined && message.toLowerCase().includes(suggestion.toLowerCase());
         return errorReply(`${capitalise(message)}${suggestion && !named ? ` Did you mean \`${suggestion}\`?` : ''}`, usage);
       }
-      return run(actor, origin, parsed.command, parsed.operation, parsed.breakGlass === true);
+      return run(actor, origin, parsed.command, parsed.operation, { breakGlass: parsed.breakGlass === true });
     });
   }
 
@@ -207,7 +299,7 @@ export function createEngine(deps: EngineDeps): RunningEngine {
       }
       case 'approval':
         try {
-          const outcome = await flow.decide(actor, action.approvalId, action.decision);
+          const outcome = await flow.decide(actor, action.approvalId, action.decision, undefined, origin);
           return outcome.type === 'decided' ? { type: 'decided', approvalId: outcome.approvalId, card: outcome.card } : outcome;
         } catch (error) {
           log?.error({ err: (error as Error).message }, 'approval decision failed');

@@ -27,8 +27,8 @@ export interface FormFlowDeps {
    * `secrets` (what the form carried) never appear in the reply or the log, whoever quotes them.
    */
   run(actor: Actor, origin: Origin, command: Command, op: AnyOperation, secrets: readonly string[]): Promise<Reply>;
-  /** The refusal for an actor who may not use the command, or `null` when they may. */
-  refusal(actor: Actor, command: Command): Promise<Reply | null>;
+  /** The refusal for an actor who may not use the command (audited), or `null` when they may. */
+  refusal(actor: Actor, origin: Origin, command: Command): Promise<Reply | null>;
 }
 
 function stringValues(values: Record<string, unknown>): Record<string, string> {
@@ -58,7 +58,7 @@ export function createFormFlow(deps: FormFlowDeps) {
   /** A submitted form. Authorization is checked before anything is read from MDE. */
   async function submit(actor: Actor, origin: Origin, submission: FormSubmission): Promise<FormOutcome> {
     const command = submission.kind === 'create' ? deps.createCommand : deps.updateCommand;
-    const refused = await deps.refusal(actor, command);
+    const refused = await deps.refusal(actor, origin, command);
     if (refused) return { ok: true, reply: refused };
     if (submission.kind === 'create') {
       const parsed = parseCreateSubmission(submission.values);

@@ -147,8 +147,12 @@ export const AUDIT_EVENTS = [
   'break_glass',
   'acknowledged',
   'refused',
+  'write',
 ] as const;
 export type AuditEvent = (typeof AUDIT_EVENTS)[number];
+
+export const AUDIT_OUTCOMES = ['ok', 'failed', 'unchanged', 'refused', 'pending'] as const;
+export type AuditOutcome = (typeof AUDIT_OUTCOMES)[number];
 
 export interface AuditEntry {
   /** ISO instant. */
@@ -157,7 +161,18 @@ export interface AuditEntry {
   actor: string;
   event: AuditEvent;
   approvalId?: string;
+  /** Never credentials: the audit writer removes secret fields before anything is stored. */
   detail: Json;
+  /** The person's display name, when the platform gave one. */
+  actorName?: string;
+  /** The command words (`scans update`). */
+  command?: string;
+  /** The platform and the conversation where it was asked. */
+  place?: PlatformLocation;
+  /** Definitions (ids and names) and devices (machine ids and names) it concerns, for filtering. */
+  definitions?: string[];
+  devices?: string[];
+  outcome?: AuditOutcome;
 }
 
 /** An entry as stored, with its position in the log. */
@@ -167,8 +182,33 @@ export interface StoredAuditEntry extends AuditEntry {
 
 export interface ListAuditQuery {
   approvalId?: string;
-  /** The most recent `limit` entries (default 200), returned oldest first. */
+  /** Entries at or after this ISO instant. */
+  since?: string;
+  /** The actor's `platform:id` (any case), or part of their display name. */
+  actor?: string;
+  /** A definition id or name (any case) among the entry's `definitions`. */
+  definition?: string;
+  /** A machine id or name (any case) among the entry's `devices`. */
+  device?: string;
+  /** Paging: only entries before this sequence number (the smallest `seq` of the previous page). */
+  before?: number;
+  /** The most recent `limit` matching entries (default 200), returned oldest first. */
   limit?: number;
+}
+
+/** Whether an entry matches a query's filters (the stores' shared definition of `listAudit`). */
+export function auditMatches(e: StoredAuditEntry, q: ListAuditQuery): boolean {
+  const has = (list: readonly string[] | undefined, wanted: string) => (list ?? []).some((v) => v.toLowerCase() === wanted.toLowerCase());
+  if (q.approvalId !== undefined && e.approvalId !== q.approvalId) return false;
+  if (q.before !== undefined && e.seq >= q.before) return false;
+  if (q.since !== undefined && Date.parse(e.at) < Date.parse(q.since)) return false;
+  if (q.actor !== undefined) {
+    const a = q.actor.toLowerCase();
+    if (e.actor.toLowerCase() !== a && !(e.actorName ?? '').toLowerCase().includes(a)) return false;
+  }
+  if (q.definition !== undefined && !has(e.definitions, q.definition)) return false;
+  if (q.device !== undefined && !has(e.devices, q.device)) return false;
+  return true;
 }
 
 /** An MDE MachineAction the bot follows (AV scans), so the follow-up survives a restart. */

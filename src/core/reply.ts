@@ -89,7 +89,19 @@ export type Block =
   /** A usage line or example, shown in monospace. */
   | { type: 'code'; text: string }
   | { type: 'approval'; approval: ApprovalView }
-  | { type: 'form'; form: FormSpec };
+  | { type: 'form'; form: FormSpec }
+  /** A file for the caller: Slack uploads it, Teams shows its download link, the console writes it. */
+  | { type: 'file'; file: FileView };
+
+export interface FileView {
+  name: string;
+  mimeType: string;
+  content: string;
+  /** How many records it holds (entries of an export). */
+  entries: number;
+  /** A short-lived download of the same file from the bot (platforms that take no upload). */
+  link?: { url: string; expiresAt: string };
+}
 
 export interface Reply {
   /** `private`: only the caller sees it (help, errors, forms); `public`: the conversation does. */

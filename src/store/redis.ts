@@ -30,6 +30,7 @@ import {
   type BulkDevice,
   type BulkDevicePatch,
   type BulkDeviceState,
+  auditMatches,
   StoreClosedError,
   StoreConflictError,
   StoreError,
@@ -117,6 +118,10 @@ return {#ids, out}
 const APPEND_AUDIT = new LuaScript(`
 local seq = redis.call('INCR', KEYS[1])
 local fields = {'seq', seq, 'at', ARGV[1], 'actor', ARGV[2], 'event', ARGV[3], 'detail', ARGV[4]}
+if ARGV[7] ~= '' then
+  table.insert(fields, 'meta')
+  table.insert(fields, ARGV[7])
+end
 if ARGV[5] == '1' then
   table.insert(fields, 'approvalId')
   table.insert(fields, ARGV[6])
@@ -176,6 +181,15 @@ redis.call('HSET', KEYS[1], 'platform', ARGV[3], 'ref', ARGV[4], 'updatedAt', AR
 redis.call('ZADD', ARGV[1] .. 'convs:' .. ARGV[3], 0, ARGV[2])
 return 1
 `);
+
+const AUDIT_META = ['actorName', 'command', 'place', 'definitions', 'devices', 'outcome'] as const;
+type AuditMeta = Pick<AuditEntry, (typeof AUDIT_META)[number]>;
+
+function auditOf(f: Record<string, string>): StoredAuditEntry {
+  const e: StoredAuditEntry = { seq: Number(f.seq), at: f.at ?? '', actor: f.actor ?? '', event: f.event as AuditEntry['event'], detail: parse<Json>(f.detail, 'audit detail') };
+  if (f.approvalId !== undefined) e.approvalId = f.approvalId;
+  return f.meta ? Object.assign(e, parse<AuditMeta>(f.meta, 'audit meta')) : e;
+}
 
 function toJson(value: Json | undefined): string {
   return JSON.stringify(value ?? null);
@@ -467,6 +481,9 @@ export class RedisStore implements Store {
     const at = isoOf(entry.at, 'at');
     const detail = toJson(entry.detail);
     const hasApproval = entry.approvalId !== undefined;
+    const meta: AuditMeta = {};
+    for (const k of AUDIT_META) if (entry[k] !== undefined && !(Array.isArray(entry[k]) && entry[k].length === 0)) (meta as Record<string, unknown>)[k] = entry[k];
+    const metaJson = Object.keys(meta).length ? JSON.stringify(meta) : '';
     const seq = await this.run((r) =>
       APPEND_AUDIT.run(r, [this.key('audit', 'seq'), this.key('audit'), this.key('audit', 'approval', entry.approvalId ?? '-')], [
         at,
@@ -475,23 +492,39 @@ export class RedisStore implements Store {
         detail,
         hasApproval ? '1' : '0',
         entry.approvalId ?? '',
+        metaJson,
       ]),
     );
     const stored: StoredAuditEntry = { seq: Number(seq), at, actor: entry.actor, event: entry.event, detail: JSON.parse(detail) as Json };
     if (hasApproval) stored.approvalId = entry.approvalId;
-    return stored;
+    return Object.assign(stored, metaJson ? (JSON.parse(metaJson) as AuditMeta) : {});
   }
 
+  /**
+   * Newest first through the stream in chunks, filtered here (a stream has no secondary
+   * index): the log grows by people's actions, so a scan stays small.
+   */
   async listAudit(query: ListAuditQuery = {}): Promise<StoredAuditEntry[]> {
     const limit = clampLimit(query.limit, 200);
     const stream = query.approvalId !== undefined ? this.key('audit', 'approval', query.approvalId) : this.key('audit');
-    const entries = await this.run((r) => r.xrevrange(stream, '+', '-', 'COUNT', limit));
-    return entries.reverse().map(([, flat]) => {
-      const f = pairs(flat);
-      const e: StoredAuditEntry = { seq: Number(f.seq), at: f.at ?? '', actor: f.actor ?? '', event: f.event as AuditEntry['event'], detail: parse<Json>(f.detail, 'audit detail') };
-      if (f.approvalId !== undefined) e.approvalId = f.approvalId;
-      return e;
-    });
+    const filtered = query.since !== undefined || query.actor !== undefined || query.definition !== undefined || query.device !== undefined || query.before !== undefined;
+    const chunk = filtered ? 500 : limit;
+    const out: StoredAuditEntry[] = [];
+    let end = '+';
+    if (query.since !== undefined) isoOf(query.since, 'since');
+    while (out.length < limit) {
+      const entries = await this.run((r) => r.xrevrange(stream, end, '-', 'COUNT', chunk));
+      for (const [id, flat] of entries) {
+        if (id === end) continue;
+        const e = auditOf(pairs(flat));
+        if (auditMatches(e, query)) out.push(e);
+        if (out.length >= limit) break;
+      }
+      const last = entries.at(-1)?.[0];
+      if (entries.length < chunk || last === undefined) break;
+      end = last;
+    }
+    return out.reverse();
   }
 
   // ---- tracked actions ----

@@ -30,6 +30,7 @@ import {
   type ListApprovalsQuery,
   type ListAuditQuery,
   type NewApprovalRecord,
+  type PlatformLocation,
   type Principal,
   type Store,
   type StoreOptions,
@@ -84,7 +85,7 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
         seq         INTEGER PRIMARY KEY AUTOINCREMENT,
         at          TEXT NOT NULL,
         actor       TEXT NOT NULL,
-        event       TEXT NOT NULL CHECK (event IN (${AUDIT_EVENTS.map((e) => `'${e}'`).join(', ')})),
+        event       TEXT NOT NULL CHECK (event IN ('requested', 'approved', 'rejected', 'expired', 'executing', 'succeeded', 'failed', 'progress')),
         approval_id TEXT,
         detail      TEXT NOT NULL
       );
@@ -163,7 +164,7 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
     // SQLite cannot change a CHECK constraint: both tables are rebuilt once, without the
     // lists of states and events (the store checks them in code, so a new state or event
     // needs no rebuild again). Dropping a table fires no triggers: the audit rows are copied.
-    description: 'withdrawn requests, new audit events, break-glass runs and their review',
+    description: 'withdrawn requests, break-glass runs and their review; the audit of every write: who (name), where, what (definitions, devices), outcome',
     up: `
       CREATE TABLE approvals_v4 (
         id              TEXT PRIMARY KEY,
@@ -206,12 +207,19 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
         actor       TEXT NOT NULL,
         event       TEXT NOT NULL,
         approval_id TEXT,
-        detail      TEXT NOT NULL
+        detail      TEXT NOT NULL,
+        actor_name  TEXT,
+        command     TEXT,
+        place       TEXT,
+        definitions TEXT NOT NULL DEFAULT '[]',
+        devices     TEXT NOT NULL DEFAULT '[]',
+        outcome     TEXT
       );
       INSERT INTO audit_v4 (seq, at, actor, event, approval_id, detail) SELECT seq, at, actor, event, approval_id, detail FROM audit;
       DROP TABLE audit;
       ALTER TABLE audit_v4 RENAME TO audit;
       CREATE INDEX audit_approval ON audit (approval_id, seq);
+      CREATE INDEX audit_at ON audit (at);
       CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
       CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
@@ -276,6 +284,12 @@ interface AuditRow {
   event: AuditEntry['event'];
   approval_id: string | null;
   detail: string;
+  actor_name: string | null;
+  command: string | null;
+  place: string | null;
+  definitions: string;
+  devices: string;
+  outcome: AuditEntry['outcome'] | null;
 }
 
 interface TrackedRow {
@@ -318,6 +332,20 @@ function isoOf(value: string, field: string): string {
   const d = new Date(value);
   if (Number.isNaN(d.getTime())) throw new StoreError(`${field} is not a valid date: ${value}`);
   return d.toISOString();
+}
+
+function auditFromRow(r: AuditRow): StoredAuditEntry {
+  const e: StoredAuditEntry = { seq: r.seq, at: r.at, actor: r.actor, event: r.event, detail: JSON.parse(r.detail) as Json };
+  if (r.approval_id !== null) e.approvalId = r.approval_id;
+  if (r.actor_name !== null) e.actorName = r.actor_name;
+  if (r.command !== null) e.command = r.command;
+  if (r.place !== null) e.place = JSON.parse(r.place) as PlatformLocation;
+  const definitions = JSON.parse(r.definitions) as string[];
+  const devices = JSON.parse(r.devices) as string[];
+  if (definitions.length) e.definitions = definitions;
+  if (devices.length) e.devices = devices;
+  if (r.outcome !== null) e.outcome = r.outcome;
+  return e;
 }
 
 function clampLimit(limit: number | undefined, fallback: number, max = 10_000): number {
@@ -622,26 +650,44 @@ export class SqliteStore implements Store {
     const at = isoOf(entry.at, 'at');
     const detail = toJson(entry.detail);
     const info = db
-      .prepare('INSERT INTO audit (at, actor, event, approval_id, detail) VALUES (?, ?, ?, ?, ?)')
-      .run(at, entry.actor, entry.event, entry.approvalId ?? null, detail);
-    const stored: StoredAuditEntry = { seq: Number(info.lastInsertRowid), at, actor: entry.actor, event: entry.event, detail: JSON.parse(detail) as Json };
-    if (entry.approvalId !== undefined) stored.approvalId = entry.approvalId;
-    return stored;
+      .prepare('INSERT INTO audit (at, actor, event, approval_id, detail, actor_name, command, place, definitions, devices, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(
+        at,
+        entry.actor,
+        entry.event,
+        entry.approvalId ?? null,
+        detail,
+        entry.actorName ?? null,
+        entry.command ?? null,
+        entry.place ? JSON.stringify(entry.place) : null,
+        JSON.stringify(entry.definitions ?? []),
+        JSON.stringify(entry.devices ?? []),
+        entry.outcome ?? null,
+      );
+    const row = db.prepare('SELECT * FROM audit WHERE seq = ?').get(Number(info.lastInsertRowid)) as AuditRow;
+    return auditFromRow(row);
   }
 
   async listAudit(query: ListAuditQuery = {}): Promise<StoredAuditEntry[]> {
     const db = this.conn();
     const limit = clampLimit(query.limit, 200);
-    const rows = (
-      query.approvalId !== undefined
-        ? db.prepare('SELECT * FROM audit WHERE approval_id = ? ORDER BY seq DESC LIMIT ?').all(query.approvalId, limit)
-        : db.prepare('SELECT * FROM audit ORDER BY seq DESC LIMIT ?').all(limit)
-    ) as AuditRow[];
-    return rows.reverse().map((r) => {
-      const e: StoredAuditEntry = { seq: r.seq, at: r.at, actor: r.actor, event: r.event, detail: JSON.parse(r.detail) as Json };
-      if (r.approval_id !== null) e.approvalId = r.approval_id;
-      return e;
-    });
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (query.approvalId !== undefined) (where.push('approval_id = ?'), params.push(query.approvalId));
+    if (query.before !== undefined) (where.push('seq < ?'), params.push(query.before));
+    if (query.since !== undefined) (where.push('at >= ?'), params.push(isoOf(query.since, 'since')));
+    if (query.actor !== undefined) {
+      where.push("(lower(actor) = ? OR instr(lower(coalesce(actor_name, '')), ?) > 0)");
+      params.push(query.actor.toLowerCase(), query.actor.toLowerCase());
+    }
+    for (const [column, value] of [['definitions', query.definition], ['devices', query.device]] as const) {
+      if (value === undefined) continue;
+      where.push(`EXISTS (SELECT 1 FROM json_each(audit.${column}) WHERE lower(json_each.value) = ?)`);
+      params.push(value.toLowerCase());
+    }
+    const sql = `SELECT * FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?`;
+    const rows = db.prepare(sql).all(...params, limit) as AuditRow[];
+    return rows.reverse().map(auditFromRow);
   }
 
   // ---- tracked actions ----

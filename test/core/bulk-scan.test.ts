@@ -310,7 +310,10 @@ describe('cancel of one scan', () => {
 
       const pair = approvalIdIn(await h.engine.handleText(USERS.operator, ORIGIN, 'av-scan --tag pair quick --reason "x"'));
       await h.engine.handleText(USERS.approver, ORIGIN, `approve ${pair}`);
-      await until(async () => (await h.store.listBulkDevices(pair)).every((d) => d.state === 'pending'), 'both scans');
+      await until(async () => {
+        const devices = await h.store.listBulkDevices(pair);
+        return devices.length === 2 && devices.every((d) => d.state === 'pending');
+      }, 'both scans');
       const [first] = await h.store.listBulkDevices(pair);
       await h.engine.handleText(USERS.operator, ORIGIN, `av-scan cancel ${first!.actionId}`);
       const devices = await h.store.listBulkDevices(pair);

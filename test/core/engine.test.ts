@@ -1,15 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { SEED } from '../../src/emulator/index.js';
+import { SEED, startEmulator, type Emulator } from '../../src/emulator/index.js';
 import { approvalIdIn, engineHarness, replyOf, tempStoreUrl, ORIGIN, textOf, until, USERS } from '../helpers/engine.js';
 
 let h: Awaited<ReturnType<typeof engineHarness>>;
 const run = (who: keyof typeof USERS, text: string) => h.engine.handleText(USERS[who], ORIGIN, text);
 
+let emulator: Emulator;
 beforeAll(async () => {
-  h = await engineHarness();
+  // Not a quota test: the followed scans are polled every 20 ms, which MDE's 100 calls a minute would not take.
+  emulator = await startEmulator({ actionTimings: { pendingMs: 60, inProgressMs: 60 }, limits: { perMinute: 100_000, perHour: 1_000_000 } });
+  h = await engineHarness({ emulator });
 });
 afterAll(async () => {
   await h.close();
+  await emulator.close();
 });
 
 describe('read commands against the emulator', () => {

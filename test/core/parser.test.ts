@@ -128,6 +128,11 @@ const GOOD: Array<[string, unknown]> = [
   ['approvals --all --page 2', { kind: 'approvals.list', all: true, page: 2 }],
   ['approvals --all', { kind: 'approvals.list', all: true, page: 1 }],
   ['approvals here', { kind: 'approvals.here' }],
+  // audit
+  ['audit', { kind: 'audit.list', since: '7d', page: 1 }],
+  ['audit --since 24h --actor slack:U0APP --definition "Core switches" --device pc-1 --page 2', { kind: 'audit.list', since: '24h', actor: 'slack:U0APP', definition: 'Core switches', device: 'pc-1', page: 2 }],
+  ['audit export --since 30d --format CSV', { kind: 'audit.export', since: '30d', format: 'csv' }],
+  ['audit export', { kind: 'audit.export', since: '7d', format: 'jsonl' }],
   ['Approvals Here', { kind: 'approvals.here' }],
   ['approve a1b2c3d4', { kind: 'approvals.decide', id: 'a1b2c3d4', decision: 'approve' }],
   ['reject a1b2c3d4', { kind: 'approvals.decide', id: 'a1b2c3d4', decision: 'reject' }],

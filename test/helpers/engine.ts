@@ -12,6 +12,7 @@ import type { ButtonOutcome } from '../../src/core/engine-api.js';
 import type { Reply } from '../../src/core/reply.js';
 import { fixedPolicy, isPolicySource, personKey, type ApprovalPolicy, type PolicySource } from '../../src/core/approval-policy.js';
 import { createRolePolicy, fourEyesProblem } from '../../src/core/roles.js';
+import type { Registry } from '../../src/core/command.js';
 import { startEmulator, type Emulator } from '../../src/emulator/index.js';
 import type { Logger } from 'pino';
 import type { MdeApi } from '../../src/mde/api.js';
@@ -88,6 +89,8 @@ export interface HarnessOptions {
   pollMs?: number;
   settings?: ApprovalSettings;
   bulk?: EngineDeps['bulk'];
+  /** The commands (default: the bot's). */
+  registry?: Registry;
 }
 
 export async function engineHarness(options: HarnessOptions = {}) {
@@ -113,7 +116,7 @@ export async function engineHarness(options: HarnessOptions = {}) {
     personKey: (actor) => personKey(source.current(), actor),
     ...(options.now ? { now: options.now } : {}),
   });
-  const engine = createEngine({ mde: options.wrapMde ? options.wrapMde(client) : client, store, approvals, policy: source, ...(options.directory ? { directory: options.directory } : {}), pollMs: options.pollMs ?? 20, ...(options.settings ? { settings: options.settings } : {}), ...(options.bulk ? { bulk: options.bulk } : {}), expirySweepMs: options.expirySweepMs ?? 50, heartbeatMs: options.heartbeatMs, staleMs: options.staleMs, ...(options.log ? { log: options.log } : {}), ...(options.watch ? { watch: options.watch } : {}) });
+  const engine = createEngine({ mde: options.wrapMde ? options.wrapMde(client) : client, store, approvals, policy: source, ...(options.registry ? { registry: options.registry } : {}), ...(options.directory ? { directory: options.directory } : {}), pollMs: options.pollMs ?? 20, ...(options.settings ? { settings: options.settings } : {}), ...(options.bulk ? { bulk: options.bulk } : {}), expirySweepMs: options.expirySweepMs ?? 50, heartbeatMs: options.heartbeatMs, staleMs: options.staleMs, ...(options.log ? { log: options.log } : {}), ...(options.watch ? { watch: options.watch } : {}) });
   const publisher = new RecordingPublisher();
   engine.addPublisher(publisher);
   await engine.start();

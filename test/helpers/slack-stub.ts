@@ -2,7 +2,9 @@
  * A local Slack Web API for tests: answers `auth.test`, `chat.postMessage` (with a ts),
  * `chat.update`, `chat.postEphemeral`, `views.open`, `views.update`, `usergroups.users.list`
  * and `users.info` (from `setUserGroup` / `setUser`), and `{ok:true}` for anything else; records every call with its decoded body, and serves response_urls
- * (`/response/<n>`) that record what `respond()` sends.
+ * (`/response/<n>`) that record what `respond()` sends. File uploads (`files.uploadV2`)
+ * work as Slack's do: `files.getUploadURLExternal` gives an upload URL on the stub, the
+ * bytes posted there are kept (`uploads`), `files.completeUploadExternal` shares them.
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -23,8 +25,21 @@ export interface ResponseUrlCall {
   at: number;
 }
 
+export interface SlackUpload {
+  fileId: string;
+  filename?: string;
+  /** The bytes posted to the upload URL. */
+  bytes: Buffer;
+  /** From files.completeUploadExternal: where it was shared, and its title. */
+  channel?: string;
+  title?: string;
+  completed: boolean;
+}
+
 export interface SlackStub {
   url: string;
+  /** Files uploaded, by file id. */
+  uploads: Map<string, SlackUpload>;
   /** Give this as SLACK_API_URL. */
   apiUrl: string;
   calls: SlackCall[];
@@ -46,13 +61,22 @@ export interface SlackStub {
   close(): Promise<void>;
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
+function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
+}
+
+/** The file in an upload: the first part of a multipart body (as @slack/web-api sends it), else the body itself. */
+function fileBytes(body: Buffer, contentType: string | undefined): Buffer {
+  const boundary = /multipart\/form-data;.*boundary=("?)([^";]+)\1/i.exec(contentType ?? '')?.[2];
+  if (!boundary) return body;
+  const start = body.indexOf('\r\n\r\n', body.indexOf(`--${boundary}`));
+  const end = body.indexOf(`\r\n--${boundary}`, start);
+  return start < 0 || end < 0 ? body : body.subarray(start + 4, end);
 }
 
 function decode(raw: string, contentType: string | undefined): Record<string, any> {
@@ -81,6 +105,8 @@ function decode(raw: string, contentType: string | undefined): Record<string, an
 export async function startSlackStub(): Promise<SlackStub> {
   const calls: SlackCall[] = [];
   const responses: ResponseUrlCall[] = [];
+  const uploads = new Map<string, SlackUpload>();
+  let url = '';
   const failures = new Map<string, { error: string; times: number }>();
   const delays = new Map<string, number>();
   const userGroups = new Map<string, string[]>();
@@ -127,6 +153,19 @@ export async function startSlackStub(): Promise<SlackStub> {
         if (!user) return { ok: false, error: 'user_not_found' };
         return { ok: true, user: { id, name: user.name ?? id.toLowerCase(), is_bot: false, deleted: false, is_email_confirmed: user.confirmed ?? true, profile: user.email ? { email: user.email } : {} } };
       }
+      case 'files.getUploadURLExternal': {
+        const fileId = `F${String(seq).padStart(8, '0')}`;
+        uploads.set(fileId, { fileId, filename: body.filename, bytes: Buffer.alloc(0), completed: false });
+        return { ok: true, upload_url: `${url}/upload/${fileId}`, file_id: fileId };
+      }
+      case 'files.completeUploadExternal': {
+        const files = (typeof body.files === 'string' ? JSON.parse(body.files) : body.files) as Array<{ id: string; title?: string }>;
+        for (const f of files ?? []) {
+          const u = uploads.get(f.id);
+          if (u) Object.assign(u, { completed: true, channel: body.channel_id, title: f.title });
+        }
+        return { ok: true, files: (files ?? []).map((f) => ({ id: f.id, title: f.title })) };
+      }
       default:
         return { ok: true };
     }
@@ -134,8 +173,17 @@ export async function startSlackStub(): Promise<SlackStub> {
 
   const server: Server = createServer((req, res) => {
     void (async () => {
-      const raw = await readBody(req);
+      const bytes = await readBody(req);
+      const raw = bytes.toString('utf8');
       const path = (req.url ?? '/').split('?')[0] ?? '/';
+      if (path.startsWith('/upload/')) {
+        const upload = uploads.get(path.slice('/upload/'.length));
+        res.writeHead(upload ? 200 : 404, { 'content-type': 'text/plain' });
+        res.end(upload ? 'OK' : 'no such upload');
+        if (upload) upload.bytes = fileBytes(bytes, req.headers['content-type']);
+        notify();
+        return;
+      }
       const body = decode(raw, req.headers['content-type']);
       if (path.startsWith('/response/')) {
         responses.push({ id: path.slice('/response/'.length), body, at: Date.now() });
@@ -162,10 +210,11 @@ export async function startSlackStub(): Promise<SlackStub> {
     })();
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
   return {
     url,
+    uploads,
     apiUrl: `${url}/api/`,
     calls,
     responses,
@@ -208,6 +257,7 @@ export async function startSlackStub(): Promise<SlackStub> {
     reset() {
       calls.length = 0;
       responses.length = 0;
+      uploads.clear();
       failures.clear();
       delays.clear();
     },

@@ -278,6 +278,40 @@ describe.each(BACKENDS)('store contract: $name', (backend) => {
       await expect(store.appendAudit({ at: T0.toISOString(), actor: 'x', event: 'deleted' as never, detail: null })).rejects.toThrow(/unknown audit event/);
     });
 
+    it('keeps who, where and what, and filters by time, actor, definition and device, page by page', async () => {
+      const store = await open();
+      const at = (min: number) => new Date(T0.getTime() + min * 60_000).toISOString();
+      const place = { platform: 'slack', location: { channel: 'C1' } };
+      const first = await store.appendAudit({
+        at: at(0), actor: 'slack:U1', actorName: 'Ann Operator', event: 'write', command: 'scans update', place,
+        definitions: ['D-1', 'Core switches'], outcome: 'ok', detail: { changes: { intervalInHours: { from: 24, to: 12 } } },
+      });
+      expect(first).toEqual({
+        seq: first.seq, at: at(0), actor: 'slack:U1', actorName: 'Ann Operator', event: 'write', command: 'scans update', place,
+        definitions: ['D-1', 'Core switches'], outcome: 'ok', detail: { changes: { intervalInHours: { from: 24, to: 12 } } },
+      });
+      await store.appendAudit({ at: at(10), actor: 'teams:bob', actorName: 'Bob', event: 'requested', approvalId: 'A2222222', devices: ['M1', 'pc-1.contoso.com'], outcome: 'pending', detail: null });
+      await store.appendAudit({ at: at(20), actor: 'slack:U1', event: 'refused', command: 'scans delete', definitions: ['D-2'], outcome: 'refused', detail: { reason: 'role' } });
+      for (let i = 0; i < 5; i++) await store.appendAudit({ at: at(30 + i), actor: 'slack:U9', event: 'write', definitions: ['D-1'], detail: i });
+
+      expect(await store.listAudit()).toHaveLength(8);
+      expect((await store.listAudit({ since: at(10) })).map((e) => e.at)).toEqual([at(10), at(20), at(30), at(31), at(32), at(33), at(34)]);
+      expect((await store.listAudit({ actor: 'SLACK:U1' })).map((e) => e.event)).toEqual(['write', 'refused']);
+      expect((await store.listAudit({ actor: 'ann' })).map((e) => e.command)).toEqual(['scans update']);
+      expect((await store.listAudit({ definition: 'core SWITCHES' })).map((e) => e.seq)).toEqual([first.seq]);
+      expect((await store.listAudit({ definition: 'd-1' })).length).toBe(6);
+      expect((await store.listAudit({ definition: 'D' })).length).toBe(0);
+      expect((await store.listAudit({ device: 'PC-1.contoso.com' })).map((e) => e.approvalId)).toEqual(['A2222222']);
+      expect((await store.listAudit({ device: 'M1', since: at(11) })).length).toBe(0);
+      // Newest first in pages: each page is the `limit` newest before the previous page's first seq.
+      const page1 = await store.listAudit({ definition: 'D-1', limit: 4 });
+      expect(page1.map((e) => e.detail)).toEqual([1, 2, 3, 4]);
+      const page2 = await store.listAudit({ definition: 'D-1', limit: 4, before: page1[0]!.seq });
+      expect(page2.map((e) => e.detail)).toEqual([{ changes: { intervalInHours: { from: 24, to: 12 } } }, 0]);
+      expect(await store.listAudit({ definition: 'D-1', limit: 4, before: page2[0]!.seq })).toEqual([]);
+      await expect(store.listAudit({ since: 'yesterday' })).rejects.toThrow(/not a valid date/);
+    });
+
     it('has no API that changes or removes an entry', async () => {
       const store = await open();
       const proto = Object.getPrototypeOf(store) as object;
@@ -480,6 +514,30 @@ describe('SqliteStore: files and migrations', () => {
     expect(() => check.prepare("UPDATE audit SET actor = 'x'").run()).toThrow(/append-only/);
     expect(() => check.prepare('DELETE FROM audit').run()).toThrow(/append-only/);
     check.close();
+  });
+
+  it('the migrations keep the audit entries of a version 2 database, their numbering and the append-only triggers', async () => {
+    const file = join(dir, 'v2.db');
+    const raw = new Database(file);
+    raw.exec('CREATE TABLE schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)');
+    for (const m of SQLITE_MIGRATIONS.filter((m) => m.version <= 2)) {
+      raw.exec(m.up);
+      raw.prepare('INSERT INTO schema_version VALUES (?, ?, ?)').run(m.version, m.description, T0.toISOString());
+    }
+    raw.prepare("INSERT INTO audit (at, actor, event, approval_id, detail) VALUES (?, 'slack:U1', 'requested', 'A2222222', '{}')").run(T0.toISOString());
+    raw.prepare("INSERT INTO audit (at, actor, event, approval_id, detail) VALUES (?, 'slack:U2', 'approved', 'A2222222', '{}')").run(T0.toISOString());
+    raw.close();
+    const store = openSqliteStore(file);
+    expect((await store.listAudit()).map((e) => [e.seq, e.actor, e.event])).toEqual([[1, 'slack:U1', 'requested'], [2, 'slack:U2', 'approved']]);
+    expect((await store.appendAudit({ at: T0.toISOString(), actor: 'slack:U3', event: 'write', command: 'scans enable', detail: {} })).seq).toBe(3);
+    await store.close();
+    const after = new Database(file);
+    try {
+      expect(() => after.prepare('DELETE FROM audit').run()).toThrow(/append-only/);
+      expect(() => after.prepare("UPDATE audit SET actor = 'evil'").run()).toThrow(/append-only/);
+    } finally {
+      after.close();
+    }
   });
 
   it('migrates once: reopening applies nothing again', async () => {

@@ -12,7 +12,7 @@ const schema = z.strictObject({
 });
 
 async function run(op: z.output<typeof schema>, ctx: CommandContext) {
-  const outcome = await ctx.approvals.decide(ctx.actor, op.id, op.decision, op.reason);
+  const outcome = await ctx.approvals.decide(ctx.actor, op.id, op.decision, op.reason, ctx.origin);
   if (outcome.type !== 'decided') return errorReply(outcome.reason);
   if (outcome.progress) return textReply(`Your approval of ${outcome.approvalId} is counted: ${outcome.progress}`, { tone: 'success', visibility: 'public' });
   const verb = op.decision === 'approve' ? 'Approved' : 'Rejected';

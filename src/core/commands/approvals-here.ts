@@ -10,6 +10,7 @@ export const approvalsHere = defineCommand({
   flags: [],
   examples: ['approvals here', 'Approvals Here'],
   role: 'approver',
+  audit: {},
   suggested: ['shared'],
   schema: z.strictObject({ kind: z.literal('approvals.here') }),
   build(args) {

@@ -77,6 +77,7 @@ export const avScan = defineCommand({
   role: 'operator',
   suggested: ['personal', 'shared'],
   schema,
+  audit: { subjects: (op) => ({ devices: 'machine' in op ? [op.machine] : (op.machines?.map((m) => m.name) ?? []) }) },
   build(args) {
     const s = args.command;
     const tag = str(args, '--tag');
@@ -172,6 +173,7 @@ export const avScanCancel = defineCommand({
   examples: ['av-scan cancel A7K2M9Q', 'av-scan cancel 2e9da30d-27f6-4208-81f2-9cd3d67893ba'],
   role: 'operator',
   schema: z.strictObject({ kind: z.literal('av-scan.cancel'), ref: z.string().min(1).max(100) }),
+  audit: {},
   build(args) {
     const s = args.command;
     const [ref, extra] = args.positionals;

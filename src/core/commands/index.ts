@@ -9,6 +9,7 @@ import { approvalsAck } from './approvals-ack.js';
 import { approvalsHere } from './approvals-here.js';
 import { approvalsList } from './approvals-list.js';
 import { approve, reject } from './approvals-decide.js';
+import { auditExport, auditList } from './audit.js';
 import { avScan, avScanCancel } from './av-scan.js';
 import { help } from './help.js';
 import { policyCheck } from './policy-check.js';
@@ -50,6 +51,8 @@ export const COMMANDS: readonly Command[] = [
   withdraw,
   policyShow,
   policyCheck,
+  auditList,
+  auditExport,
 ];
 
 /** Words accepted in place of a first command word. */

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { SCAN_TYPES, TARGET_TYPES } from '../../mde/entities.js';
 import { authParamsSchema } from '../../mde/requests.js';
 import { defineCommand, flag, type CommandContext } from '../command.js';
+import { describeCredentials, type AuditChanges, type AuditSpec } from '../audit.js';
 import { agentOf, choose, interval, noPositionals, refuse, scanName, snmpAuth, str, targetsFor, windowsAuth, type Args } from '../args.js';
 import { resolveAgent } from '../resolve.js';
 import { definitionDetail } from '../views.js';
@@ -45,6 +46,25 @@ async function run(op: z.output<typeof schema>, ctx: CommandContext) {
   return definitionDetail(created, `Created scan definition ${created.scanName ?? created.id}`, op.scanType === 'Windows' ? WINDOWS_DEPRECATED : undefined);
 }
 
+/** Every field of the new definition, credentials only as their kind and account. */
+const CREATE_AUDIT: AuditSpec<z.output<typeof schema>> = {
+  when: (op) => op.kind === 'scans.create',
+  subjects: (op) => ({ definitions: op.kind === 'scans.create' ? [op.name] : [] }),
+  changes(op): AuditChanges {
+    if (op.kind !== 'scans.create') return {};
+    return {
+      scanType: { to: op.scanType },
+      scanName: { to: op.name },
+      target: { to: op.targets },
+      targetType: { to: op.targetType },
+      intervalInHours: { to: op.intervalHours },
+      scannerAgent: { to: op.agent },
+      isActive: { to: op.active },
+      authentication: { to: describeCredentials(op.auth) ?? null },
+    };
+  },
+};
+
 function buildInline(scanType: 'Windows' | 'Network') {
   return (args: Args) => {
     const s = args.command;
@@ -77,6 +97,7 @@ export const scansCreate = defineCommand({
   // Anything after `scans create` must be `windows` or `network` (the parser says so).
   build: () => ({ kind: 'scans.createForm' }),
   run,
+  audit: CREATE_AUDIT,
 });
 
 export const scansCreateWindows = defineCommand({
@@ -101,6 +122,7 @@ export const scansCreateWindows = defineCommand({
   schema,
   build: buildInline('Windows'),
   run,
+  audit: CREATE_AUDIT,
 });
 
 export const scansCreateNetwork = defineCommand({
@@ -127,4 +149,5 @@ export const scansCreateNetwork = defineCommand({
   schema,
   build: buildInline('Network'),
   run,
+  audit: CREATE_AUDIT,
 });

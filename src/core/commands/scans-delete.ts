@@ -16,6 +16,7 @@ export const scansDelete = defineCommand({
   role: 'operator',
   suggested: ['personal', 'shared'],
   schema: z.strictObject({ kind: z.literal('scans.delete'), ids: z.array(z.string().min(1)).min(1), reason: reasonSchema }),
+  audit: { subjects: (op) => ({ definitions: op.ids }) },
   build(args) {
     return { kind: 'scans.delete', ids: definitionIds(args.command, args.positionals), reason: reasonOf(args.command, args, true) };
   },

@@ -3,6 +3,8 @@ import { z } from 'zod';
 import { TARGET_TYPES } from '../../mde/entities.js';
 import { authParamsSchema, targetTypeOf } from '../../mde/requests.js';
 import { defineCommand, flag, type CommandContext } from '../command.js';
+import { describeCredentials, type AuditChanges, type AuditSpec } from '../audit.js';
+import type { ScanDefinition } from '../../mde/entities.js';
 import { choose, definitionId, interval, oneId, scanName, str, targetsFor, type Args } from '../args.js';
 import { resolveAgent, resolveDefinitions } from '../resolve.js';
 import { definitionDetail } from '../views.js';
@@ -26,6 +28,29 @@ export type UpdateOperation = z.output<typeof updateOperationSchema>;
 
 const updateFormSchema = z.strictObject({ kind: z.literal('scans.updateForm'), id: z.string().min(1) });
 const schema = z.discriminatedUnion('kind', [updateFormSchema, updateOperationSchema]);
+
+/** Field → before and after, for the audit log (credentials only as their kind and account). */
+function changesOf(op: UpdateOperation, before: ScanDefinition | undefined): AuditChanges {
+  const changes: AuditChanges = {};
+  const put = (field: string, from: string | number | boolean | null | undefined, to: string | number | boolean | undefined) => {
+    if (to !== undefined && to !== from) changes[field] = from === undefined || from === null ? { to } : { from, to };
+  };
+  put('scanName', before?.scanName, op.name);
+  put('target', before?.target, op.targets);
+  put('targetType', before?.targetType, op.targetType);
+  put('intervalInHours', before?.intervalInHours, op.intervalHours);
+  put('isActive', before?.isActive, op.active);
+  put('scannerAgent', before?.scannerAgent?.machineName ?? before?.scannerAgent?.machineId, op.agent);
+  const credentials = describeCredentials(op.auth);
+  if (credentials) changes.authentication = { to: `replaced: ${credentials}` };
+  return changes;
+}
+
+const UPDATE_AUDIT: AuditSpec<z.output<typeof schema>> = {
+  when: (op) => op.kind === 'scans.update',
+  subjects: (op) => ({ definitions: [op.id] }),
+  changes: (op, before) => (op.kind === 'scans.update' ? changesOf(op, before) : {}),
+};
 
 /** PATCHes the definition; `headline` names what happened ("Updated", "Enabled"). */
 async function update(op: UpdateOperation, ctx: CommandContext, headline: string) {
@@ -58,6 +83,7 @@ export const scansUpdate = defineCommand({
   role: 'operator',
   suggested: ['personal', 'shared'],
   schema,
+  audit: UPDATE_AUDIT,
   build(args) {
     const s = args.command;
     const id = definitionId(s, oneId(s, args));
@@ -81,7 +107,7 @@ export const scansUpdate = defineCommand({
 
 function switchCommand(active: boolean) {
   const verb = active ? 'enable' : 'disable';
-  return defineCommand({
+  return defineCommand<UpdateOperation>({
     name: `scans ${verb}`,
     summary: `Switch a scan definition ${active ? 'on' : 'off'}.`,
     usage: `scans ${verb} <id>`,
@@ -89,6 +115,7 @@ function switchCommand(active: boolean) {
     examples: [`scans ${verb} 289224fb-1686-472c-9751-5555960854ca`, `scan ${verb} 60c4aa57-1290-4a92-9e2d-09f014792a92`],
     role: 'operator',
     schema: updateOperationSchema,
+    audit: UPDATE_AUDIT,
     build: (args: Args) => ({ kind: 'scans.update', id: definitionId(args.command, oneId(args.command, args)), active }),
     run: (op, ctx) => update(op, ctx, active ? 'Enabled' : 'Disabled'),
   });

@@ -29,6 +29,7 @@ export const scansWatchHere = defineCommand({
   flags: [],
   examples: ['scans watch here', 'scan watch here'],
   role: 'approver',
+  audit: {},
   schema: z.strictObject({ kind: z.literal('scans.watch.here') }),
   build(args) {
     noPositionals(args.command, args);
@@ -51,6 +52,7 @@ export const scansWatchOff = defineCommand({
   flags: [],
   examples: ['scans watch off', 'Scans Watch Off'],
   role: 'approver',
+  audit: {},
   schema: z.strictObject({ kind: z.literal('scans.watch.off') }),
   build(args) {
     noPositionals(args.command, args);
