@@ -123,7 +123,7 @@ describe('mistakes in the file, each named with its line', () => {
   it.each([
     ['an unknown operation', `${base}rules:\n  scans.nuke: { quorum: 1 }\n`, /line 9 \(rules\): unknown operation scans\.nuke/],
     ['an unknown rule field', `${base}rules:\n  av-scan:\n    quorum: 1\n    colour: red\n`, /line 11 \(rules\.av-scan\): unknown field colour/],
-    ['a bad duration', `${base}rules:\n  av-scan:\n    ttl: 5 minutes\n`, /line 10 \(rules\.av-scan\.ttl\): a duration like 30s, 15m, 2h or 7d/],
+    ['a bad duration', `${base}rules:\n  av-scan:\n    ttl: 5 minutes\n`, /line 10 \(rules\.av-scan\.ttl\): a duration: a number and a unit: 30s, 15m, 2h or 7d/],
     ['a quorum that is no whole number', `${base}rules:\n  av-scan:\n    quorum: 1.5\n`, /line 10 \(rules\.av-scan\.quorum\): quorum: a whole number/],
     ['a quorum of 0', `${base}rules:\n  av-scan:\n    quorum: 0\n`, /line 10 .*quorum: at least 1/],
     ['a quorum nobody can reach', `${base}rules:\n  av-scan:\n    quorum: 3\n`, /line 10: quorum 3 for av-scan, but only 2 people can approve it/],

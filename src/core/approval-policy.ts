@@ -13,6 +13,7 @@
  * file is reloaded while the bot runs.
  */
 import { z } from 'zod';
+import { DURATION_HINT, parseDuration, UNIT_MS } from './duration.js';
 import type { Role, RoleList, RolePolicy } from './roles.js';
 import { normalizeActorId, personOf, rolesOf } from './roles.js';
 
@@ -26,17 +27,16 @@ export type PolicyOperation = (typeof POLICY_OPERATIONS)[number];
 /** Rules that take the fields they do not set from another. */
 export const INHERITS_FROM: Partial<Record<PolicyOperation, PolicyOperation>> = { 'av-scan.full': 'av-scan', 'av-scan.bulk': 'av-scan' };
 
-const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
-const DURATION = /^([1-9][0-9]{0,5})(s|m|h|d)$/;
-
-/** `30s`, `15m`, `2h`, `7d` → milliseconds. The one parser of durations. */
+/** `30s`, `15m`, `2h`, `7d` → milliseconds, by the bot's one duration parser (duration.ts). */
 export const durationSchema = z
-  .string({ error: 'a duration like 30s, 15m, 2h or 7d' })
-  .trim()
-  .regex(DURATION, { error: 'a duration like 30s, 15m, 2h or 7d' })
-  .transform((v) => {
-    const [, n, unit] = DURATION.exec(v)!;
-    return Number(n) * UNIT_MS[unit as keyof typeof UNIT_MS];
+  .string({ error: `a duration: ${DURATION_HINT}` })
+  .transform((v, ctx) => {
+    const ms = parseDuration(v);
+    if (ms === null) {
+      ctx.addIssue({ code: 'custom', message: `a duration: ${DURATION_HINT}` });
+      return z.NEVER;
+    }
+    return ms;
   });
 
 /** Milliseconds → the shortest exact duration text (`90m` stays `90m`, `120m` is `2h`). */

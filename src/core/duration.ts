@@ -2,8 +2,8 @@
  * Durations as people write them in commands and the policy file: a whole number and a
  * unit, `30s`, `15m`, `2h`, `7d` (the grammar DESIGN.md gives). One parser for the bot.
  */
-const UNIT_MS = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
-const DURATION = /^(\d{1,6})\s*([smhd])$/i;
+export const UNIT_MS = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+const DURATION = /^(\d{1,6})([smhd])$/i;
 
 /** Milliseconds, or `null` when the text is not a duration (or is zero). */
 export function parseDuration(text: string): number | null {
